@@ -1,0 +1,14 @@
+"""``liqcascade version``."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("version")
+    def version() -> None:
+        """Print the liqcascade version."""
+        from liqcascade import __version__
+
+        typer.echo(__version__)
