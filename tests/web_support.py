@@ -1,0 +1,169 @@
+"""Helpers for the web tests: a real uvicorn server in a thread, and Debian chromium via Playwright.
+
+Imported by tests/test_web_*.py and tests/test_browser_*.py (not a conftest, so it stays in the
+web owner's files).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCREENSHOT_DIR = ROOT / "test-output" / "screenshots"
+
+#: Chromium flags for a headless run on a machine without a display or network.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class ServerThread:
+    """uvicorn serving ``app`` on 127.0.0.1:<free port> in a daemon thread."""
+
+    def __init__(self, app: Any, port: int | None = None) -> None:
+        import uvicorn
+
+        self.port = port or free_port()
+        self.config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
+        )
+        self.server = uvicorn.Server(self.config)
+        self.thread = threading.Thread(target=self.server.run, name="uvicorn-test", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout_s: float = 20.0) -> ServerThread:
+        self.thread.start()
+        deadline = time.monotonic() + timeout_s
+        while not self.server.started:
+            if not self.thread.is_alive():
+                raise RuntimeError("uvicorn thread died while starting")
+            if time.monotonic() > deadline:
+                raise TimeoutError("uvicorn did not start")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@contextlib.contextmanager
+def running_server(app: Any) -> Iterator[ServerThread]:
+    srv = ServerThread(app).start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+def chromium_path() -> str | None:
+    """Debian's chromium (``make test`` installs it when missing), or None."""
+    for cand in (
+        os.environ.get("LIQCASCADE_CHROMIUM"),
+        "/usr/bin/chromium",
+        shutil.which("chromium"),
+    ):
+        if cand and os.path.isfile(cand) and os.access(cand, os.X_OK):
+            return cand
+    return None
+
+
+@contextlib.contextmanager
+def chromium_browser() -> Iterator[Any]:
+    """A headless chromium driven by Playwright's sync API; skips if chromium is absent."""
+    exe = chromium_path()
+    if exe is None:
+        pytest.skip("Debian chromium not found at /usr/bin/chromium (run `make chromium`)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def new_page(browser: Any, errors: list[str]) -> Any:
+    """A page (1400x1000) that records console errors and uncaught exceptions into ``errors``."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
+    page.on(
+        "console",
+        lambda msg: (
+            errors.append(f"console.{msg.type}: {msg.text}") if msg.type == "error" else None
+        ),
+    )
+    page.set_default_timeout(60_000)
+    return page
+
+
+def screenshot(page: Any, name: str) -> Path:
+    """Write a full-page screenshot to test-output/screenshots/<name>.png."""
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOT_DIR / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def submit_and_wait(page: Any, form_testid: str, timeout_ms: int = 120_000) -> None:
+    """Click the form's submit button and wait until the page reports done (or error)."""
+    page.evaluate("document.body.dataset.state = ''")
+    page.click(f'[data-testid="{form_testid}"] button[type=submit]')
+    page.wait_for_function(
+        "['done', 'error'].includes(document.body.dataset.state)", timeout=timeout_ms
+    )
+    state = page.evaluate("document.body.dataset.state")
+    if state != "done":
+        status = page.text_content('[data-testid="status"]')
+        raise AssertionError(f"page ended in state {state!r}: {status}")
+
+
+def figure_data(page: Any, testid: str) -> list[dict[str, Any]]:
+    """The plotly traces of the graph div with this data-testid (x/y/z arrays as lists)."""
+    return page.evaluate(
+        """(tid) => {
+            const el = document.querySelector(`[data-testid="${tid}"]`);
+            if (!el || !el.data) return null;
+            return el.data.map(t => ({name: t.name, type: t.type,
+                x: t.x ? Array.from(t.x) : null, y: t.y ? Array.from(t.y) : null,
+                z: t.z ? Array.from(t.z, r => Array.from(r)) : null}));
+        }""",
+        testid,
+    )
+
+
+def dom_value(page: Any, testid: str) -> float | None:
+    """The exact number the page shows in the element with this data-testid (data-value)."""
+    raw = page.get_attribute(f'[data-testid="{testid}"]', "data-value")
+    if raw is None or raw == "":
+        return None
+    if raw in ("true", "false"):
+        return float(raw == "true")
+    return float(raw)
