@@ -1,0 +1,791 @@
+"""PositionBook: who holds what, as a struct of numpy arrays, with loaders and validation.
+
+A book row is one position: account, venue, symbol, side, size (base units), entry price, margin
+mode (isolated or cross), isolated margin or leverage, and for cross positions the account's
+collateral (wallet balance). Loaders: :meth:`PositionBook.from_csv`, :meth:`~PositionBook.from_parquet`,
+:meth:`~PositionBook.from_frame` (polars or pandas) and :meth:`~PositionBook.from_ccxt` (ccxt's
+unified position dicts).
+
+Liquidation prices: a ``liquidation_price`` column is used as given (empty cells are computed);
+otherwise they come from the venue's rules through :func:`liqcascade.margin.liquidation_price`
+(isolated: margin = ``margin_quote``, or entry notional / leverage) and
+:func:`liqcascade.margin.cross_liquidation_price` (cross: wallet = account collateral, the
+account's other cross positions held at their mark with their maintenance margin and UPnL,
+Binance FAQ formula, venues.md §1.3). ``NaN`` means the position has no positive liquidation
+price (e.g. a 1x long) and is never liquidated.
+
+Columns read by :meth:`PositionBook.from_frame` (names are case-insensitive; aliases in brackets):
+
+=========================== ========================================================== ==========
+column                      meaning                                                    default
+=========================== ========================================================== ==========
+account_id [account]        integer account id                                         row number
+venue                       binance_usdm, hyperliquid, bybit_linear, okx_swap, ...     ``venue=``
+symbol                      venue symbol (BTCUSDT, BTC, BTC-USDT-SWAP, BTC/USDT:USDT)  ``symbol=``
+side                        long/short, buy/sell, +1/-1                                required
+size_base [size]            position size in base units, > 0                           required
+entry_price                 average entry price, quote per base, > 0                   required
+margin_mode                 isolated / cross                                           isolated
+margin_quote                isolated margin in quote (isolated rows)                   N/leverage
+leverage                    initial leverage (> 0, at most the tier's cap)             N/margin
+account_collateral_quote    cross wallet balance of the account (same on its rows)     required
+                            [collateral_quote, wallet_balance_quote]                   for cross
+mark_price                  mark used to value *other* cross positions                 entry
+liquidation_price           used as given                                              computed
+bankruptcy_price            used as given                                              computed
+segment                     retail / institutional / market_maker (or 0/1/2)           retail
+=========================== ========================================================== ==========
+
+Errors name the source, the 1-based data row (header excluded) and the field, e.g.
+``positions.csv row 17: size_base must be > 0, got -3``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import polars as pl
+
+from liqcascade.errors import DataError, InputError, RuleError
+from liqcascade.log import logger
+
+SEGMENTS: tuple[str, ...] = ("retail", "institutional", "market_maker")
+MARGIN_MODES: tuple[str, ...] = ("isolated", "cross")
+ISOLATED = 0
+CROSS = 1
+
+_ALIASES: dict[str, str] = {
+    "account": "account_id",
+    "size": "size_base",
+    "collateral_quote": "account_collateral_quote",
+    "wallet_balance_quote": "account_collateral_quote",
+    "liq_price": "liquidation_price",
+}
+
+_SIDE_WORDS = {
+    "long": 1,
+    "buy": 1,
+    "+1": 1,
+    "1": 1,
+    "1.0": 1,
+    "short": -1,
+    "sell": -1,
+    "-1": -1,
+    "-1.0": -1,
+}
+
+
+@dataclass(eq=False)
+class PositionBook:
+    """Positions as a struct of numpy arrays (all of length ``n``).
+
+    Attributes
+    ----------
+    account_id: int64; venue_code, symbol_code: int16 (index into ``venues`` / ``symbols``);
+    side: int8 (+1 long, -1 short); size_base: float64 (base units, > 0);
+    entry_price: float64 (quote per base); margin_mode: int8 (0 isolated, 1 cross);
+    margin_quote: float64 (isolated margin in quote; NaN for cross);
+    leverage: float64 (initial leverage; NaN when unknown for cross);
+    liquidation_price, bankruptcy_price: float64 (quote per base; NaN = none);
+    segment: int8 (0 retail, 1 institutional, 2 market_maker);
+    account_collateral_quote: dict account_id -> cross wallet balance (quote);
+    source: where the book came from (file name), used in messages.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> df = pl.DataFrame({
+    ...     "venue": ["binance_usdm"] * 2, "symbol": ["BTCUSDT"] * 2,
+    ...     "side": ["long", "short"], "size_base": [0.85, 2.0],
+    ...     "entry_price": [60_000.0, 120_000.0], "margin_quote": [2_550.0, 12_000.0],
+    ... })
+    >>> book = PositionBook.from_frame(df)
+    >>> len(book), book.symbols
+    (2, ('BTCUSDT',))
+    >>> round(float(book.liquidation_price[0]), 2)   # Binance's own FAQ example
+    57228.92
+    >>> book.to_polars().columns[:4]
+    ['account_id', 'venue', 'symbol', 'side']
+    """
+
+    account_id: np.ndarray
+    venue_code: np.ndarray
+    symbol_code: np.ndarray
+    venues: tuple[str, ...]
+    symbols: tuple[str, ...]
+    side: np.ndarray
+    size_base: np.ndarray
+    entry_price: np.ndarray
+    margin_mode: np.ndarray
+    margin_quote: np.ndarray
+    leverage: np.ndarray
+    liquidation_price: np.ndarray
+    bankruptcy_price: np.ndarray
+    segment: np.ndarray
+    account_collateral_quote: dict[int, float] = field(default_factory=dict)
+    source: str = "<book>"
+
+    _ARRAYS: ClassVar[tuple[str, ...]] = (
+        "account_id",
+        "venue_code",
+        "symbol_code",
+        "side",
+        "size_base",
+        "entry_price",
+        "margin_mode",
+        "margin_quote",
+        "leverage",
+        "liquidation_price",
+        "bankruptcy_price",
+        "segment",
+    )
+
+    def __post_init__(self) -> None:
+        n = len(self.size_base)
+        for name in self._ARRAYS:
+            if len(getattr(self, name)) != n:
+                raise InputError(
+                    f"{self.source}: array {name} has {len(getattr(self, name))} rows, expected {n}"
+                )
+
+    def __len__(self) -> int:
+        return len(self.size_base)
+
+    def __repr__(self) -> str:
+        return (
+            f"PositionBook(n={len(self)}, venues={self.venues}, symbols={self.symbols}, "
+            f"source={self.source!r})"
+        )
+
+    # ------------------------------------------------------------------ derived views
+    @property
+    def notional_entry_quote(self) -> np.ndarray:
+        """Entry notional ``size_base * entry_price`` (quote)."""
+        return self.size_base * self.entry_price
+
+    def venue_symbol_pairs(self) -> list[tuple[str, str]]:
+        """Distinct (venue, symbol) pairs present, in code order."""
+        if len(self) == 0:
+            return []
+        codes = np.unique(
+            self.venue_code.astype(np.int64) * 65536 + self.symbol_code.astype(np.int64)
+        )
+        return [(self.venues[c // 65536], self.symbols[c % 65536]) for c in codes]
+
+    def select(self, mask: np.ndarray) -> PositionBook:
+        """Rows where ``mask`` is true (boolean mask or integer index), as a new book."""
+        idx = np.asarray(mask)
+        kw: dict[str, Any] = {name: getattr(self, name)[idx] for name in self._ARRAYS}
+        accounts = set(np.unique(kw["account_id"]).tolist())
+        coll = {a: c for a, c in self.account_collateral_quote.items() if a in accounts}
+        return PositionBook(
+            **kw,
+            venues=self.venues,
+            symbols=self.symbols,
+            account_collateral_quote=coll,
+            source=self.source,
+        )
+
+    def filter(self, venue: str | None = None, symbol: str | None = None) -> PositionBook:
+        """Positions on ``venue`` and/or ``symbol`` (venue aliases and symbol spellings accepted).
+
+        Raises InputError naming what the book holds when nothing matches.
+        """
+        mask = np.ones(len(self), dtype=bool)
+        if venue is not None:
+            from liqcascade.venues import normalize_venue
+
+            v = normalize_venue(venue)
+            codes = [i for i, name in enumerate(self.venues) if name == v]
+            mask &= np.isin(self.venue_code, codes)
+            if not mask.any():
+                raise InputError(
+                    f"{self.source}: no positions on venue {venue!r}; the book holds {list(self.venues)}"
+                )
+        if symbol is not None:
+            want = _squash(symbol)
+            codes = [i for i, name in enumerate(self.symbols) if _squash(name) == want]
+            mask &= np.isin(self.symbol_code, codes)
+            if not mask.any():
+                raise InputError(
+                    f"{self.source}: no positions in symbol {symbol!r}"
+                    + (f" on venue {venue!r}" if venue else "")
+                    + f"; the book holds {self.venue_symbol_pairs()}"
+                )
+        return self.select(mask)
+
+    def to_polars(self) -> pl.DataFrame:
+        """The book as a polars DataFrame (names for codes; one row per position)."""
+        coll = np.array(
+            [self.account_collateral_quote.get(int(a), math.nan) for a in self.account_id],
+            dtype=np.float64,
+        )
+        coll[self.margin_mode == ISOLATED] = math.nan
+        return pl.DataFrame(
+            {
+                "account_id": self.account_id,
+                "venue": pl.Series(
+                    np.array(self.venues, dtype=object)[self.venue_code] if len(self) else [],
+                    dtype=pl.Utf8,
+                ),
+                "symbol": pl.Series(
+                    np.array(self.symbols, dtype=object)[self.symbol_code] if len(self) else [],
+                    dtype=pl.Utf8,
+                ),
+                "side": self.side,
+                "size_base": self.size_base,
+                "entry_price": self.entry_price,
+                "margin_mode": pl.Series(
+                    np.array(MARGIN_MODES, dtype=object)[self.margin_mode] if len(self) else [],
+                    dtype=pl.Utf8,
+                ),
+                "margin_quote": self.margin_quote,
+                "leverage": self.leverage,
+                "liquidation_price": self.liquidation_price,
+                "bankruptcy_price": self.bankruptcy_price,
+                "segment": pl.Series(
+                    np.array(SEGMENTS, dtype=object)[self.segment] if len(self) else [],
+                    dtype=pl.Utf8,
+                ),
+                "account_collateral_quote": coll,
+            }
+        )
+
+    # ------------------------------------------------------------------ loaders
+    @classmethod
+    def from_csv(
+        cls, path: str | Path, *, venue: str | None = None, symbol: str | None = None
+    ) -> PositionBook:
+        """Load a CSV file (columns in the module docstring)."""
+        p = Path(path)
+        if not p.exists():
+            raise InputError(f"{p}: positions file not found")
+        try:
+            df = pl.read_csv(p, infer_schema_length=0)  # all text; parsed and checked per field
+        except (pl.exceptions.PolarsError, OSError, UnicodeDecodeError) as exc:
+            raise DataError(f"{p}: cannot read as CSV ({exc})") from exc
+        return cls.from_frame(df, venue=venue, symbol=symbol, source=p.name)
+
+    @classmethod
+    def from_parquet(
+        cls, path: str | Path, *, venue: str | None = None, symbol: str | None = None
+    ) -> PositionBook:
+        """Load a Parquet file (columns in the module docstring)."""
+        p = Path(path)
+        if not p.exists():
+            raise InputError(f"{p}: positions file not found")
+        try:
+            df = pl.read_parquet(p)
+        except (pl.exceptions.PolarsError, OSError) as exc:
+            raise DataError(f"{p}: cannot read as Parquet ({exc})") from exc
+        return cls.from_frame(df, venue=venue, symbol=symbol, source=p.name)
+
+    @classmethod
+    def from_file(
+        cls, path: str | Path, *, venue: str | None = None, symbol: str | None = None
+    ) -> PositionBook:
+        """CSV or Parquet, by extension (``.parquet``/``.pq`` is Parquet, anything else CSV)."""
+        p = Path(path)
+        if p.suffix.lower() in (".parquet", ".pq"):
+            return cls.from_parquet(p, venue=venue, symbol=symbol)
+        return cls.from_csv(p, venue=venue, symbol=symbol)
+
+    @classmethod
+    def from_frame(
+        cls,
+        df: Any,
+        *,
+        venue: str | None = None,
+        symbol: str | None = None,
+        source: str = "<frame>",
+    ) -> PositionBook:
+        """Build a book from a polars or pandas DataFrame (columns in the module docstring).
+
+        ``venue`` / ``symbol`` fill those columns when absent. Every field is validated; the
+        first bad value raises InputError (or RuleError for venue limits) naming ``source``,
+        the 1-based row and the field.
+        """
+        if not isinstance(df, pl.DataFrame):
+            try:
+                df = pl.from_pandas(df)
+            except Exception as exc:  # noqa: BLE001 - any non-frame input
+                raise InputError(
+                    f"{source}: expected a polars or pandas DataFrame, got {type(df).__name__}"
+                ) from exc
+        return _build(df, venue=venue, symbol=symbol, source=source)
+
+    @classmethod
+    def from_ccxt(
+        cls,
+        positions: Iterable[Mapping[str, Any]],
+        *,
+        venue: str,
+        account_id: int = 0,
+        account_collateral_quote: float | None = None,
+        segment: str = "retail",
+        source: str = "ccxt",
+    ) -> PositionBook:
+        """Build a book from ccxt unified position dicts (``exchange.fetch_positions()``).
+
+        Fields read: ``symbol``, ``side``, ``contracts``, ``contractSize`` (default 1; size_base =
+        contracts * contractSize), ``entryPrice``, ``markPrice``, ``marginMode``, ``leverage``,
+        ``collateral`` / ``initialMargin`` (isolated margin), ``liquidationPrice`` (used when
+        present). Cross positions use ``account_collateral_quote`` as the wallet balance; when it
+        is not given, the sum of the cross positions' ``collateral`` (else ``initialMargin``) is
+        used and a warning is logged. Rows with zero contracts are skipped.
+        """
+        from liqcascade.venues import load_venue, normalize_venue
+
+        v = normalize_venue(venue)
+        rows: list[dict[str, Any]] = []
+        cross_coll = 0.0
+        for i, pos in enumerate(positions):
+            where = f"{source} position {i + 1}"
+            if not isinstance(pos, Mapping):
+                raise InputError(
+                    f"{where}: expected a ccxt position dict, got {type(pos).__name__}"
+                )
+            contracts = _field_num(pos, "contracts", where)
+            if contracts == 0:
+                continue
+            csize = pos.get("contractSize")
+            csize = 1.0 if csize is None else _field_num(pos, "contractSize", where)
+            sym = pos.get("symbol")
+            if not sym:
+                raise InputError(f"{where}: field 'symbol' is missing")
+            try:
+                native = load_venue(v, str(sym)).symbol
+            except (InputError, RuleError):
+                native = str(sym)
+            mode = str(pos.get("marginMode") or "isolated").lower()
+            if mode not in MARGIN_MODES:
+                raise InputError(
+                    f"{where}: field 'marginMode' must be isolated or cross, got {mode!r}"
+                )
+            margin = pos.get("collateral")
+            if margin is None:
+                margin = pos.get("initialMargin")
+            lev = pos.get("leverage")
+            row: dict[str, Any] = {
+                "account_id": account_id,
+                "venue": v,
+                "symbol": native,
+                "side": pos.get("side"),
+                "size_base": abs(contracts) * csize,
+                "entry_price": pos.get("entryPrice"),
+                "margin_mode": mode,
+                "margin_quote": None if mode == "cross" or margin is None else float(margin),
+                "leverage": None if lev is None else float(lev),
+                "mark_price": pos.get("markPrice"),
+                "liquidation_price": pos.get("liquidationPrice"),
+                "segment": segment,
+            }
+            if mode == "cross" and margin is not None:
+                cross_coll += float(margin)
+            rows.append(row)
+        if any(r["margin_mode"] == "cross" for r in rows):
+            if account_collateral_quote is None:
+                logger.warning(
+                    "%s: no account_collateral_quote given; using the sum of cross positions' collateral (%s)",
+                    source,
+                    cross_coll,
+                )
+                account_collateral_quote = cross_coll
+            for r in rows:
+                r["account_collateral_quote"] = account_collateral_quote
+        schema = {
+            "account_id": pl.Int64,
+            "venue": pl.Utf8,
+            "symbol": pl.Utf8,
+            "side": pl.Utf8,
+            "size_base": pl.Float64,
+            "entry_price": pl.Float64,
+            "margin_mode": pl.Utf8,
+            "margin_quote": pl.Float64,
+            "leverage": pl.Float64,
+            "mark_price": pl.Float64,
+            "liquidation_price": pl.Float64,
+            "segment": pl.Utf8,
+            "account_collateral_quote": pl.Float64,
+        }
+        for r in rows:
+            r.setdefault("account_collateral_quote", None)
+            for k in ("entry_price", "mark_price", "liquidation_price"):
+                if r[k] is not None:
+                    r[k] = float(r[k])
+        df = pl.DataFrame(rows, schema=schema)
+        return _build(df, venue=None, symbol=None, source=source)
+
+    @classmethod
+    def concat(cls, books: Sequence[PositionBook]) -> PositionBook:
+        """Stack books (venue/symbol codes are re-mapped; account collateral merged)."""
+        frames = [b.to_polars() for b in books]
+        if not frames:
+            raise InputError("concat: no books given")
+        df = pl.concat(frames, how="vertical")
+        return _build(df, venue=None, symbol=None, source="+".join(b.source for b in books))
+
+
+def _squash(s: str) -> str:
+    return "".join(ch for ch in s.upper() if ch.isalnum())
+
+
+def _field_num(pos: Mapping[str, Any], name: str, where: str) -> float:
+    val = pos.get(name)
+    try:
+        out = float(val)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise InputError(f"{where}: field {name!r} must be a number, got {val!r}") from None
+    if not math.isfinite(out):
+        raise InputError(f"{where}: field {name!r} must be finite, got {val!r}")
+    return out
+
+
+# ---------------------------------------------------------------------- building and validation
+def _fail_row(source: str, row: int, message: str, exc: type[Exception] = InputError) -> None:
+    raise exc(f"{source} row {row + 1}: {message}")
+
+
+def _text_col(df: pl.DataFrame, name: str) -> np.ndarray:
+    return np.array(df.get_column(name).cast(pl.Utf8).to_list(), dtype=object)
+
+
+def _num_col(df: pl.DataFrame, name: str, source: str, *, required: bool) -> np.ndarray:
+    """Column as float64 (NaN for empty cells); unparseable text is an error naming the row."""
+    col = df.get_column(name)
+    if col.dtype == pl.Utf8:
+        stripped = col.str.strip_chars()
+        parsed = stripped.cast(pl.Float64, strict=False)
+        bad = (parsed.is_null() & stripped.is_not_null() & (stripped != "")).to_numpy()
+        if bad.any():
+            i = int(np.argmax(bad))
+            _fail_row(source, i, f"{name} must be a number, got {col[i]!r}")
+        col = parsed
+    else:
+        try:
+            col = col.cast(pl.Float64)
+        except pl.exceptions.PolarsError:
+            raise InputError(f"{source}: column {name} must be numeric, got {col.dtype}") from None
+    arr = col.to_numpy().astype(np.float64, copy=True)
+    if required:
+        missing = np.isnan(arr)
+        if missing.any():
+            i = int(np.argmax(missing))
+            _fail_row(source, i, f"{name} is empty (a number is required)")
+    return arr
+
+
+def _first(mask: np.ndarray) -> int | None:
+    return int(np.argmax(mask)) if mask.any() else None
+
+
+def _codes(values: np.ndarray, name: str, source: str) -> tuple[np.ndarray, tuple[str, ...]]:
+    empty = np.array([v is None or str(v).strip() == "" for v in values], dtype=bool)
+    i = _first(empty)
+    if i is not None:
+        _fail_row(source, i, f"{name} is empty")
+    names, codes = np.unique(
+        np.array([str(v).strip() for v in values], dtype=object), return_inverse=True
+    )
+    if len(names) > np.iinfo(np.int16).max:
+        raise InputError(f"{source}: {len(names)} distinct {name} values, at most 32767 supported")
+    return codes.astype(np.int16), tuple(str(x) for x in names)
+
+
+def _build(df: pl.DataFrame, *, venue: str | None, symbol: str | None, source: str) -> PositionBook:
+    from liqcascade import margin
+    from liqcascade.venues import load_venue, normalize_venue
+
+    rename = {}
+    for c in df.columns:
+        key = c.strip().lower()
+        key = _ALIASES.get(key, key)
+        rename[c] = key
+    df = df.rename(rename)
+    n = df.height
+    cols = set(df.columns)
+    for req in ("side", "size_base", "entry_price"):
+        if req not in cols:
+            raise InputError(
+                f"{source}: missing column {req!r}; found {sorted(cols)}; required: side, size_base, entry_price "
+                "(see liqcascade.book for all columns)"
+            )
+    for name, given in (("venue", venue), ("symbol", symbol)):
+        if name not in cols:
+            if given is None:
+                raise InputError(f"{source}: missing column {name!r} (or pass {name}=...)")
+            df = df.with_columns(pl.lit(given).alias(name))
+
+    # venue names -> canonical
+    raw_venues = _text_col(df, "venue")
+    canon: dict[str, str] = {}
+    for i, v in enumerate(raw_venues):
+        key = "" if v is None else str(v)
+        if key not in canon:
+            try:
+                canon[key] = normalize_venue(key)
+            except InputError as exc:
+                _fail_row(source, i, f"venue: {exc}")
+    venue_code, venues = _codes(
+        np.array([canon["" if v is None else str(v)] for v in raw_venues], dtype=object),
+        "venue",
+        source,
+    )
+    symbol_code, symbols = _codes(_text_col(df, "symbol"), "symbol", source)
+
+    # side
+    side = np.empty(n, dtype=np.int8)
+    for i, s in enumerate(_text_col(df, "side")):
+        key = "" if s is None else str(s).strip().lower()
+        if key not in _SIDE_WORDS:
+            _fail_row(source, i, f"side must be long/short (or buy/sell, +1/-1), got {s!r}")
+        side[i] = _SIDE_WORDS[key]
+
+    size = _num_col(df, "size_base", source, required=True)
+    i = _first(~(size > 0) | ~np.isfinite(size))
+    if i is not None:
+        _fail_row(source, i, f"size_base must be > 0 and finite, got {size[i]:g}")
+    entry = _num_col(df, "entry_price", source, required=True)
+    i = _first(~(entry > 0) | ~np.isfinite(entry))
+    if i is not None:
+        _fail_row(source, i, f"entry_price must be > 0 and finite, got {entry[i]:g}")
+
+    if "account_id" in cols:
+        acc_f = _num_col(df, "account_id", source, required=True)
+        i = _first(acc_f != np.round(acc_f))
+        if i is not None:
+            _fail_row(source, i, f"account_id must be an integer, got {acc_f[i]!r}")
+        account = acc_f.astype(np.int64)
+    else:
+        account = np.arange(n, dtype=np.int64)
+
+    mode = np.zeros(n, dtype=np.int8)
+    if "margin_mode" in cols:
+        for i, m in enumerate(_text_col(df, "margin_mode")):
+            key = "isolated" if m is None or str(m).strip() == "" else str(m).strip().lower()
+            if key not in MARGIN_MODES:
+                _fail_row(source, i, f"margin_mode must be isolated or cross, got {m!r}")
+            mode[i] = MARGIN_MODES.index(key)
+    iso = mode == ISOLATED
+    cross = ~iso
+
+    nan = np.full(n, np.nan)
+    margin_q = (
+        _num_col(df, "margin_quote", source, required=False)
+        if "margin_quote" in cols
+        else nan.copy()
+    )
+    lev = _num_col(df, "leverage", source, required=False) if "leverage" in cols else nan.copy()
+    i = _first(~np.isnan(lev) & ~((lev > 0) & np.isfinite(lev)))
+    if i is not None:
+        _fail_row(source, i, f"leverage must be > 0 and finite, got {lev[i]:g}")
+    i = _first(iso & ~np.isnan(margin_q) & ~((margin_q >= 0) & np.isfinite(margin_q)))
+    if i is not None:
+        _fail_row(source, i, f"margin_quote must be >= 0 and finite, got {margin_q[i]:g}")
+    notional = size * entry
+    i = _first(iso & np.isnan(margin_q) & np.isnan(lev))
+    if i is not None:
+        _fail_row(source, i, "isolated position needs margin_quote or leverage (both empty)")
+    fill = iso & np.isnan(margin_q)
+    margin_q[fill] = notional[fill] / lev[fill]
+    fill = iso & np.isnan(lev) & (margin_q > 0)
+    lev[fill] = notional[fill] / margin_q[fill]
+    margin_q[cross] = np.nan
+
+    # cross collateral: one value per account
+    coll_col = (
+        _num_col(df, "account_collateral_quote", source, required=False)
+        if "account_collateral_quote" in cols
+        else nan.copy()
+    )
+    collateral: dict[int, float] = {}
+    for i in np.flatnonzero(cross):
+        a = int(account[i])
+        c = coll_col[i]
+        if np.isnan(c):
+            if a in collateral:
+                continue
+            _fail_row(
+                source,
+                int(i),
+                "cross position needs account_collateral_quote (the account's wallet balance)",
+            )
+        if not (math.isfinite(c) and c >= 0):
+            _fail_row(
+                source, int(i), f"account_collateral_quote must be >= 0 and finite, got {c:g}"
+            )
+        if a in collateral and collateral[a] != c:
+            _fail_row(
+                source,
+                int(i),
+                f"account_collateral_quote {c:g} differs from {collateral[a]:g} on an earlier row of account {a}",
+            )
+        collateral[a] = float(c)
+
+    mark = (
+        _num_col(df, "mark_price", source, required=False) if "mark_price" in cols else nan.copy()
+    )
+    i = _first(~np.isnan(mark) & ~((mark > 0) & np.isfinite(mark)))
+    if i is not None:
+        _fail_row(source, i, f"mark_price must be > 0 and finite, got {mark[i]:g}")
+    mark = np.where(np.isnan(mark), entry, mark)
+
+    segment = np.zeros(n, dtype=np.int8)
+    if "segment" in cols:
+        for i, s in enumerate(_text_col(df, "segment")):
+            key = "retail" if s is None or str(s).strip() == "" else str(s).strip().lower()
+            if key in ("0", "1", "2"):
+                segment[i] = int(key)
+            elif key in SEGMENTS:
+                segment[i] = SEGMENTS.index(key)
+            else:
+                _fail_row(
+                    source, i, f"segment must be retail, institutional or market_maker, got {s!r}"
+                )
+
+    liq = (
+        _num_col(df, "liquidation_price", source, required=False)
+        if "liquidation_price" in cols
+        else nan.copy()
+    )
+    given_liq = ~np.isnan(liq)
+    i = _first(given_liq & ~(liq > 0))
+    if i is not None:
+        _fail_row(source, i, f"liquidation_price must be > 0 (or empty), got {liq[i]:g}")
+    bkr = (
+        _num_col(df, "bankruptcy_price", source, required=False)
+        if "bankruptcy_price" in cols
+        else nan.copy()
+    )
+    given_bkr = ~np.isnan(bkr)
+    i = _first(given_bkr & ~(bkr > 0))
+    if i is not None:
+        _fail_row(source, i, f"bankruptcy_price must be > 0 (or empty), got {bkr[i]:g}")
+
+    # venue rules, per (venue, symbol) group
+    eff_margin = margin_q.copy()
+    if cross.any():
+        eff_margin[cross] = _cross_effective_margin(
+            account,
+            venue_code,
+            symbol_code,
+            venues,
+            symbols,
+            side,
+            size,
+            entry,
+            mark,
+            cross,
+            collateral,
+        )[cross]
+    for vc in np.unique(venue_code):
+        for sc in np.unique(symbol_code[venue_code == vc]):
+            grp = np.flatnonzero((venue_code == vc) & (symbol_code == sc))
+            try:
+                rules = load_venue(venues[vc], symbols[sc])
+            except (InputError, RuleError) as exc:
+                if given_liq[grp].all() and given_bkr[grp].all():
+                    continue
+                _fail_row(
+                    source,
+                    int(grp[0]),
+                    f"venue/symbol {venues[vc]}/{symbols[sc]}: {exc}",
+                    RuleError,
+                )
+            _check_leverage(rules, grp, notional, lev, source)
+            todo = grp[~given_liq[grp]]
+            if len(todo):
+                liq[todo] = margin.liquidation_price(
+                    rules, side[todo], size[todo], entry[todo], eff_margin[todo]
+                )
+            todo = grp[~given_bkr[grp]]
+            if len(todo):
+                bkr[todo] = margin.bankruptcy_price(
+                    rules, side[todo], size[todo], entry[todo], eff_margin[todo]
+                )
+    return PositionBook(
+        account_id=account,
+        venue_code=venue_code,
+        symbol_code=symbol_code,
+        venues=venues,
+        symbols=symbols,
+        side=side,
+        size_base=size,
+        entry_price=entry,
+        margin_mode=mode,
+        margin_quote=margin_q,
+        leverage=lev,
+        liquidation_price=liq,
+        bankruptcy_price=bkr,
+        segment=segment,
+        account_collateral_quote=collateral,
+        source=source,
+    )
+
+
+def _check_leverage(
+    rules: Any, grp: np.ndarray, notional: np.ndarray, lev: np.ndarray, source: str
+) -> None:
+    """Leverage must not exceed the venue's cap for the tier of the entry notional."""
+    have = grp[~np.isnan(lev[grp])]
+    if not len(have):
+        return
+    tier = np.asarray(rules.tiers.index(notional[have]))
+    cap = np.asarray(rules.tiers.max_leverage)[tier]
+    over = lev[have] > cap * (1 + 1e-12)
+    i = _first(over)
+    if i is not None:
+        row = int(have[i])
+        _fail_row(
+            source,
+            row,
+            f"leverage {lev[row]:g} exceeds {rules.venue} {rules.symbol}'s cap of {cap[i]:g}x for an entry "
+            f"notional of {notional[row]:,.2f} (tier {int(tier[i]) + 1})",
+            RuleError,
+        )
+
+
+def _cross_effective_margin(
+    account: np.ndarray,
+    venue_code: np.ndarray,
+    symbol_code: np.ndarray,
+    venues: tuple[str, ...],
+    symbols: tuple[str, ...],
+    side: np.ndarray,
+    size: np.ndarray,
+    entry: np.ndarray,
+    mark: np.ndarray,
+    cross: np.ndarray,
+    collateral: dict[int, float],
+) -> np.ndarray:
+    """``WB - TMM1 + UPNL1`` per cross position (Binance FAQ, venues.md §1.3).
+
+    TMM1 and UPNL1 are the maintenance margin and unrealised PnL of the account's *other* cross
+    positions at their mark prices, so the position's liquidation price is solved with every
+    other position held fixed.
+    """
+    from liqcascade import margin
+    from liqcascade.venues import load_venue
+
+    n = len(size)
+    mm = np.zeros(n)
+    for vc in np.unique(venue_code[cross]):
+        for sc in np.unique(symbol_code[cross & (venue_code == vc)]):
+            grp = np.flatnonzero(cross & (venue_code == vc) & (symbol_code == sc))
+            rules = load_venue(venues[vc], symbols[sc])
+            mm[grp] = margin.maintenance_margin(rules, size[grp] * mark[grp])
+    upnl = side * size * (mark - entry)
+    acc = account[cross]
+    uniq, inv = np.unique(acc, return_inverse=True)
+    tot_mm = np.bincount(inv, weights=mm[cross], minlength=len(uniq))
+    tot_upnl = np.bincount(inv, weights=upnl[cross], minlength=len(uniq))
+    wb = np.array([collateral[int(a)] for a in uniq])
+    out = np.full(n, np.nan)
+    ci = np.flatnonzero(cross)
+    out[ci] = wb[inv] - (tot_mm[inv] - mm[ci]) + (tot_upnl[inv] - upnl[ci])
+    return out
