@@ -1,0 +1,492 @@
+"""``liqcascade risk ...``: trader tools (liquidation distance, probability, sizing, stops).
+
+The commands parse arguments, call :mod:`liqcascade.risk` and print; no logic lives here.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from liqcascade.cli._common import console, print_json
+
+risk_app = typer.Typer(
+    name="risk",
+    help="Risk tools for traders: liquidation price and distance, P(liquidation), safe size, stops.",
+    no_args_is_help=True,
+)
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        if not math.isfinite(v):
+            return "none" if math.isnan(v) else ("inf" if v > 0 else "-inf")
+        if abs(v) >= 1000:
+            return f"{v:,.2f}"
+        if abs(v) >= 1:
+            return f"{v:,.4f}"
+        return f"{v:.6g}"
+    return str(v)
+
+
+def _kv_table(title: str, d: dict[str, Any]) -> Table:
+    t = Table(title=title, show_header=False)
+    t.add_column("field", style="bold")
+    t.add_column("value", justify="right")
+    for k, v in d.items():
+        if isinstance(v, (list, dict)):
+            continue
+        t.add_row(k, _fmt(v))
+    return t
+
+
+def _vol_and_jumps(
+    vol: float | None,
+    klines: list[Path] | None,
+    model: str,
+    jump_intensity: float | None,
+    jump_mean: float | None,
+    jump_std: float | None,
+) -> tuple[float, dict[str, float], dict[str, Any] | None]:
+    """Volatility and jump parameters: given on the command line, or fitted to kline files."""
+    from liqcascade import risk
+    from liqcascade.errors import InputError
+
+    fitted = None
+    jump: dict[str, float] = {}
+    if klines:
+        f = risk.fit_from_klines(klines, jumps=(model == "jump"))
+        fitted = f.as_dict()
+        if vol is None:
+            vol = f.model.vol_annual
+        if model == "jump":
+            jump = {
+                "jump_intensity_annual": f.model.jump_intensity_annual,
+                "jump_mean_log": f.model.jump_mean_log,
+                "jump_std_log": f.model.jump_std_log,
+            }
+    if vol is None:
+        raise InputError("--vol is required (annualised, e.g. 0.6) unless --klines is given")
+    for key, val in (
+        ("jump_intensity_annual", jump_intensity),
+        ("jump_mean_log", jump_mean),
+        ("jump_std_log", jump_std),
+    ):
+        if val is not None:
+            if model != "jump":
+                raise InputError("jump parameters need --model jump")
+            jump[key] = val
+    return vol, jump, fitted
+
+
+_SIDE = typer.Option(..., "--side", help="long or short")
+_VOL = typer.Option(None, "--vol", help="annualised volatility (365-day year), e.g. 0.6")
+_HORIZON = typer.Option(1.0, "--horizon-days", help="horizon in days")
+_DRIFT = typer.Option(0.0, "--drift", help="annualised drift of the price itself (mu)")
+_MODEL = typer.Option("gbm", "--model", help="gbm (closed form) or jump (Merton, simulated)")
+_KLINES = typer.Option(None, "--klines", help="kline file(s) (.csv/.zip) to fit vol and jumps")
+_JI = typer.Option(None, "--jump-intensity", help="jumps per year (lambda)")
+_JM = typer.Option(None, "--jump-mean", help="mean jump in log-price, e.g. -0.05")
+_JS = typer.Option(None, "--jump-std", help="std of a jump in log-price")
+_PATHS = typer.Option(100_000, "--paths", help="simulated paths (jump model)")
+_SEED = typer.Option(20251010, "--seed", help="Monte Carlo seed (stored in the output)")
+_JSON = typer.Option(False, "--json", help="print JSON")
+_VENUE = typer.Option("binance_usdm", "--venue", help="venue rules (see `liqcascade venues`)")
+_SYMBOL = typer.Option("BTCUSDT", "--symbol", help="venue symbol")
+
+
+@risk_app.command("prob")
+def prob_cmd(
+    price: float = typer.Option(..., "--price", help="current (mark) price, quote per base"),
+    liq: float = typer.Option(..., "--liq", help="liquidation price, quote per base"),
+    side: str = _SIDE,
+    vol: float | None = _VOL,
+    horizon_days: float = typer.Option(..., "--horizon-days", help="horizon in days"),
+    drift: float = _DRIFT,
+    model: str = _MODEL,
+    klines: list[Path] | None = _KLINES,
+    jump_intensity: float | None = _JI,
+    jump_mean: float | None = _JM,
+    jump_std: float | None = _JS,
+    paths: int = _PATHS,
+    seed: int = _SEED,
+    as_json: bool = _JSON,
+) -> None:
+    """Probability that the price touches the liquidation price within the horizon."""
+    from liqcascade import risk
+
+    vol_, jump, fitted = _vol_and_jumps(vol, klines, model, jump_intensity, jump_mean, jump_std)
+    res = risk.prob_liquidation(
+        price,
+        liq,
+        side,
+        vol_,
+        horizon_days,
+        drift_annual=drift,
+        model=model,
+        n_paths=paths,
+        seed=seed,
+        **jump,
+    )
+    out = res.as_dict()
+    if fitted is not None:
+        out["fitted_from_klines"] = fitted
+    if as_json:
+        print_json(out)
+        return
+    console.print(_kv_table("Probability of liquidation", out))
+
+
+@risk_app.command("position")
+def position_cmd(
+    side: str = _SIDE,
+    size: float = typer.Option(..., "--size", help="position size, base units"),
+    entry: float = typer.Option(..., "--entry", help="entry price, quote per base"),
+    margin: float | None = typer.Option(None, "--margin", help="isolated margin, quote"),
+    leverage: float | None = typer.Option(
+        None, "--leverage", help="initial leverage (margin = N/lev)"
+    ),
+    mark: float | None = typer.Option(None, "--mark", help="mark price (default: entry)"),
+    venue: str = _VENUE,
+    symbol: str = _SYMBOL,
+    vol: float | None = _VOL,
+    klines: list[Path] | None = _KLINES,
+    horizon_days: float = _HORIZON,
+    drift: float = _DRIFT,
+    move: list[float] | None = typer.Option(
+        None, "--move", help="what-if relative move, e.g. -0.1 (repeatable)"
+    ),
+    as_json: bool = _JSON,
+) -> None:
+    """Liquidation price, distance (% and vol units), margin ratio and what a move does."""
+    from liqcascade import margin as margin_mod
+    from liqcascade import risk
+    from liqcascade.errors import InputError
+    from liqcascade.venues import load_venue
+
+    rules = load_venue(venue, symbol)
+    if (margin is None) == (leverage is None):
+        raise InputError("give exactly one of --margin (quote) or --leverage")
+    if margin is None:
+        margin = float(margin_mod.initial_margin(rules, size * entry, leverage))
+    vol_ = None
+    if vol is not None or klines:
+        vol_, _, _ = _vol_and_jumps(vol, klines, "gbm", None, None, None)
+    r = risk.position_risk(
+        rules,
+        side,
+        size,
+        entry,
+        margin,
+        mark_price=mark,
+        vol_annual=vol_,
+        horizon_days=horizon_days,
+        drift_annual=drift,
+    )
+    moves = [
+        risk.move_what_if(rules, side, size, entry, margin, m, mark_price=mark) for m in move or []
+    ]
+    if as_json:
+        print_json({**r.as_dict(), "moves": [m.as_dict() for m in moves]})
+        return
+    console.print(_kv_table(f"Position on {rules.venue} {rules.symbol}", r.as_dict()))
+    if moves:
+        t = Table(title="What a move does")
+        for c in ("move", "new price", "PnL change", "equity", "MM", "margin ratio", "liquidated"):
+            t.add_column(c, justify="right")
+        for m in moves:
+            t.add_row(
+                f"{m.move_frac:+.2%}",
+                _fmt(m.new_price),
+                _fmt(m.pnl_change_quote),
+                _fmt(m.equity_quote),
+                _fmt(m.maintenance_margin_quote),
+                _fmt(m.margin_ratio),
+                _fmt(m.liquidated),
+            )
+        console.print(t)
+
+
+@risk_app.command("account")
+def account_cmd(
+    path: Path = typer.Argument(..., help="positions CSV/Parquet, or ccxt fetch_positions JSON"),
+    venue: str | None = typer.Option(None, "--venue", help="venue (required for ccxt JSON)"),
+    symbol: str | None = typer.Option(None, "--symbol", help="symbol when the file has none"),
+    collateral: float | None = typer.Option(
+        None, "--collateral", help="cross wallet balance, quote"
+    ),
+    mark: list[str] | None = typer.Option(None, "--mark", help="SYMBOL=PRICE (repeatable)"),
+    move: float | None = typer.Option(None, "--move", help="common relative move of every mark"),
+    vol: float | None = _VOL,
+    horizon_days: float = _HORIZON,
+    as_json: bool = _JSON,
+) -> None:
+    """Risk of every position and margin pool in a positions file."""
+    from liqcascade import risk
+    from liqcascade.errors import InputError
+
+    book, marks = risk.load_positions(
+        path, venue=venue, symbol=symbol, account_collateral_quote=collateral
+    )
+    for m in mark or []:
+        if "=" not in m:
+            raise InputError(f"--mark {m!r}: expected SYMBOL=PRICE")
+        k, v = m.split("=", 1)
+        try:
+            marks[k.strip()] = float(v)
+        except ValueError as exc:
+            raise InputError(f"--mark {m!r}: price is not a number") from exc
+    res = risk.account_risk(
+        book, marks=marks, move_frac=move, vol_annual=vol, horizon_days=horizon_days
+    )
+    if as_json:
+        print_json(res.as_dict())
+        return
+    cols = [
+        "account_id",
+        "symbol",
+        "side",
+        "margin_mode",
+        "size_base",
+        "mark_price",
+        "liquidation_price",
+        "distance_frac",
+    ]
+    if vol is not None:
+        cols += ["distance_sigma", "liquidation_probability_gbm"]
+    if move is not None:
+        cols += ["pnl_change_quote", "liquidated"]
+    t = Table(title=f"Positions ({path.name})")
+    for c in cols:
+        t.add_column(c, justify="right")
+    for row in res.positions.select(cols).iter_rows():
+        t.add_row(*[_fmt(v) for v in row])
+    console.print(t)
+    acols = [
+        "pool",
+        "margin_mode",
+        "collateral_quote",
+        "equity_quote",
+        "maintenance_margin_quote",
+        "margin_ratio",
+        "effective_leverage",
+    ]
+    if move is not None:
+        acols += ["new_equity_quote", "new_margin_ratio", "liquidated"]
+    t = Table(title="Margin pools (cross account or isolated position)")
+    for c in acols:
+        t.add_column(c, justify="right")
+    for row in res.accounts.select(acols).iter_rows():
+        t.add_row(*[_fmt(v) for v in row])
+    console.print(t)
+
+
+@risk_app.command("size")
+def size_cmd(
+    side: str = _SIDE,
+    price: float = typer.Option(..., "--price", help="entry price, quote per base"),
+    target: float = typer.Option(0.01, "--target", help="maximum P(liquidation) over the horizon"),
+    margin: float | None = typer.Option(None, "--margin", help="isolated margin (solve for size)"),
+    size: float | None = typer.Option(
+        None, "--size", help="size in base units (solve for leverage)"
+    ),
+    venue: str = _VENUE,
+    symbol: str = _SYMBOL,
+    vol: float | None = _VOL,
+    klines: list[Path] | None = _KLINES,
+    horizon_days: float = _HORIZON,
+    drift: float = _DRIFT,
+    model: str = _MODEL,
+    jump_intensity: float | None = _JI,
+    jump_mean: float | None = _JM,
+    jump_std: float | None = _JS,
+    paths: int = _PATHS,
+    seed: int = _SEED,
+    as_json: bool = _JSON,
+) -> None:
+    """Largest size (given margin) or leverage (given size) keeping P(liq) under --target."""
+    from liqcascade import risk
+    from liqcascade.errors import InputError
+    from liqcascade.venues import load_venue
+
+    rules = load_venue(venue, symbol)
+    vol_, jump, _ = _vol_and_jumps(vol, klines, model, jump_intensity, jump_mean, jump_std)
+    kw = dict(
+        vol_annual=vol_,
+        horizon_days=horizon_days,
+        drift_annual=drift,
+        model=model,
+        jump=jump,
+        n_paths=paths,
+        seed=seed,
+    )
+    if (margin is None) == (size is None):
+        raise InputError(
+            "give exactly one of --margin (solve for size) or --size (solve for leverage)"
+        )
+    if margin is not None:
+        res = risk.safe_size(rules, side, price, margin, target, **kw)
+    else:
+        res = risk.safe_leverage(rules, side, price, size, target, **kw)
+    if as_json:
+        print_json(res.as_dict())
+        return
+    console.print(_kv_table(f"Safe size on {rules.venue} {rules.symbol}", res.as_dict()))
+
+
+@risk_app.command("stop")
+def stop_cmd(
+    side: str = _SIDE,
+    size: float = typer.Option(..., "--size", help="position size, base units"),
+    entry: float = typer.Option(..., "--entry", help="entry price"),
+    margin: float = typer.Option(..., "--margin", help="isolated margin, quote"),
+    stop: float | None = typer.Option(None, "--stop", help="stop-market trigger price"),
+    hedge: float = typer.Option(
+        0.0, "--hedge", help="hedge ratio in [0,1] (also tried as a size cut)"
+    ),
+    mark: float | None = typer.Option(None, "--mark", help="current price (default entry)"),
+    slippage: float = typer.Option(0.0, "--slippage", help="stop fill slippage, fraction"),
+    venue: str = _VENUE,
+    symbol: str = _SYMBOL,
+    vol: float | None = _VOL,
+    klines: list[Path] | None = _KLINES,
+    horizon_days: float = _HORIZON,
+    drift: float = _DRIFT,
+    jump_intensity: float | None = _JI,
+    jump_mean: float | None = _JM,
+    jump_std: float | None = _JS,
+    paths: int = _PATHS,
+    seed: int = _SEED,
+    as_json: bool = _JSON,
+) -> None:
+    """What a protective stop, a hedge or a size cut changes (with fees), same paths."""
+    from liqcascade import risk
+    from liqcascade.venues import load_venue
+
+    rules = load_venue(venue, symbol)
+    vol_, jump, _ = _vol_and_jumps(vol, klines, "jump", jump_intensity, jump_mean, jump_std)
+    res = risk.stop_analysis(
+        rules,
+        side,
+        size,
+        entry,
+        margin,
+        vol_annual=vol_,
+        horizon_days=horizon_days,
+        stop_price=stop,
+        hedge_ratio=hedge,
+        mark_price=mark,
+        drift_annual=drift,
+        jump=jump,
+        stop_slippage_frac=slippage,
+        n_paths=paths,
+        seed=seed,
+    )
+    if as_json:
+        print_json(res.as_dict())
+        return
+    t = Table(
+        title=f"Stop / hedge over {horizon_days:g} d ({res.n_paths:,} paths, seed {res.seed})"
+    )
+    cols = [
+        ("scenario", "name"),
+        ("P(stop)", "prob_stop"),
+        ("P(liq)", "prob_liquidation"),
+        ("E[realised loss]", "expected_realised_loss_quote"),
+        ("E[PnL]", "expected_pnl_quote"),
+        ("E[fees]", "expected_fees_quote"),
+        ("loss | stop", "loss_given_stop_quote"),
+        ("loss | liq", "loss_given_liquidation_quote"),
+        ("liq price", "liquidation_price"),
+    ]
+    for c, _ in cols:
+        t.add_column(c, justify="right")
+    for s in res.scenarios:
+        t.add_row(*[_fmt(getattr(s, f)) for _, f in cols])
+    console.print(t)
+
+
+@risk_app.command("cluster")
+def cluster_cmd(
+    price: float = typer.Option(..., "--price", help="current price"),
+    map_path: Path = typer.Option(
+        ..., "--map", help="liquidation map csv/parquet (price_level, side, notional_quote)"
+    ),
+    band: float = typer.Option(0.01, "--band", help="band width, fraction of price"),
+    search: float = typer.Option(0.10, "--search", help="look this far from the price (fraction)"),
+    vol: float | None = _VOL,
+    horizon_days: float = _HORIZON,
+    position_side: str | None = typer.Option(
+        None, "--position-side", help="your side (long/short)"
+    ),
+    position_liq: float | None = typer.Option(
+        None, "--position-liq", help="your liquidation price"
+    ),
+    as_json: bool = _JSON,
+) -> None:
+    """Warn when the price is near a dense band of the estimated liquidation map."""
+    import polars as pl
+
+    from liqcascade import risk
+    from liqcascade.errors import DataError
+
+    if not map_path.is_file():
+        raise DataError(f"{map_path}: liquidation map file not found")
+    try:
+        df = (
+            pl.read_parquet(map_path)
+            if map_path.suffix in (".parquet", ".pq")
+            else pl.read_csv(map_path)
+        )
+    except pl.exceptions.PolarsError as exc:
+        raise DataError(f"{map_path}: cannot read the liquidation map ({exc})") from exc
+    res = risk.cluster_warning(
+        price,
+        df,
+        band_frac=band,
+        search_frac=search,
+        vol_annual=vol,
+        horizon_days=horizon_days,
+        position_side=position_side,
+        position_liq_price=position_liq,
+    )
+    if as_json:
+        print_json(res.as_dict())
+        return
+    for b in res.bands:
+        console.print(("[red]" if b.warning else "") + b.message)
+    if res.position_message:
+        console.print(res.position_message)
+    if not res.bands:
+        console.print("no liquidations within the search range")
+
+
+@risk_app.command("fit")
+def fit_cmd(
+    klines: list[Path] = typer.Argument(..., help="kline files (.csv or .zip)"),
+    threshold: float = typer.Option(4.0, "--threshold", help="jump threshold, robust sigmas"),
+    as_json: bool = _JSON,
+) -> None:
+    """Fit diffusion volatility and Merton jumps to kline closes (annualised, 365 days)."""
+    from liqcascade import risk
+
+    f = risk.fit_from_klines(klines, threshold_sigmas=threshold)
+    d = f.as_dict()
+    if as_json:
+        print_json(d)
+        return
+    flat = {**d["model"], **{k: v for k, v in d.items() if k != "model"}}
+    console.print(_kv_table("Fitted jump-diffusion", flat))
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``liqcascade risk`` to the root app."""
+    app.add_typer(risk_app, name="risk")
