@@ -76,7 +76,19 @@ def maintenance_margin(rules: VenueRules, notional_quote: Any) -> np.ndarray:
     ``notional_quote`` = size_base * mark (oracle on dYdX); it must be >= 0.
     """
     n = np.asarray(notional_quote, dtype=np.float64)
-    if np.any(~(n >= 0)):
+    t = rules.tiers
+    out, bad = _mm_kernel(np.ascontiguousarray(n).reshape(-1), t.floor_quote, t.mmr, t.cum_quote)
+    if bad >= 0:
+        raise InputError(
+            f"notional_quote must be >= 0 and finite, got {n.reshape(-1)[bad]!r} (index {bad})"
+        )
+    return out.reshape(n.shape)
+
+
+def maintenance_margin_numpy(rules: VenueRules, notional_quote: Any) -> np.ndarray:
+    """Plain numpy twin of :func:`maintenance_margin` (searchsorted on tier floors)."""
+    n = np.asarray(notional_quote, dtype=np.float64)
+    if np.any(~(n >= 0)) or np.any(~np.isfinite(n)):
         raise InputError("notional_quote must be >= 0 and finite")
     return rules.tiers.maintenance_margin(n)
 
@@ -125,12 +137,19 @@ def _check_leverage(rules: VenueRules, n: np.ndarray, lev: np.ndarray) -> None:
 
 
 @njit(cache=True)
-def _tier_of(floors: np.ndarray, x: float) -> int:
+def _tier_of(floors: np.ndarray, x: float) -> int:  # pragma: no cover - numba
+    """Last tier with floor <= x (0 below the first floor); linear scan for short tables."""
+    nt = floors.shape[0]
+    if nt <= 16:
+        k = 0
+        while k + 1 < nt and floors[k + 1] <= x:
+            k += 1
+        return k
     lo = 0
-    hi = floors.shape[0] - 1
+    hi = nt - 1
     if x < floors[0]:
         return 0
-    while lo < hi:  # last floor <= x
+    while lo < hi:
         mid = (lo + hi + 1) // 2
         if floors[mid] <= x:
             lo = mid
@@ -141,24 +160,54 @@ def _tier_of(floors: np.ndarray, x: float) -> int:
 
 @njit(cache=True)
 def _liq_kernel(side, size, entry, margin, floors, mmr, cum, fee):  # pragma: no cover - numba
+    """Per position: start in the entry tier, solve, move to the tier at the candidate price.
+
+    Validation is fused in: returns (price, tier, first_bad_index or -1, bad_field_code).
+    """
     n = size.shape[0]
     out = np.empty(n)
-    tier = np.empty(n, dtype=np.int64)
+    tier = np.empty(n, dtype=np.int32)
     nt = floors.shape[0]
     for i in range(n):
         s = side[i]
         q = size[i]
-        k = _tier_of(floors, q * entry[i])
+        ep = entry[i]
+        m = margin[i]
+        if not (q > 0.0 and q < np.inf):
+            return out, tier, i, 1
+        if not (ep > 0.0 and ep < np.inf):
+            return out, tier, i, 2
+        if not (s == 1 or s == -1):
+            return out, tier, i, 3
+        if not (m > -np.inf and m < np.inf):
+            return out, tier, i, 4
+        k = _tier_of(floors, q * ep)
         p = np.nan
         for _ in range(nt + 1):
-            p = (margin[i] + cum[k] - s * q * entry[i]) / (q * (mmr[k] + fee - s))
+            p = (m + cum[k] - s * q * ep) / (q * (mmr[k] + fee - s))
             k2 = _tier_of(floors, q * p)
             if k2 == k:
                 break
             k = k2
         out[i] = p if p > 0 else np.nan
         tier[i] = k
-    return out, tier
+    return out, tier, -1, 0
+
+
+@njit(cache=True)
+def _mm_kernel(notional, floors, mmr, cum):  # pragma: no cover - numba
+    n = notional.shape[0]
+    out = np.empty(n)
+    for i in range(n):
+        x = notional[i]
+        if not (x >= 0.0 and x < np.inf):
+            return out, i
+        k = _tier_of(floors, x)
+        out[i] = x * mmr[k] - cum[k]
+    return out, -1
+
+
+_BAD_FIELD = {1: "size_base", 2: "entry_price", 3: "side", 4: "margin_quote"}
 
 
 def _liq_numpy(side, size, entry, margin, tiers: TierTable, fee: float):
@@ -182,21 +231,35 @@ def _liq_numpy(side, size, entry, margin, tiers: TierTable, fee: float):
     return np.where(p > 0, p, np.nan), k
 
 
+def _flat(x: Any, dtype: Any, shape: tuple[int, ...]) -> np.ndarray:
+    a = np.asarray(x)
+    if a.dtype != dtype:
+        a = a.astype(dtype)
+    if a.shape != shape:
+        a = np.broadcast_to(a, shape)
+    return np.ascontiguousarray(a).reshape(-1)
+
+
 def _prep(rules: VenueRules, side: Any, size_base: Any, entry_price: Any, margin_quote: Any):
+    """Broadcast to one shape; flat contiguous arrays (no copy when already float64/int8)."""
     s = as_side(side)
-    q = require_positive("size_base", size_base)
-    ep = require_positive("entry_price", entry_price)
-    m = np.asarray(margin_quote, dtype=np.float64)
-    if np.any(~np.isfinite(m)):
-        raise InputError("margin_quote must be finite")
-    shape = np.broadcast(s, q, ep, m).shape
+    shape = np.broadcast_shapes(
+        np.shape(s), np.shape(size_base), np.shape(entry_price), np.shape(margin_quote)
+    )
     return (
         shape,
-        np.ascontiguousarray(np.broadcast_to(s, shape).reshape(-1), dtype=np.float64),
-        np.ascontiguousarray(np.broadcast_to(q, shape).reshape(-1)),
-        np.ascontiguousarray(np.broadcast_to(ep, shape).reshape(-1)),
-        np.ascontiguousarray(np.broadcast_to(m, shape).reshape(-1)),
+        _flat(s, np.int8, shape),
+        _flat(size_base, np.float64, shape),
+        _flat(entry_price, np.float64, shape),
+        _flat(margin_quote, np.float64, shape),
     )
+
+
+def _raise_bad(idx: int, code: int, arrays: tuple[np.ndarray, ...]) -> None:
+    name = _BAD_FIELD[code]
+    val = arrays[code - 1][idx] if code != 3 else arrays[2][idx]
+    limit = "finite" if code == 4 else "> 0 and finite" if code != 3 else "+1 or -1"
+    raise InputError(f"{name} must be {limit}, got {val!r} (index {idx})")
 
 
 def liquidation_price_and_tier(
@@ -216,15 +279,24 @@ def liquidation_price_and_tier(
     """
     shape, s, q, ep, m = _prep(rules, side, size_base, entry_price, margin_quote)
     t = rules.tiers
+    if use_numba and rules.formula != "bybit":
+        p, k, bad, code = _liq_kernel(
+            s, q, ep, m, t.floor_quote, t.mmr, t.cum_quote, rules.mm_fee_rate
+        )
+        if bad >= 0:
+            _raise_bad(int(bad), int(code), (q, ep, s, m))
+        return p.reshape(shape), k.reshape(shape)
+    require_positive("size_base", q)
+    require_positive("entry_price", ep)
+    if np.any(~np.isfinite(m)):
+        raise InputError("margin_quote must be finite")
     if rules.formula == "bybit":
         k = t.index(q * ep)
         mm = q * ep * t.mmr[k] - t.cum_quote[k]
         p = ep - s * (m - mm) / q
         p = np.where(p > 0, p, np.nan)
-    elif use_numba:
-        p, k = _liq_kernel(s, q, ep, m, t.floor_quote, t.mmr, t.cum_quote, rules.mm_fee_rate)
     else:
-        p, k = _liq_numpy(s, q, ep, m, t, rules.mm_fee_rate)
+        p, k = _liq_numpy(s.astype(np.float64), q, ep, m, t, rules.mm_fee_rate)
     return p.reshape(shape), k.reshape(shape)
 
 
@@ -297,6 +369,8 @@ def bankruptcy_price(
     exceeds its notional has no positive bankruptcy price (NaN).
     """
     shape, s, q, ep, m = _prep(rules, side, size_base, entry_price, margin_quote)
+    require_positive("size_base", q)
+    require_positive("entry_price", ep)
     p = ep - s * m / q
     return np.where(p > 0, p, np.nan).reshape(shape)
 
