@@ -146,6 +146,42 @@ def _loc_to_field(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(parts)
 
 
+async def _guess_field(request: Request, message: str) -> str | None:
+    """The request field a library message names (``leverage=500 not allowed`` -> ``leverage``).
+
+    Library errors name fields in their own words; when one of the request's own keys appears in
+    the message as ``key=``, ``key:``, ``key must`` or ``unknown key``, report it as the field.
+    """
+    keys: list[str] = []
+    try:
+        body = await request.json()
+    except Exception:
+        body = None
+
+    def walk(obj: Any, prefix: str) -> None:
+        if isinstance(obj, dict):
+            for k, v in obj.items():
+                keys.append(f"{prefix}{k}")
+                walk(v, f"{prefix}{k}.")
+
+    walk(body, "")
+    keys.extend(request.query_params.keys())
+    best: tuple[int, str] | None = None
+    for key in keys:
+        leaf = key.rsplit(".", 1)[-1]
+        for pat in (f"{leaf}=", f"{leaf}:", f"{leaf} must", f"unknown {leaf}"):
+            pos = message.find(pat)
+            if pat.startswith("unknown"):
+                pos = pos + len("unknown ") if pos >= 0 else pos
+            if pos >= 0 and (
+                pos == 0 or not (message[pos - 1].isalnum() or message[pos - 1] == "_")
+            ):
+                if best is None or pos < best[0]:
+                    best = (pos, key)
+                break
+    return best[1] if best else None
+
+
 def create_app(config: WebConfig | None = None, **overrides: Any) -> FastAPI:
     """Build the application.
 
@@ -236,13 +272,14 @@ def create_app(config: WebConfig | None = None, **overrides: Any) -> FastAPI:
         )
 
     @app.exception_handler(LiqcascadeError)
-    async def _library_error(_: Request, exc: LiqcascadeError) -> JSONResponse:
+    async def _library_error(request: Request, exc: LiqcascadeError) -> JSONResponse:
         status = 422 if isinstance(exc, (InputError, RuleError, DataError)) else 400
+        field_name = getattr(exc, "field", None) or await _guess_field(request, str(exc))
         return JSONResponse(
             status_code=status,
             content={
                 "detail": str(exc),
-                "field": getattr(exc, "field", None),
+                "field": field_name,
                 "error_type": type(exc).__name__,
             },
         )

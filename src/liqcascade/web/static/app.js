@@ -103,10 +103,21 @@ LC.formValues = function (form) {
   return out;
 };
 
+// plotly.js 3 takes titles only as {text: ...}; accept plain strings in layouts here.
+LC.titles = function (obj) {
+  if (!obj || typeof obj !== "object") return obj;
+  for (const [k, v] of Object.entries(obj)) {
+    if (k === "title" && typeof v === "string") obj[k] = { text: v };
+    else if (v && typeof v === "object" && !Array.isArray(v)) LC.titles(v);
+  }
+  return obj;
+};
+
 LC.plot = function (testid, traces, layout) {
   const el = document.querySelector('[data-testid="' + testid + '"]');
-  const base = { margin: { t: 40, r: 20, b: 50, l: 70 }, font: { size: 11 }, legend: { orientation: "h" } };
-  return Plotly.react(el, traces, Object.assign(base, layout || {}), { responsive: true, displaylogo: false });
+  el.hidden = false;
+  const base = { margin: { t: 40, r: 60, b: 50, l: 80 }, font: { size: 11 }, legend: { orientation: "h", y: -0.2 } };
+  return Plotly.react(el, traces, LC.titles(Object.assign(base, layout || {})), { responsive: true, displaylogo: false });
 };
 
 // Wrap a submit handler: disable the button, show errors, mark the page done for tests.

@@ -1,0 +1,113 @@
+// Cascade simulator: POST /api/cascade (static) or /api/cascade/dynamic (job), then draw.
+"use strict";
+
+const KPI_KEYS = ["initial_price", "shocked_price", "final_price", "cascade_multiplier",
+  "liquidated_count", "liquidated_base", "liquidated_notional", "book_exhausted"];
+
+async function loadBooks(selectName) {
+  const books = await LC.api("GET", "/api/books");
+  const sel = document.getElementById("book-select");
+  sel.innerHTML = "";
+  for (const name of books.examples) sel.add(new Option("example: " + name, "example:" + name));
+  for (const name of books.files) sel.add(new Option("data: " + name, "data:" + name));
+  if (selectName) sel.value = selectName;
+}
+
+function showImpactFields() {
+  const model = document.getElementById("impact_model").value;
+  for (const el of document.querySelectorAll("label.imp")) {
+    const on = el.classList.contains("imp-" + model);
+    el.hidden = !on;
+    for (const input of el.querySelectorAll("input,select")) input.disabled = !on;
+  }
+}
+
+function buildRequest(v) {
+  const [source, ...rest] = (v.book || "").split(":");
+  const impact = { model: v.impact_model };
+  for (const k of ["depth_1pct_base", "y", "sigma_daily", "adv_base", "depth_file", "depth_at"]) {
+    if (v[k] !== undefined) impact[k] = v[k];
+  }
+  if (impact.model === "depth") impact.depth_source = "sample";
+  const req = { book: { source, name: rest.join(":") }, initial_price: v.initial_price, shock: v.shock, impact };
+  if (v.venue) req.venue = v.venue;
+  if (v.symbol) req.symbol = v.symbol;
+  return req;
+}
+
+function drawStatic(res) {
+  const r = res.result;
+  for (const k of KPI_KEYS) LC.setValue("kpi-" + k, r[k]);
+  const lad = res.ladder;
+  LC.plot("chart-ladder-price", [
+    { x: lad.shock, y: lad.final_price, name: "final price", mode: "lines+markers" },
+    { x: lad.shock, y: lad.shocked_price, name: "shocked price P1 (no cascade)", mode: "lines", line: { dash: "dot" } },
+  ], { title: "Final price by shock (" + res.venue + " " + res.symbol + ", " + res.impact + ")",
+       xaxis: { title: "shock (fraction)" }, yaxis: { title: "price (quote)" } });
+  LC.plot("chart-ladder-liq", [
+    { x: lad.shock, y: lad.liquidated_notional, name: "liquidated notional", type: "bar" },
+    { x: lad.shock, y: lad.cascade_multiplier, name: "cascade multiplier", yaxis: "y2", mode: "lines+markers" },
+  ], { title: "Liquidations and cascade multiplier by shock", barmode: "group",
+       xaxis: { title: "shock (fraction)" }, yaxis: { title: "liquidated notional (quote)" },
+       yaxis2: { title: "multiplier", overlaying: "y", side: "right" } });
+  const rows = lad.shock.map((s, i) => ({ shock: s, final_price: lad.final_price[i],
+    liquidated_count: lad.liquidated_count[i], liquidated_notional: lad.liquidated_notional[i],
+    cascade_multiplier: lad.cascade_multiplier[i], book_exhausted: lad.book_exhausted[i] }));
+  LC.table("table-ladder", [
+    { key: "shock" }, { key: "final_price", label: "final price" }, { key: "liquidated_count", label: "liquidated" },
+    { key: "liquidated_notional", label: "notional (quote)", digits: 0 }, { key: "cascade_multiplier", label: "multiplier", digits: 4 },
+    { key: "book_exhausted", label: "exhausted" }], rows);
+}
+
+function drawDynamic(res) {
+  for (const el of document.querySelectorAll(".chart.dyn")) el.hidden = false;
+  const s = res.summary;
+  for (const k of KPI_KEYS) LC.setValue("kpi-" + k, s[k]);
+  const t = res.timeline;
+  const venues = [...new Set(t.venue)];
+  const pathTraces = [], liqTraces = [];
+  for (const v of venues) {
+    const idx = t.venue.map((x, i) => (x === v ? i : -1)).filter((i) => i >= 0);
+    const pick = (col) => idx.map((i) => t[col][i]);
+    pathTraces.push({ x: pick("time_s"), y: pick("price"), name: v, mode: "lines" });
+    liqTraces.push({ x: pick("time_s"), y: pick("liquidated_notional_long"), name: v + " longs", type: "bar" });
+    liqTraces.push({ x: pick("time_s"), y: pick("liquidated_notional_short"), name: v + " shorts", type: "bar" });
+  }
+  LC.plot("chart-price-path", pathTraces, { title: "Price path", xaxis: { title: "time (s)" }, yaxis: { title: "price (quote)" } });
+  LC.plot("chart-liq-steps", liqTraces, { title: "Liquidated notional per step", barmode: "stack", xaxis: { title: "time (s)" } });
+  const l = res.losses;
+  const cols = Object.keys(l).filter((k) => k !== "venue");
+  LC.plot("chart-losses", cols.map((c) => ({ x: l.venue, y: l[c], name: c, type: "bar" })),
+    { title: "Losses by venue (quote)", barmode: "group" });
+}
+
+document.addEventListener("DOMContentLoaded", async () => {
+  document.getElementById("impact_model").addEventListener("change", showImpactFields);
+  showImpactFields();
+  await loadBooks();
+  document.getElementById("book-upload").addEventListener("change", async (ev) => {
+    const file = ev.target.files[0];
+    if (!file) return;
+    const fd = new FormData();
+    fd.append("file", file);
+    LC.status("uploading " + file.name + "…");
+    try {
+      const up = await LC.api("POST", "/api/books/upload", fd);
+      await loadBooks("data:" + up.book.name);
+      LC.status("uploaded: " + up.positions + " positions (" + up.venues.join(", ") + ")");
+    } catch (e) {
+      LC.status("upload refused: " + e.message, true);
+    }
+  });
+  LC.onSubmit(document.getElementById("cascade-form"), async (v) => {
+    const req = buildRequest(v);
+    if (v.mode === "dynamic") {
+      const start = await LC.api("POST", "/api/cascade/dynamic", req);
+      const res = await LC.waitJob(start.job_id, (job) => { LC.progress(job.progress); LC.status(job.message); });
+      drawDynamic(res);
+    } else {
+      drawStatic(await LC.api("POST", "/api/cascade", req));
+    }
+  });
+  document.body.dataset.ready = "1";
+});

@@ -1,0 +1,132 @@
+"""Browser test of the cascade simulator page: Debian chromium via Playwright against a live server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import numpy as np
+import polars as pl
+import pytest
+
+from web_support import (
+    chromium_browser,
+    dom_value,
+    figure_data,
+    new_page,
+    running_server,
+    screenshot,
+    submit_and_wait,
+)
+
+pytestmark = pytest.mark.browser
+
+pytest.importorskip("liqcascade.engine.static", reason="static cascade engine not installed")
+
+
+def write_book(path: Path, n: int = 2000, seed: int = 7) -> None:
+    """A seeded isolated-margin BTCUSDT book around 121k (leverage 5-50x)."""
+    rng = np.random.default_rng(seed)
+    side = rng.choice(np.array([1, -1]), n)
+    pl.DataFrame(
+        {
+            "account_id": np.arange(n),
+            "venue": "binance_usdm",
+            "symbol": "BTCUSDT",
+            "side": side,
+            "size_base": rng.lognormal(-2.0, 1.0, n),
+            "entry_price": rng.uniform(105_000, 125_000, n),
+            "leverage": rng.choice(np.array([5.0, 10.0, 20.0, 50.0]), n),
+        }
+    ).write_csv(path)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory):
+    from liqcascade.web import create_app
+
+    data = tmp_path_factory.mktemp("webdata")
+    (data / "books").mkdir()
+    write_book(data / "books" / "btc_book.csv")
+    with running_server(create_app(data_dir=data)) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    with chromium_browser() as b:
+        yield b
+
+
+def test_cascade_page_shows_api_numbers(server, chromium) -> None:
+    errors: list[str] = []
+    page = new_page(chromium, errors)
+    page.goto(server.url + "/cascade")
+    page.wait_for_function("document.body.dataset.ready === '1'")
+    page.select_option('[data-testid="book-select"]', "data:books/btc_book.csv")
+    page.fill('[data-testid="initial_price"]', "121000")
+    page.fill('[data-testid="shock"]', "-0.06")
+    page.select_option('[data-testid="impact_model"]', "linear")
+    page.fill('[data-testid="depth_1pct_base"]', "40")
+    submit_and_wait(page, "cascade-form")
+
+    api = httpx.post(
+        server.url + "/api/cascade",
+        json={
+            "book": {"source": "data", "name": "books/btc_book.csv"},
+            "initial_price": 121000,
+            "shock": -0.06,
+            "impact": {"model": "linear", "depth_1pct_base": 40},
+        },
+        timeout=60,
+    ).json()
+    res = api["result"]
+    assert res["liquidated_count"] > 0
+    for key in (
+        "initial_price",
+        "shocked_price",
+        "final_price",
+        "cascade_multiplier",
+        "liquidated_count",
+        "liquidated_notional",
+    ):
+        assert dom_value(page, f"kpi-{key}") == pytest.approx(res[key], rel=1e-12), key
+
+    traces = figure_data(page, "chart-ladder-price")
+    assert traces[0]["x"] == pytest.approx(api["ladder"]["shock"])
+    assert traces[0]["y"] == pytest.approx(api["ladder"]["final_price"], rel=1e-12)
+    liq = figure_data(page, "chart-ladder-liq")
+    assert liq[0]["y"] == pytest.approx(api["ladder"]["liquidated_notional"], rel=1e-12)
+    # the chosen shock is on the ladder (0 .. 2x shock): its point equals the headline result
+    i = api["ladder"]["shock"].index(-0.06)
+    assert traces[0]["y"][i] == pytest.approx(res["final_price"], rel=1e-12)
+    screenshot(page, "cascade")
+    assert not errors, errors
+
+
+def test_cascade_page_shows_validation_error(server, chromium) -> None:
+    errors: list[str] = []
+    page = new_page(chromium, errors)
+    page.goto(server.url + "/cascade")
+    page.wait_for_function("document.body.dataset.ready === '1'")
+    page.fill('[data-testid="shock"]', "-1.5")
+    page.click('[data-testid="run"]')
+    page.wait_for_function("document.body.dataset.state === 'error'")
+    assert "shock" in page.text_content('[data-testid="status"]')
+
+
+def test_cascade_page_upload_then_run(server, chromium, tmp_path: Path) -> None:
+    errors: list[str] = []
+    book = tmp_path / "mine.csv"
+    write_book(book, n=500, seed=11)
+    page = new_page(chromium, errors)
+    page.goto(server.url + "/cascade")
+    page.wait_for_function("document.body.dataset.ready === '1'")
+    page.set_input_files('[data-testid="book-upload"]', str(book))
+    page.wait_for_function(
+        "document.querySelector('[data-testid=status]').textContent.startsWith('uploaded')"
+    )
+    selected = page.eval_on_selector('[data-testid="book-select"]', "el => el.value")
+    assert selected.startswith("data:uploads/") and selected.endswith(".csv")
+    submit_and_wait(page, "cascade-form")
+    assert dom_value(page, "kpi-initial_price") == 121000.0
