@@ -1,0 +1,773 @@
+"""Monte Carlo stress tests over a scenario, on local processes or a Dask cluster.
+
+Usage::
+
+    from liqcascade.scenarios import load_scenario
+    from liqcascade.sweep import prepare, run_stress
+    sc = load_scenario("examples/stress_btc_crash.toml")
+    res = run_stress(sc, paths=1000, seed=7)                 # local processes
+    res = run_stress(sc, paths=1000, seed=7, dask_local=2)   # Dask LocalCluster, 2 workers
+    res.paths; res.summary; res.write_parquet("results.parquet")
+
+Design (docs/stress.md):
+
+* :func:`prepare` builds a :class:`StressRunner` once: venue rules, the book (file, store or
+  synthetic population), the impact models, the shock model (fitted from klines where asked)
+  and the book index (:class:`liqcascade.scenarios.cascade.StressIndex`);
+* the runner is shipped to each worker ONCE (process-pool initializer; Dask ``scatter`` with
+  ``broadcast=True``); tasks are chunks of path numbers;
+* path ``i`` draws from ``numpy.random.default_rng(SeedSequence(seed).spawn(N)[i])``, built
+  directly as ``SeedSequence(seed, spawn_key=(i,))`` (identical), so a path's numbers depend
+  on (seed, i) only: results are bitwise identical whatever the backend, worker count and
+  chunking.
+* The summary gives mean (normal CI), quantiles with distribution-free order-statistic CIs,
+  liquidation-at-risk and bad-debt value-at-risk (95th/99th percentiles), and probabilities
+  (fund exhausted, ADL triggered, bad debt) with Wilson score intervals.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+from scipy import stats
+
+from liqcascade.book import CROSS, PositionBook
+from liqcascade.errors import ConfigError, InputError
+from liqcascade.log import logger
+from liqcascade.scenarios import cascade as C
+from liqcascade.scenarios import schema as S
+from liqcascade.scenarios.behaviours import BehaviourParams, pack_behaviours
+from liqcascade.scenarios.population import PopulationReport, VenueSpec, generate_population
+from liqcascade.scenarios.shocks import ShockModel, build_shock, read_klines
+
+__all__ = [
+    "StressRunner",
+    "StressResult",
+    "prepare",
+    "run_stress",
+    "path_seed",
+    "summarize",
+    "wilson_interval",
+    "quantile_ci",
+    "collateral_subset",
+    "store_results",
+]
+
+#: Collateral holders are drawn from this stream of the seed (separate from paths/population).
+COLLATERAL_STREAM = 0x636F6C
+
+#: Summary metrics (per-path columns) given mean and quantiles.
+SUMMARY_METRICS = (
+    "liq_notional_quote",
+    "liq_long_notional_quote",
+    "liq_short_notional_quote",
+    "bad_debt_quote",
+    "insurance_used_quote",
+    "adl_notional_quote",
+    "final_drawdown",
+    "max_drawdown",
+    "cascade_multiplier",
+)
+#: Boolean per-path columns given a probability with a Wilson interval.
+PROBABILITIES = ("fund_exhausted", "adl_triggered", "bad_debt_positive", "book_exhausted")
+
+
+def path_seed(seed: int, path: int) -> np.random.SeedSequence:
+    """Seed sequence of path ``path``: ``SeedSequence(seed).spawn(path + 1)[path]``."""
+    return np.random.SeedSequence(int(seed), spawn_key=(int(path),))
+
+
+# --------------------------------------------------------------------------------------------
+# preparation
+# --------------------------------------------------------------------------------------------
+def _venue_label(v: S.VenueConfig, cfgs: list[S.VenueConfig]) -> str:
+    return v.name if sum(c.name == v.name for c in cfgs) == 1 else f"{v.name}:{v.symbol}"
+
+
+def _resolve_venues(sc: S.Scenario, default_price: float | None) -> list[VenueSpec]:
+    from liqcascade.venues import load_venue
+
+    out = []
+    for i, v in enumerate(sc.venues):
+        where = f"[venues[{i}]]"
+        try:
+            rules = load_venue(v.name, v.symbol, liquidation_fee_rate=v.liquidation_fee_rate)
+        except InputError as exc:
+            raise ConfigError(f"{_src(sc)}: {where}.name/symbol: {exc}") from None
+        limit = float(np.max(rules.tiers.max_leverage))
+        cap = limit if v.max_leverage is None else min(limit, v.max_leverage)
+        p0 = v.initial_price if v.initial_price is not None else default_price
+        if p0 is None:
+            raise ConfigError(
+                f"{_src(sc)}: {where}.initial_price: missing; required when the book is not synthetic"
+            )
+        out.append(VenueSpec(v.name, rules.symbol, rules, float(p0), v.share, cap))
+    return out
+
+
+def _src(sc: S.Scenario) -> str:
+    return Path(sc.source_path).name if sc.source_path else "scenario"
+
+
+def _load_book(
+    sc: S.Scenario, venues: list[VenueSpec], seed: int
+) -> tuple[PositionBook, PopulationReport | None]:
+    book_cfg = sc.book
+    if isinstance(book_cfg, S.SyntheticBook):
+        pop_seed = seed if book_cfg.seed is None else book_cfg.seed
+        return generate_population(book_cfg, venues, pop_seed, sc.base_dir)
+    if isinstance(book_cfg, S.PositionsBook):
+        p = Path(book_cfg.path)
+        if not p.is_absolute():
+            p = sc.base_dir / p
+        if not p.is_file():
+            raise ConfigError(f"{_src(sc)}: [book].path: positions file {p} not found")
+        return PositionBook.from_file(p), None
+    from liqcascade.data import Store
+
+    with Store(book_cfg.db, read_only=True) as st:
+        df = st.positions(book_cfg.venue, book_cfg.symbol)
+    if df.height == 0:
+        raise ConfigError(
+            f"{_src(sc)}: [book]: the store holds no positions for venue={book_cfg.venue!r}, symbol={book_cfg.symbol!r}"
+        )
+    return PositionBook.from_frame(df, source="store.positions"), None
+
+
+def _venue_codes(sc: S.Scenario, book: PositionBook, venues: list[VenueSpec]) -> np.ndarray:
+    """Map the book's (venue, symbol) codes to scenario venue indices; unknown pairs -> error."""
+    from liqcascade.venues import normalize_venue
+
+    def squash(s: str) -> str:
+        return "".join(ch for ch in s.upper() if ch.isalnum())
+
+    lookup = {(normalize_venue(v.name), squash(v.symbol)): i for i, v in enumerate(venues)}
+    pair_code = book.venue_code.astype(np.int64) * 65536 + book.symbol_code.astype(np.int64)
+    out = np.empty(len(book), dtype=np.int16)
+    for c in np.unique(pair_code):
+        name, sym = book.venues[c // 65536], book.symbols[c % 65536]
+        key = (normalize_venue(name), squash(sym))
+        if key not in lookup:
+            raise ConfigError(
+                f"{_src(sc)}: [book]: positions on {name}/{sym} but no [[venues]] entry for it; "
+                f"declared: {[(v.name, v.symbol) for v in venues]}"
+            )
+        out[pair_code == c] = lookup[key]
+    return out
+
+
+def collateral_subset(
+    book: PositionBook,
+    vcode: np.ndarray,
+    venues: list[VenueSpec],
+    shock: S.CollateralShock,
+    seed: int,
+) -> dict[str, np.ndarray]:
+    """Positions of cross accounts that hold a depegging collateral asset.
+
+    For asset a (in order), each not-yet-assigned cross account on the asset's venues is a
+    holder with probability ``holder_fraction`` (seeded stream ``[seed, COLLATERAL_STREAM]``).
+    A holder's wallet loss at full depeg is ``wallet_share * W``, split over its positions by
+    entry notional; ``kliq = L / (q (1 - s mmr))`` and ``kbkr = L / q`` (see
+    :mod:`liqcascade.scenarios.cascade`), with mmr the tier rate at the entry notional.
+    """
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), COLLATERAL_STREAM]))
+    cross = book.margin_mode == CROSS
+    acc = book.account_id
+    uniq = np.unique(acc[cross])
+    assigned = np.full(len(uniq), -1, dtype=np.int64)
+    names = [v.name for v in venues]
+    for a, asset in enumerate(shock.assets):
+        if asset.venues is not None:
+            bad = [x for x in asset.venues if x not in names]
+            if bad:
+                raise ConfigError(
+                    f"[shock.assets[{a}]].venues: {bad} are not declared in [[venues]] ({names})"
+                )
+        draw = rng.random(len(uniq)) < asset.holder_fraction
+        assigned[(assigned < 0) & draw] = a
+    pos_asset = np.full(len(book), -1, dtype=np.int64)
+    ci = np.flatnonzero(cross)
+    pos_asset[ci] = assigned[np.searchsorted(uniq, acc[ci])]
+    for a, asset in enumerate(shock.assets):
+        if asset.venues is not None:
+            allowed = np.isin(vcode, [names.index(x) for x in asset.venues])
+            pos_asset[(pos_asset == a) & ~allowed] = -1
+    rows = np.flatnonzero(pos_asset >= 0)
+    notional = book.size_base[rows] * book.entry_price[rows]
+    racc = acc[rows]
+    u, inv = np.unique(racc, return_inverse=True)
+    tot = np.bincount(inv, weights=notional, minlength=len(u))
+    wallet = np.array([book.account_collateral_quote.get(int(x), 0.0) for x in u])
+    share = np.array([shock.assets[int(i)].wallet_share for i in pos_asset[rows]])
+    loss = share * wallet[inv] * notional / tot[inv]
+    mmr = np.empty(len(rows))
+    for v, spec in enumerate(venues):
+        m = vcode[rows] == v
+        if m.any():
+            t = spec.rules.tiers
+            mmr[m] = np.asarray(t.mmr)[t.index(notional[m])]
+    q = book.size_base[rows]
+    s = book.side[rows].astype(np.float64)
+    return {
+        "rows": rows,
+        "kliq": loss / (q * (1.0 - s * mmr)),
+        "kbkr": loss / q,
+        "asset": pos_asset[rows],
+    }
+
+
+@dataclass(eq=False)
+class StressRunner:
+    """Everything a worker needs to run paths: shipped once, then only path numbers travel."""
+
+    seed: int
+    index: C.StressIndex
+    shock: ShockModel
+    behaviours: BehaviourParams
+    step_s: float
+    venue_labels: tuple[str, ...]
+    columns: tuple[str, ...]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def run_path(self, path: int) -> np.ndarray:
+        """Metrics of one path as a float64 row (see :attr:`columns`)."""
+        rng = np.random.default_rng(path_seed(self.seed, path))
+        sp = self.shock.sample(rng)
+        out = C.run_path_nb(
+            self.index, sp.price_ratio, sp.collateral_ratio, self.step_s, self.behaviours.vector
+        )
+        return _row(path, sp, out, self.index)
+
+    def run_chunk(self, start: int, stop: int) -> np.ndarray:
+        """Rows of paths ``start..stop-1`` (shape (stop-start, len(columns)))."""
+        return (
+            np.vstack([self.run_path(i) for i in range(start, stop)])
+            if stop > start
+            else np.zeros((0, len(self.columns)))
+        )
+
+
+def _columns(labels: tuple[str, ...], assets: tuple[str, ...]) -> tuple[str, ...]:
+    cols = [
+        "path",
+        "exo_min_move",
+        "exo_final_move",
+        "liq_notional_quote",
+        "liq_long_notional_quote",
+        "liq_short_notional_quote",
+        "liq_count",
+        "bad_debt_quote",
+        "insurance_used_quote",
+        "insurance_fees_quote",
+        "adl_notional_quote",
+        "adl_loss_quote",
+        "final_drawdown",
+        "max_drawdown",
+        "cascade_multiplier",
+        "fund_exhausted",
+        "adl_triggered",
+        "bad_debt_positive",
+        "book_exhausted",
+    ]
+    cols += [f"collateral_min.{a}" for a in assets]
+    for lab in labels:
+        cols += [f"{lab}.{m}" for m in C.METRICS]
+    return tuple(cols)
+
+
+def _row(path: int, sp: Any, out: np.ndarray, ix: C.StressIndex) -> np.ndarray:
+    share = ix.share
+    s = sp.price_ratio
+    exo_min, exo_max = float(s.min()), float(s.max())
+    final_move = out[:, C.M_FINAL] / ix.p0 - 1.0
+    down_v = 1.0 - out[:, C.M_MIN] / ix.p0
+    up_v = out[:, C.M_MAX] / ix.p0 - 1.0
+    if 1.0 - exo_min >= exo_max - 1.0:
+        exo_exc, ven_exc = 1.0 - exo_min, float(share @ down_v)
+        max_dd = -ven_exc
+    else:
+        exo_exc, ven_exc = exo_max - 1.0, float(share @ up_v)
+        max_dd = ven_exc
+    mult = ven_exc / exo_exc if exo_exc > 0 else math.nan
+    bad = out[:, C.M_BAD].sum()
+    head = [
+        float(path),
+        exo_min - 1.0,
+        float(s[-1]) - 1.0,
+        out[:, C.M_LONG].sum() + out[:, C.M_SHORT].sum(),
+        out[:, C.M_LONG].sum(),
+        out[:, C.M_SHORT].sum(),
+        out[:, C.M_COUNT].sum(),
+        bad,
+        out[:, C.M_USED].sum(),
+        out[:, C.M_FEES].sum(),
+        out[:, C.M_ADLN].sum(),
+        out[:, C.M_ADLL].sum(),
+        float(share @ final_move),
+        max_dd,
+        mult,
+        float(out[:, C.M_FEXH].max()),
+        float(out[:, C.M_ADLN].max() > 0),
+        float(bad > 0),
+        float(out[:, C.M_BEXH].max()),
+    ]
+    coll = sp.collateral_ratio.min(axis=1).tolist() if sp.collateral_ratio.shape[0] else []
+    return np.concatenate([np.asarray(head + coll), out.reshape(-1)])
+
+
+def prepare(scenario: S.Scenario, seed: int | None = None) -> StressRunner:
+    """Build the runner of a scenario: venues, book, impact, shock (fitted), behaviours, index.
+
+    ``seed`` (default ``[monte_carlo].seed``) seeds the paths, the synthetic population (unless
+    ``[book].seed`` is set) and the collateral holders.
+    """
+    t0 = time.perf_counter()
+    sc = scenario
+    seed = sc.monte_carlo.seed if seed is None else int(seed)
+    if seed < 0:
+        raise InputError(f"seed must be >= 0, got {seed}")
+    default_price = None
+    if isinstance(sc.book, S.SyntheticBook):
+        kl = read_klines(
+            sc.book.price_history, sc.base_dir, sc.book.history_start, sc.book.history_end
+        )
+        default_price = float(kl["close"][-1])
+    venues = _resolve_venues(sc, default_price)
+    book, pop = _load_book(sc, venues, seed)
+    vcode = _venue_codes(sc, book, venues)
+    from liqcascade.impact import parse_impact
+
+    impacts = []
+    for i, v in enumerate(sc.venues):
+        try:
+            m = parse_impact(
+                v.impact if not v.impact.startswith("depth:") else _abs_depth(v.impact, sc.base_dir)
+            )
+        except InputError as exc:
+            raise ConfigError(f"{_src(sc)}: [venues[{i}]].impact: {exc}") from None
+        bid = m.for_side("bid") if hasattr(m, "for_side") else m
+        ask = m.for_side("ask") if hasattr(m, "for_side") else m
+        impacts.append((bid, ask))
+    shock = build_shock(sc.shock, sc.base_dir)
+    step_s = 0.0 if isinstance(sc.shock, S.JumpShock) else float(sc.shock.step_s)
+    beh = pack_behaviours(sc.behaviours, step_s)
+    coll = None
+    if isinstance(sc.shock, S.CollateralShock):
+        coll = collateral_subset(book, vcode, venues, sc.shock, seed)
+    index = C.build_index(
+        book.side,
+        book.size_base,
+        book.liquidation_price,
+        book.bankruptcy_price,
+        book.segment,
+        vcode,
+        np.array([v.initial_price for v in venues]),
+        np.array([v.rules.liquidation_fee_rate for v in venues]),
+        np.array([c.insurance_fund_quote for c in sc.venues]),
+        np.array([v.share for v in venues]),
+        impacts,
+        beh.dip_levels,
+        beh.dip_notional_quote,
+        coll,
+    )
+    labels = tuple(_venue_label(v, sc.venues) for v in sc.venues)
+    meta = {
+        "scenario": sc.scenario.name,
+        "seed": seed,
+        "shock_kind": shock.kind,
+        "shock_params": shock.params,
+        "behaviours": list(beh.active),
+        "venues": [
+            {
+                "label": lab,
+                "venue": v.name,
+                "symbol": v.symbol,
+                "initial_price": v.initial_price,
+                "liquidation_fee_rate": v.rules.liquidation_fee_rate,
+                "rules_version": getattr(v.rules, "version", ""),
+                "impact": impacts[i][0].describe(),
+            }
+            for i, (lab, v) in enumerate(zip(labels, venues, strict=True))
+        ],
+        "n_positions": len(book),
+        "collateral_positions": 0 if coll is None else len(coll["rows"]),
+        "population": None if pop is None else pop.__dict__,
+        "prepare_s": time.perf_counter() - t0,
+    }
+    return StressRunner(
+        seed, index, shock, beh, step_s, labels, _columns(labels, shock.assets), meta
+    )
+
+
+def _abs_depth(spec: str, base: Path) -> str:
+    body = spec[len("depth:") :]
+    file, sep, at = body.rpartition("@") if "@" in body else (body, "", "")
+    if file.startswith("sample:"):
+        from importlib.resources import files
+
+        file = str(files("liqcascade") / "sample_data" / file[len("sample:") :])
+    elif not Path(file).is_absolute():
+        file = str(base / file)
+    return f"depth:{file}{sep}{at}"
+
+
+# --------------------------------------------------------------------------------------------
+# backends
+# --------------------------------------------------------------------------------------------
+_WORKER_RUNNER: StressRunner | None = None
+
+
+def _init_worker(runner: StressRunner) -> None:
+    global _WORKER_RUNNER
+    _WORKER_RUNNER = runner
+
+
+def _pool_chunk(start: int, stop: int) -> tuple[int, np.ndarray]:
+    assert _WORKER_RUNNER is not None, "worker not initialised"
+    return start, _WORKER_RUNNER.run_chunk(start, stop)
+
+
+def _dask_chunk(runner: StressRunner, start: int, stop: int) -> tuple[int, np.ndarray]:
+    return start, runner.run_chunk(start, stop)
+
+
+def _chunks(n: int, size: int) -> Iterator[tuple[int, int]]:
+    for a in range(0, n, size):
+        yield a, min(n, a + size)
+
+
+@dataclass
+class StressResult:
+    """Per-path frame, summary frame and run metadata (seed, scenario, backend, timings)."""
+
+    paths: pl.DataFrame
+    summary: pl.DataFrame
+    meta: dict[str, Any]
+
+    def write_parquet(self, path: str | Path) -> Path:
+        """Write the per-path frame as Parquet; the metadata goes in the file's key-value metadata
+        (``liqcascade.meta``, JSON) and the summary beside it (``<stem>.summary.parquet``)."""
+        import pyarrow.parquet as pq
+
+        p = Path(path)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        table = self.paths.to_arrow()
+        md = dict(table.schema.metadata or {})
+        md[b"liqcascade.meta"] = json.dumps(self.meta, default=str).encode()
+        pq.write_table(table.replace_schema_metadata(md), p)
+        self.summary.write_parquet(p.with_name(p.stem + ".summary.parquet"))
+        return p
+
+
+def run_stress(
+    scenario: S.Scenario | StressRunner,
+    paths: int | None = None,
+    seed: int | None = None,
+    *,
+    workers: int | None = None,
+    dask_local: int | None = None,
+    scheduler: str | None = None,
+    chunk_size: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> StressResult:
+    """Run ``paths`` Monte Carlo paths of a scenario.
+
+    Backends: ``workers=0`` runs in this process; ``workers=N`` (default: CPU count) a local
+    process pool; ``dask_local=N`` a Dask LocalCluster with N single-threaded worker processes;
+    ``scheduler="tcp://HOST:PORT"`` an existing Dask cluster (its workers need liqcascade
+    installed). ``progress(done_paths, total)`` is called as chunks finish. The result does not
+    depend on the backend, worker count or ``chunk_size``.
+    """
+    if isinstance(scenario, StressRunner):
+        runner = scenario
+        if seed is not None and seed != runner.seed:
+            raise InputError(f"seed {seed} differs from the prepared runner's seed {runner.seed}")
+        mc = S.MonteCarloConfig()
+    else:
+        runner = prepare(scenario, seed)
+        mc = scenario.monte_carlo
+    n = mc.paths if paths is None else int(paths)
+    if n < 1:
+        raise InputError(f"paths must be >= 1, got {n}")
+    if dask_local is not None and scheduler is not None:
+        raise InputError("give --dask-local or --scheduler, not both")
+    t0 = time.perf_counter()
+    if dask_local is not None or scheduler is not None:
+        nw = dask_local if dask_local is not None else 0
+        backend = f"dask-local:{dask_local}" if dask_local is not None else f"dask:{scheduler}"
+        chunk = chunk_size or max(1, min(500, math.ceil(n / (max(nw, 2) * 8))))
+        rows = _run_dask(runner, n, chunk, dask_local, scheduler, progress)
+    else:
+        nw = (os.cpu_count() or 1) if workers is None else int(workers)
+        backend = f"local:{nw}" if nw > 0 else "inline"
+        chunk = chunk_size or max(1, min(500, math.ceil(n / (max(nw, 1) * 8))))
+        rows = _run_local(runner, n, chunk, nw, progress)
+    elapsed = time.perf_counter() - t0
+    df = pl.DataFrame(rows, schema=list(runner.columns), orient="row")
+    df = df.with_columns(
+        pl.col("path").cast(pl.Int64), pl.lit(runner.seed, dtype=pl.Int64).alias("seed")
+    )
+    bool_cols = [
+        c
+        for c in df.columns
+        if c in PROBABILITIES or c.endswith((".fund_exhausted", ".book_exhausted"))
+    ]
+    df = df.with_columns([pl.col(c).cast(pl.Boolean) for c in bool_cols])
+    meta = dict(runner.meta)
+    meta.update(
+        paths=n,
+        backend=backend,
+        chunk_size=chunk,
+        run_s=elapsed,
+        created=datetime.now(UTC).isoformat(),
+    )
+    summary = summarize(df, mc.quantiles, mc.confidence, runner.venue_labels)
+    logger.info("stress: %d paths in %.2f s on %s", n, elapsed, backend)
+    return StressResult(df, summary, meta)
+
+
+def _run_local(
+    runner: StressRunner,
+    n: int,
+    chunk: int,
+    workers: int,
+    progress: Callable[[int, int], None] | None,
+) -> np.ndarray:
+    out = np.empty((n, len(runner.columns)))
+    done = 0
+    if workers <= 0:
+        for a, b in _chunks(n, chunk):
+            out[a:b] = runner.run_chunk(a, b)
+            done += b - a
+            if progress:
+                progress(done, n)
+        return out
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(runner,)
+    ) as ex:
+        pending = {ex.submit(_pool_chunk, a, b) for a, b in _chunks(n, chunk)}
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for f in finished:
+                a, rows = f.result()
+                out[a : a + len(rows)] = rows
+                done += len(rows)
+                if progress:
+                    progress(done, n)
+    return out
+
+
+def _run_dask(
+    runner: StressRunner,
+    n: int,
+    chunk: int,
+    dask_local: int | None,
+    scheduler: str | None,
+    progress: Callable[[int, int], None] | None,
+) -> np.ndarray:
+    from dask.distributed import Client, LocalCluster, as_completed
+
+    out = np.empty((n, len(runner.columns)))
+    cluster = None
+    if dask_local is not None:
+        if dask_local < 1:
+            raise InputError(f"--dask-local must be >= 1 worker, got {dask_local}")
+        cluster = LocalCluster(
+            n_workers=dask_local,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=40,
+        )
+        client = Client(cluster)
+    else:
+        try:
+            client = Client(scheduler, timeout=10)
+        except OSError as exc:
+            from liqcascade.errors import NetworkError
+
+            raise NetworkError(
+                f"--scheduler {scheduler}: cannot reach the Dask scheduler ({exc})"
+            ) from None
+    try:
+        fut = client.scatter(runner, broadcast=True)
+        starts = list(_chunks(n, chunk))
+        futures = client.map(
+            _dask_chunk,
+            [fut] * len(starts),
+            [a for a, _ in starts],
+            [b for _, b in starts],
+            pure=False,
+        )
+        done = 0
+        for f in as_completed(futures):
+            a, rows = f.result()
+            out[a : a + len(rows)] = rows
+            done += len(rows)
+            if progress:
+                progress(done, n)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# statistics
+# --------------------------------------------------------------------------------------------
+def wilson_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion k/n (Wilson 1927)."""
+    if n <= 0:
+        return (math.nan, math.nan)
+    z = float(stats.norm.ppf(0.5 + confidence / 2.0))
+    p = k / n
+    den = 1.0 + z * z / n
+    centre = (p + z * z / (2 * n)) / den
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
+    lo = 0.0 if k == 0 else max(0.0, centre - half)
+    hi = 1.0 if k == n else min(1.0, centre + half)
+    return (lo, hi)
+
+
+def quantile_ci(x: np.ndarray, q: float, confidence: float = 0.95) -> tuple[float, float, float]:
+    """Empirical quantile and its distribution-free order-statistic confidence interval.
+
+    The number of observations below the true q-quantile is Binomial(n, q): the interval is
+    ``(x_(l), x_(u))`` with ``l = B^-1(alpha/2)``, ``u = B^-1(1 - alpha/2) + 1`` (1-based order
+    statistics, clipped to [1, n]). The point estimate is numpy's linear-interpolation quantile.
+    """
+    xs = np.sort(np.asarray(x, dtype=np.float64))
+    xs = xs[~np.isnan(xs)]
+    n = len(xs)
+    if n == 0:
+        return (math.nan, math.nan, math.nan)
+    alpha = 1.0 - confidence
+    lo = int(stats.binom.ppf(alpha / 2.0, n, q))
+    hi = int(stats.binom.ppf(1.0 - alpha / 2.0, n, q)) + 1
+    lo = min(max(lo, 1), n)
+    hi = min(max(hi, 1), n)
+    return (float(np.quantile(xs, q)), float(xs[lo - 1]), float(xs[hi - 1]))
+
+
+def summarize(
+    paths: pl.DataFrame,
+    quantiles: list[float] | tuple[float, ...] = (0.5, 0.95, 0.99),
+    confidence: float = 0.95,
+    venue_labels: tuple[str, ...] = (),
+) -> pl.DataFrame:
+    """Summary table: one row per (metric, statistic) with value and confidence interval.
+
+    Statistics: ``mean`` (normal interval, z * sd / sqrt(n)), ``q<pct>`` (order-statistic
+    interval), ``LaR95``/``LaR99`` (liquidation-at-risk: 95th/99th percentile of liquidated
+    notional), ``VaR95``/``VaR99`` of bad debt, and ``probability`` rows (Wilson interval) for
+    fund exhaustion, ADL, bad debt and book exhaustion, overall and per venue.
+    """
+    rows: list[dict[str, Any]] = []
+    n = paths.height
+    z = float(stats.norm.ppf(0.5 + confidence / 2.0))
+
+    def add(metric: str, stat: str, value: float, lo: float, hi: float) -> None:
+        rows.append(
+            {
+                "metric": metric,
+                "stat": stat,
+                "value": value,
+                "ci_low": lo,
+                "ci_high": hi,
+                "n_paths": n,
+            }
+        )
+
+    for m in SUMMARY_METRICS:
+        x = paths[m].to_numpy().astype(np.float64)
+        x = x[~np.isnan(x)]
+        if len(x) == 0:
+            add(m, "mean", math.nan, math.nan, math.nan)
+            continue
+        mean = float(np.mean(x))
+        half = z * float(np.std(x, ddof=1)) / math.sqrt(len(x)) if len(x) > 1 else math.nan
+        add(m, "mean", mean, mean - half, mean + half)
+        for q in quantiles:
+            v, lo, hi = quantile_ci(x, q, confidence)
+            add(m, f"q{q * 100:g}", v, lo, hi)
+    for m, name in (("liq_notional_quote", "LaR"), ("bad_debt_quote", "VaR")):
+        x = paths[m].to_numpy().astype(np.float64)
+        for q in (0.95, 0.99):
+            v, lo, hi = quantile_ci(x, q, confidence)
+            add(m, f"{name}{round(q * 100)}", v, lo, hi)
+    for p in PROBABILITIES:
+        k = int(paths[p].cast(pl.Int64).sum())
+        lo, hi = wilson_interval(k, n, confidence)
+        add(p, "probability", k / n, lo, hi)
+    for lab in venue_labels:
+        for p in ("fund_exhausted", "book_exhausted"):
+            col = f"{lab}.{p}"
+            k = int(paths[col].cast(pl.Int64).sum())
+            lo, hi = wilson_interval(k, n, confidence)
+            add(col, "probability", k / n, lo, hi)
+        x = (
+            paths[f"{lab}.liq_long_notional_quote"].to_numpy()
+            + paths[f"{lab}.liq_short_notional_quote"].to_numpy()
+        )
+        mean = float(np.mean(x))
+        half = z * float(np.std(x, ddof=1)) / math.sqrt(n) if n > 1 else math.nan
+        add(f"{lab}.liq_notional_quote", "mean", mean, mean - half, mean + half)
+    return pl.DataFrame(rows)
+
+
+def store_results(result: StressResult, db: str | Path | None = None) -> str:
+    """Append a run to the DuckDB store (docs/data.md): ``stress_runs`` (one row: run id,
+    scenario, seed, paths, backend, metadata JSON, summary JSON) and ``stress_results`` (long
+    format: run_id, path, metric, value). Returns the run id."""
+    from liqcascade.data import Store
+
+    run_id = uuid.uuid4().hex[:16]
+    long = (
+        result.paths.with_columns(pl.all().exclude("path").cast(pl.Float64))
+        .unpivot(index="path", variable_name="metric", value_name="value")
+        .with_columns(pl.lit(run_id).alias("run_id"))
+        .select("run_id", "path", "metric", "value")
+    )
+    with Store(db) as st:
+        con = st.con
+        con.execute(
+            "CREATE TABLE IF NOT EXISTS stress_runs (run_id VARCHAR PRIMARY KEY, created TIMESTAMPTZ, "
+            "scenario VARCHAR, seed BIGINT, paths BIGINT, backend VARCHAR, meta JSON, summary JSON)"
+        )
+        con.execute(
+            "CREATE TABLE IF NOT EXISTS stress_results (run_id VARCHAR, path BIGINT, metric VARCHAR, value DOUBLE)"
+        )
+        con.execute(
+            "INSERT INTO stress_runs VALUES (?, now(), ?, ?, ?, ?, ?, ?)",
+            [
+                run_id,
+                result.meta.get("scenario"),
+                int(result.meta.get("seed", 0)),
+                int(result.paths.height),
+                result.meta.get("backend"),
+                json.dumps(result.meta, default=str),
+                json.dumps(result.summary.to_dicts(), default=str),
+            ],
+        )
+        arrow = long.to_arrow()
+        con.register("_stress_long", arrow)
+        con.execute("INSERT INTO stress_results SELECT * FROM _stress_long")
+        con.unregister("_stress_long")
+    return run_id
