@@ -62,13 +62,13 @@ class TierTable:
                     f"{where}: column {fname} has {len(getattr(self, fname))} rows, expected {n}"
                 )
         fl, cap, mmr, cum, lev = (
-            self.floor_quote,
-            self.cap_quote,
-            self.mmr,
-            self.cum_quote,
-            self.max_leverage,
+            self.floor_quote.tolist(),
+            self.cap_quote.tolist(),
+            self.mmr.tolist(),
+            self.cum_quote.tolist(),
+            self.max_leverage.tolist(),
         )
-        if not np.all(np.isfinite(fl)) or fl[0] != 0.0:
+        if not all(math.isfinite(f) for f in fl) or fl[0] != 0.0:
             raise RuleError(f"{where}: floor_quote of tier 1 is {fl[0]}, expected 0")
         for k in range(n):
             row = f"{where} tier {k + 1}"

@@ -1,0 +1,137 @@
+"""CLI: liq-price (table and JSON) and demo."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from liqcascade import margin
+from liqcascade.cli import app
+from liqcascade.venues import load_venue
+
+runner = CliRunner()
+
+
+def test_liq_price_json_matches_library():
+    res = runner.invoke(
+        app,
+        [
+            "liq-price",
+            "--venue",
+            "binance_usdm",
+            "--symbol",
+            "BTCUSDT",
+            "--side",
+            "long",
+            "--entry",
+            "60000",
+            "--size",
+            "0.85",
+            "--leverage",
+            "20",
+            "--json",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    r = load_venue("binance_usdm", "BTCUSDT")
+    assert out["liquidation_price"] == pytest.approx(
+        float(margin.liquidation_price(r, 1, 0.85, 60000, 2550))
+    )
+    assert out["bankruptcy_price"] == pytest.approx(57_000.0)
+    assert (out["tier_at_entry"], out["tier_at_liquidation"]) == (2, 1)
+    assert out["maintenance_margin_quote_at_entry"] == pytest.approx(51_000 * 0.005 - 50)
+
+
+def test_liq_price_cross_and_margin_options():
+    res = runner.invoke(
+        app,
+        [
+            "liq-price",
+            "--venue",
+            "hyperliquid",
+            "--symbol",
+            "ETH",
+            "--side",
+            "short",
+            "--entry",
+            "3000",
+            "--size",
+            "10",
+            "--mode",
+            "cross",
+            "--wallet",
+            "2000",
+            "--json",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    r = load_venue("hyperliquid", "ETH")
+    assert out["liquidation_price"] == pytest.approx(
+        float(margin.liquidation_price(r, -1, 10, 3000, 2000))
+    )
+    res2 = runner.invoke(
+        app,
+        [
+            "liq-price",
+            "--venue",
+            "okx",
+            "--symbol",
+            "BTC-USDT-SWAP",
+            "--side",
+            "long",
+            "--entry",
+            "100000",
+            "--size",
+            "1",
+            "--margin",
+            "5000",
+        ],
+    )
+    assert res2.exit_code == 0 and "liquidation_price" in res2.output
+
+
+def test_liq_price_rejects_leverage_above_tier_cap():
+    res = runner.invoke(
+        app,
+        [
+            "liq-price",
+            "--venue",
+            "binance_usdm",
+            "--symbol",
+            "BTCUSDT",
+            "--side",
+            "long",
+            "--entry",
+            "60000",
+            "--size",
+            "1000",
+            "--leverage",
+            "100",
+        ],
+    )
+    assert res.exit_code != 0
+    assert "leverage=100 not allowed" in str(res.exception) + res.output
+
+
+def test_demo_margin_table_of_example_book():
+    from liqcascade.cli.demo import DEFAULT_BOOK, margin_table
+
+    rows = margin_table(DEFAULT_BOOK)
+    venues = {r["venue"] for r in rows}
+    assert venues >= {
+        "binance_usdm",
+        "hyperliquid",
+        "bybit_linear",
+        "okx_swap",
+        "dydx_v4",
+        "generic",
+    }
+    for r in rows:
+        lp = r["liquidation_price"]
+        if lp == lp:  # not NaN
+            assert (lp < r["entry_price"]) == (r["side"] == "long")
+        assert r["maintenance_margin_quote"] > 0
