@@ -732,7 +732,7 @@ def _loss(model: ModelPath, obs: Observed) -> float:
     loss = float(np.mean(e**2) + np.mean(e2**2))
     dd = obs.depth_decline_frac
     if dd is not None:
-        loss += 0.01 * (float(model.depth_factor.min() - 1.0) - dd) ** 2
+        loss += 0.05 * (float(model.depth_factor.min() - 1.0) - dd) ** 2
     return loss
 
 
@@ -810,23 +810,20 @@ def _prepare(
         source=frames.source,
     )
     if frames.book_depth is not None and frames.book_depth.height:
-        from liqcascade.impact import BOOKDEPTH_LEVELS, DepthCurveImpact
+        from liqcascade.impact import SqrtImpact
 
         ds = depth_series(frames.book_depth)
         j = ds.at(event.news_ms)
-        impact = DepthCurveImpact(
-            levels=BOOKDEPTH_LEVELS.copy(),
-            bid_depth_base=np.concatenate([[0.0], ds.bid[j]]),
-            ask_depth_base=np.concatenate([[0.0], ds.ask[j]]),
-            source=frames.source + " bookDepth",
-            timestamp=ms_to_iso(int(ds.time_ms[j])),
-        )
+        # square-root law through the snapshot's 1% point: V = depth within 1% moves price 1%
+        # (concave beyond it, as the square-root law found for BTC metaorders)
+        d1 = float(ds.bid[j, 0])
+        impact = SqrtImpact(y=1.0, sigma_daily=0.01, adv_base=d1)
         inputs["impact"] = {
-            "model": "depth curve (bookDepth snapshot)",
+            "model": "square-root law through the bookDepth 1% point: x = 0.01*sqrt(V/D1)",
             "snapshot": ms_to_iso(int(ds.time_ms[j])),
             "bid_repaired": bool(ds.repaired[j]),
             "bid_ask_ratio_used": ds.bid_ask_ratio.tolist() if ds.repaired[j] else None,
-            "bid_1pct_base": float(ds.bid[j, 0]),
+            "bid_1pct_base": d1,
             "ask_1pct_base": float(ds.ask[j, 0]),
         }
     else:
@@ -886,11 +883,14 @@ def fit_replay(
     lookback_hours: float = 168.0,
     start: ReplayParams | None = None,
     max_evals: int = 150,
+    n_starts: int = 40,
+    seed: int = 20251010,
 ) -> tuple[ReplayParams, dict[str, Any]]:
     """Fit depth withdrawal, resilience half-life and permanent fraction on ``event``'s day.
 
     Minimises :func:`_loss` (per-minute low and close paths in log terms, plus the depth decline)
-    with Nelder-Mead over (log depth_withdrawal, log half-life, logit permanent_frac). Returns the
+    with bounded Nelder-Mead (:data:`FIT_BOUNDS`) from the best of ``n_starts`` random starts
+    (``numpy.random.default_rng(seed)``; the seed is in the returned info). Returns the
     parameters and a dict with the loss, evaluations and the open-interest/volume ratio of the day
     (which carries the open-interest level to days without a stated one).
     """
@@ -934,8 +934,20 @@ def fit_replay(
         )
         return _loss(m, obs)
 
-    z0 = np.array([getattr(s0, n) for n in names], dtype=float)
-    z0 = np.clip(z0, [b[0] for b in FIT_BOUNDS], [b[1] for b in FIT_BOUNDS])
+    lo = np.array([b[0] for b in FIT_BOUNDS])
+    hi = np.array([b[1] for b in FIT_BOUNDS])
+    # multi-start: the cascade is bistable (it stalls or runs), so a local search from one point
+    # can sit in the wrong basin; draw starts log-uniformly (uniform for fractions) with a seeded
+    # generator and refine the best one
+    rng = np.random.default_rng(seed)
+    frac = np.array([n in ("depth_floor", "permanent_frac") for n in names])
+    llo, lhi = np.log(np.maximum(lo, 1e-2)), np.log(hi)
+    starts = [np.clip(np.array([getattr(s0, n) for n in names], dtype=float), lo, hi)]
+    for _ in range(n_starts):
+        u = rng.random(len(names))
+        starts.append(np.where(frac, lo + (hi - lo) * u, np.exp(llo + (lhi - llo) * u)))
+    scores = [objective(z) for z in starts]
+    z0 = starts[int(np.argmin(scores))]
     res = minimize(
         objective,
         z0,
@@ -948,7 +960,9 @@ def fit_replay(
         "fitted_on": event.date,
         "symbol": symbol,
         "loss": float(res.fun),
-        "loss_at_start": float(objective(z0)),
+        "loss_at_start": float(min(scores)),
+        "starts": n_starts,
+        "rng_seed": seed,
         "evaluations": int(res.nfev),
         "method": "bounded Nelder-Mead on " + ", ".join(names),
         "bounds": dict(zip(names, FIT_BOUNDS, strict=True)),
@@ -1019,7 +1033,7 @@ def run_replay(
         params=params,
     )
     mm = _model_metrics(model, obs.depth_pre_1pct_base)
-    kl = f"{frames.source}: {symbol} 1m klines"
+    kl = f"{Path(frames.source).name}: {symbol} 1m klines"
     rows = [
         _row(
             "pre-shock price",
@@ -1072,7 +1086,7 @@ def run_replay(
             dd,
             "fraction",
             f"{mm['depth_decline'] - dd:+.2%} pts" if dd is not None else "no bookDepth",
-            f"{frames.source}: bookDepth ask side +1% (mean of {event.pre_minutes} min before the news vs minimum in the window)"
+            f"{Path(frames.source).name}: bookDepth ask side +1% (mean of {event.pre_minutes} min before the news vs minimum in the window)"
             if dd is not None
             else "not observed on this day",
         )

@@ -61,6 +61,28 @@ def margin_table(book_path: Path) -> list[dict[str, Any]]:
 def register(app: typer.Typer) -> None:
     @app.command("demo")
     def demo(
+        db: Annotated[Path | None, typer.Option(help="DuckDB store for the demo")] = None,
+        margin_table_only: Annotated[
+            bool, typer.Option("--margin-table", help="Only print the example margin table")
+        ] = False,
+    ) -> None:
+        """Ingest the shipped data and replay 10 Oct 2025: model against observed, HTML report."""
+        if margin_table_only:
+            _margin_demo(DEFAULT_BOOK, False)
+            return
+        from importlib import resources
+
+        import platformdirs
+
+        from liqcascade.cli.replay import print_replay, replay_day
+
+        sample = Path(str(resources.files("liqcascade") / "sample_data"))
+        store = db or Path(platformdirs.user_data_dir("liqcascade")) / "demo.duckdb"
+        console.print(f"ingesting {sample} into {store} ...")
+        res = replay_day("2025-10-10", db=store, data=sample)
+        print_replay(res)
+
+    def _margin_demo(
         book: Annotated[
             Path, typer.Option(help="Position book CSV (see liqcascade.book)")
         ] = DEFAULT_BOOK,

@@ -1,0 +1,157 @@
+"""``liqcascade replay``: replay a liquidation cascade against what happened (docs/replay.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from liqcascade.cli._common import console, print_json
+
+
+def replay_day(
+    date: str,
+    *,
+    symbol: str | None = None,
+    db: Path | None = None,
+    data: Path | None = None,
+    prior: str = "default",
+    fit_on: str = "2025-10-10",
+    oi_base: float | None = None,
+    report: Path | None = None,
+    max_evals: int = 150,
+) -> Any:
+    """Ingest ``data`` (optional) into the store, fit on ``fit_on`` when needed, replay ``date``.
+
+    Returns the :class:`liqcascade.replay.ReplayResult` with ``report_path`` set.
+    """
+    from liqcascade.data import Store, default_db_path, ingest_paths
+    from liqcascade.errors import InputError
+    from liqcascade.estimate import to_ms
+    from liqcascade.replay import (
+        fit_replay,
+        list_events,
+        load_event,
+        load_frames,
+        plain_day_event,
+        run_replay,
+        write_report,
+    )
+
+    db_path = Path(db) if db else default_db_path()
+    if data is not None:
+        if not Path(data).exists():
+            raise InputError(f"--data {data}: no such file or directory")
+        ingest_paths([str(data)], db=str(db_path))
+    lookback_ms = 168 * 3_600_000
+    with Store(db_path, read_only=True) as store:
+        ref = load_event(fit_on)
+        ref_symbol = ref.default_symbol
+        if date in list_events():
+            event = load_event(date)
+        else:
+            day0 = to_ms(f"{date}T00:00:00Z")
+            probe = load_frames(
+                store, ref.venue, symbol or ref_symbol, day0 - lookback_ms, day0 + 86_400_000
+            )
+            event = plain_day_event(date, probe.klines, ref.venue, symbol or ref_symbol, ref)
+        sym = symbol or event.default_symbol
+        frames = load_frames(
+            store, event.venue, sym, event.news_ms - lookback_ms, event.window_end_ms
+        )
+        if event.is_defined and event.date == ref.date and sym == ref_symbol:
+            return_fit = None
+            result = run_replay(frames, event, sym, prior=prior, open_interest_base=oi_base)
+        else:
+            ref_frames = load_frames(
+                store, ref.venue, ref_symbol, ref.news_ms - lookback_ms, ref.window_end_ms
+            )
+            params, info = fit_replay(ref_frames, ref, ref_symbol, prior=prior, max_evals=max_evals)
+            return_fit = info
+            result = run_replay(
+                frames,
+                event,
+                sym,
+                params=params,
+                fit_info=info,
+                prior=prior,
+                open_interest_base=oi_base,
+            )
+        del return_fit
+    out = report or Path(db_path).parent / "reports" / f"replay-{event.date}-{sym}.html"
+    write_report(result, out)
+    return result
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("replay")
+    def replay(
+        date: Annotated[str, typer.Option(help="Day to replay (YYYY-MM-DD, UTC)")] = "2025-10-10",
+        data: Annotated[
+            Path | None, typer.Option(help="Directory or file of market data to ingest first")
+        ] = None,
+        symbol: Annotated[str | None, typer.Option(help="Symbol (default: the event's)")] = None,
+        db: Annotated[
+            Path | None, typer.Option(help="DuckDB store (default: user data dir)")
+        ] = None,
+        prior: Annotated[str, typer.Option(help="Leverage prior: name or TOML file")] = "default",
+        fit_on: Annotated[
+            str, typer.Option(help="Event day the dynamics are fitted on")
+        ] = "2025-10-10",
+        oi_base: Annotated[
+            float | None, typer.Option(help="Open interest at the shock (base units); overrides")
+        ] = None,
+        report: Annotated[Path | None, typer.Option(help="HTML report path")] = None,
+        json_out: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+    ) -> None:
+        """Replay a cascade day: model against observed price low, depth and liquidations."""
+        res = replay_day(
+            date,
+            symbol=symbol,
+            db=db,
+            data=data,
+            prior=prior,
+            fit_on=fit_on,
+            oi_base=oi_base,
+            report=report,
+        )
+        if json_out:
+            print_json(res.summary())
+            return
+        print_replay(res)
+
+
+def print_replay(res: Any) -> None:
+    """Print the model-versus-observed table of a replay result and the report path."""
+    from rich.table import Table
+
+    from liqcascade.replay import table_rows_text
+
+    ev = res.event
+    t = Table(title=f"Replay {ev.date} {res.symbol} ({ev.venue}): model vs observed")
+    for c in ("metric", "model", "observed", "error", "src"):
+        t.add_column(c, overflow="fold")
+    sources: list[str] = []
+    for row in table_rows_text(res):
+        if row[4] not in sources:
+            sources.append(row[4])
+        t.add_row(*row[:4], f"[{sources.index(row[4]) + 1}]")
+    console.print(t)
+    for i, s in enumerate(sources, 1):
+        console.print(f"[{i}] {s}", markup=False, soft_wrap=True)
+    p = res.params
+    console.print(
+        f"parameters ({'fitted on this day' if res.fitted else 'fitted on ' + str(res.fit_info.get('fitted_on'))}"
+        f" {res.fit_info.get('symbol', '')}): depth_scale={p.depth_scale:.3g} "
+        f"depth_withdrawal={p.depth_withdrawal:.3g}/% depth_floor={p.depth_floor:.3g} "
+        f"resilience_half_life={p.resilience_half_life_s:.0f}s permanent={p.permanent_frac:.2f} "
+        f"queue_half_life={p.queue_half_life_s:.0f}s; fit loss {res.fit_info.get('loss', float('nan')):.5f}"
+    )
+    oi = res.inputs.get("open_interest", {})
+    console.print(
+        f"open interest {oi.get('value_base', float('nan')):,.0f} base ({oi.get('source', '')}); "
+        f"impulse {res.inputs['impulse_base']:,.1f} base over {res.inputs['impulse_minutes']} min; "
+        f"impact: {res.inputs['impact']['model']}"
+    )
+    console.print(f"report: {res.report_path}")
