@@ -1,0 +1,165 @@
+"""Replay page and API: the model against what happened for a stored event
+(``liqcascade.replay``; the orchestration of ``liqcascade replay`` is reused as is). Fitting and
+simulating take tens of seconds, so a replay is a background job. The HTML report the library
+writes goes to ``<data dir>/reports/`` and is served from there.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import FileResponse, HTMLResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from liqcascade.errors import InputError
+from liqcascade.web.common import ApiError, clean_json, frame_records
+from liqcascade.web.safety import safe_path
+
+PATH = "/replay"
+SLUG = "replay"
+TITLE = "Replay"
+BLURB = "model against observed for a stored event (price path, depth, liquidated notional)."
+
+
+def missing_capability() -> str | None:
+    try:
+        from liqcascade.cli.replay import replay_day  # noqa: F401
+        from liqcascade.data import Store  # noqa: F401
+        from liqcascade.replay import list_events, run_replay  # noqa: F401
+    except ImportError as exc:
+        return f"replay not installed ({exc})"
+    return None
+
+
+class ReplayRequest(BaseModel):
+    """Replay ``date`` (a shipped event, or any day with stored data) for ``symbol``; parameters
+    are fitted on ``fit_on`` (an event day) when the day is not the fitted one."""
+
+    model_config = ConfigDict(extra="forbid")
+    date: str = Field(default="2025-10-10", pattern=r"^\d{4}-\d{2}-\d{2}$")
+    symbol: str | None = Field(default=None, max_length=40, pattern=r"^[A-Za-z0-9_\-/:]+$")
+    prior: str = Field(default="default", max_length=40, pattern=r"^[A-Za-z0-9_\-]+$")
+    fit_on: str = Field(default="2025-10-10", pattern=r"^\d{4}-\d{2}-\d{2}$")
+    max_evals: int = Field(
+        default=150, ge=5, le=1000, description="fit budget (objective evaluations)"
+    )
+
+
+def _ms_to_iso(values: list[Any]) -> list[str]:
+    import datetime as dt
+
+    return [
+        dt.datetime.fromtimestamp(v / 1000, tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        for v in values
+    ]
+
+
+def run_replay_job(state: Any, req: ReplayRequest, progress: Any) -> dict[str, Any]:
+    """Job body: ``liqcascade.cli.replay.replay_day`` with the server's store and report folder."""
+    from liqcascade.cli.replay import replay_day
+    from liqcascade.data import default_db_path
+    from liqcascade.replay import list_events
+
+    if req.fit_on not in list_events():
+        raise InputError(
+            f"fit_on: no shipped event {req.fit_on!r} (expected one of {list_events()})"
+        )
+    db = state.config.db_path or default_db_path()
+    if not Path(db).is_file():
+        raise InputError(
+            f"db: no market-data store at {Path(db).name} (ingest data with `liqcascade data ingest`)"
+        )
+    reports = state.data_dir / "reports"
+    reports.mkdir(exist_ok=True)
+    name = f"replay-{req.date}-{req.symbol or 'default'}.html"
+    progress(0.05, "fitting and replaying (tens of seconds)")
+    res = replay_day(
+        req.date,
+        symbol=req.symbol,
+        db=Path(db),
+        prior=req.prior,
+        fit_on=req.fit_on,
+        report=reports / name,
+        max_evals=req.max_evals,
+    )
+    progress(0.95, "collecting results")
+    obs = res.observed
+    model = res.model.per_minute()
+    summary = res.summary()
+    summary["report"] = name
+    out: dict[str, Any] = {
+        "summary": summary,
+        "table": frame_records(res.table),
+        "observed": {
+            "pre_price": obs.pre_price,
+            "low_price": obs.low_price,
+            "low_time": _ms_to_iso([obs.low_time_ms])[0],
+            "end_price": obs.end_price,
+            "drop_frac": obs.drop_frac,
+            "depth_decline_frac": obs.depth_decline_frac,
+            "path": {
+                "time": _ms_to_iso(obs.path["time_ms"].to_list()),
+                "low": obs.path["low"].to_list(),
+                "close": obs.path["close"].to_list(),
+            },
+        },
+        "model": {
+            "time": _ms_to_iso(model["time_ms"].to_list()),
+            "low": model["low"].to_list(),
+            "close": model["close"].to_list(),
+            "depth_factor": model["depth_factor"].to_list(),
+            "liq_long_quote": model["liq_long_quote"].to_list(),
+            "liq_short_quote": model["liq_short_quote"].to_list(),
+        },
+        "report": name,
+    }
+    if obs.depth_path is not None and obs.depth_path.height:
+        dp = obs.depth_path
+        out["observed"]["depth"] = {
+            "time": _ms_to_iso(dp["time_ms"].to_list()),
+            **{c: dp[c].to_list() for c in dp.columns if c != "time_ms"},
+        }
+        out["observed"]["depth_pre_1pct_base"] = obs.depth_pre_1pct_base
+    return clean_json(out)
+
+
+def register(app: FastAPI, state: Any) -> None:
+    from liqcascade.web.app import read_template, render_page
+
+    @app.get("/api/replay/events", tags=["replay"])
+    def replay_events() -> dict[str, Any]:
+        """Shipped event days (each with its sourced figures)."""
+        from liqcascade.replay import list_events, load_event
+
+        events = []
+        for d in list_events():
+            ev = load_event(d)
+            events.append(
+                {"date": ev.date, "title": ev.title, "venue": ev.venue, "symbol": ev.default_symbol}
+            )
+        return {"events": events}
+
+    @app.post("/api/replay", tags=["replay"])
+    def replay(req: ReplayRequest) -> dict[str, Any]:
+        """Start a replay as a background job; poll ``/api/jobs/{id}`` (result: model vs observed)."""
+        job = state.jobs.submit("replay", req.model_dump(), lambda p: run_replay_job(state, req, p))
+        return {"job_id": job.id, "status": job.status}
+
+    @app.get("/api/replay/reports/{name}", tags=["replay"], response_model=None)
+    def replay_report(name: str) -> FileResponse:
+        """The HTML report of a finished replay (file name from the job result)."""
+        if not re.fullmatch(r"replay-[A-Za-z0-9_\-]+\.html", name):
+            raise ApiError(400, f"name: {name!r} is not a replay report name", "name")
+        path = safe_path(state.data_dir, f"reports/{name}", field="name")
+        if not path.is_file():
+            raise ApiError(404, f"name: no report {name!r}", "name")
+        return FileResponse(path, media_type="text/html")
+
+    @app.get(PATH, response_class=HTMLResponse, include_in_schema=False)
+    def page() -> HTMLResponse:
+        return render_page(
+            state, title=TITLE, body=read_template("replay.html"), script="replay.js", active=PATH
+        )

@@ -1,0 +1,62 @@
+// Liquidation map: POST /api/map (job), poll, draw one heatmap + price line per venue.
+"use strict";
+
+function drawMarket(i, m) {
+  const holder = document.getElementById("map-charts");
+  const section = document.createElement("section");
+  section.innerHTML =
+    '<h2>' + m.venue + " " + m.symbol + '</h2>' +
+    '<div class="kpis">' +
+    '<div class="kpi"><div class="label">Long notional at last snapshot (quote)</div><div class="value" data-testid="kpi-long-' + i + '"></div></div>' +
+    '<div class="kpi"><div class="label">Short notional at last snapshot (quote)</div><div class="value" data-testid="kpi-short-' + i + '"></div></div>' +
+    '<div class="kpi"><div class="label">Reference price at last snapshot</div><div class="value" data-testid="kpi-ref-' + i + '"></div></div>' +
+    '<div class="kpi"><div class="label">Price bin (quote)</div><div class="value" data-testid="kpi-bin-' + i + '"></div></div>' +
+    "</div>" +
+    '<div class="chart" style="min-height:520px" data-testid="chart-heatmap-' + i + '"></div>' +
+    "<h2>Densest levels at the last snapshot</h2>" +
+    '<table class="data" data-testid="table-densest-' + i + '"></table>';
+  holder.appendChild(section);
+  const n = m.times.length - 1;
+  LC.setValue("kpi-long-" + i, m.long_notional_quote[n], 0);
+  LC.setValue("kpi-short-" + i, m.short_notional_quote[n], 0);
+  LC.setValue("kpi-ref-" + i, m.reference_price[n]);
+  LC.setValue("kpi-bin-" + i, m.bin_width_quote);
+  LC.plot("chart-heatmap-" + i, [
+    { type: "heatmap", x: m.times, y: m.price_levels, z: m.notional_quote, name: "liquidation notional",
+      colorscale: "YlOrRd", colorbar: { title: "quote" }, hovertemplate: "%{x}<br>%{y}: %{z:,.0f}<extra></extra>" },
+    { type: "scatter", mode: "lines", x: m.price_line.time, y: m.price_line.close, name: "price (1m close)",
+      line: { color: "#1f3a93", width: 1.5 } },
+  ], { title: "Estimated liquidation levels, prior '" + m.meta.prior.name + "' (" + m.venue + ")",
+       xaxis: { title: "time (UTC)" }, height: 520,
+       // levels far from the price are in the data (and the table) but the view centres on the price
+       yaxis: { title: "price level (quote)", range: [Math.min(...m.price_line.close) * 0.8, Math.max(...m.price_line.close) * 1.2] } });
+  LC.table("table-densest-" + i, [
+    { key: "price_level", label: "price level" }, { key: "side", label: "side (+1 long, -1 short)" },
+    { key: "size_base", label: "size (base)", digits: 3 }, { key: "notional_quote", label: "notional (quote)", digits: 0 }],
+    m.densest);
+}
+
+async function loadOptions() {
+  try {
+    const opts = await LC.api("GET", "/api/map/options");
+    const el = document.querySelector("[data-testid=stored]");
+    el.textContent = opts.stored_klines_1m.length
+      ? "Stored 1m klines: " + opts.stored_klines_1m.map((s) => s.venue + " " + s.symbol + " (" + s.first + " … " + s.last + ")").join("; ")
+      : "The store holds no 1m trade klines: ingest some with `liqcascade data ingest`.";
+  } catch (e) { /* the form still works */ }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  loadOptions();
+  LC.onSubmit(document.getElementById("map-form"), async (v) => {
+    const markets = [{ venue: v.venue, symbol: v.symbol }];
+    if (v.venue2 && v.symbol2) markets.push({ venue: v.venue2, symbol: v.symbol2 });
+    const req = { markets, start: v.start, end: v.end, snapshots: v.snapshots, prior: v.prior, lookback_hours: v.lookback_hours };
+    if (v.bin_width_quote !== undefined) req.bin_width_quote = v.bin_width_quote;
+    const start = await LC.api("POST", "/api/map", req);
+    const res = await LC.waitJob(start.job_id, (job) => { LC.progress(job.progress); LC.status(job.message); });
+    document.getElementById("map-charts").innerHTML = "";
+    res.markets.forEach((m, i) => drawMarket(i, m));
+  });
+  document.body.dataset.ready = "1";
+});
