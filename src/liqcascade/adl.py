@@ -172,6 +172,22 @@ def capped_pro_rata(
     return np.minimum(share, cap_fraction * profit_quote)
 
 
+def _top_until(score: np.ndarray, size_base: np.ndarray, qty_base: float) -> np.ndarray:
+    """Indices of the highest scores, in descending order, enough to cover ``qty_base`` (a partial
+    sort: only the head of the queue that ADL reaches is ordered)."""
+    n = len(score)
+    k = min(n, 256)
+    while True:
+        if k < n:
+            top = np.argpartition(-score, k - 1)[:k]
+            top = top[np.argsort(-score[top], kind="stable")]
+        else:
+            return np.argsort(-score, kind="stable")
+        if size_base[top].sum() >= qty_base:
+            return top
+        k *= 4
+
+
 @dataclass(frozen=True)
 class ADLAllocation:
     """Result of one ADL allocation: winners (indices into the caller's arrays), the quantity each
@@ -240,7 +256,7 @@ def allocate(
                 score = bitmex_score(
                     side[cand], ref_price, entry_price[cand], bankruptcy_price[cand]
                 )
-            cand = cand[np.argsort(-score, kind="stable")]
+            cand = cand[_top_until(score, size_base[cand], qty_base)]
             q = rank_queue(size_base[cand], qty_base)
         else:
             q = pro_rata(size_base[cand], qty_base)

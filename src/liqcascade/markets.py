@@ -39,7 +39,9 @@ from liqcascade.errors import InputError
 __all__ = [
     "ImpactTable",
     "VenueMarket",
+    "arb_solve",
     "arb_volume",
+    "arb_volume_plain",
     "curve_integral",
     "curve_integral_plain",
     "curve_move",
@@ -476,22 +478,68 @@ class VenueMarket:
         return filled, quote
 
 
+@njit(cache=True)
+def _side_price_after(vol, move, cum, sigma, anchor, eaten, scale, qty):
+    _, _, new_e = execute_on_curve(vol, move, cum, sigma, anchor, eaten, scale, qty, 0.0)
+    x = curve_move(vol, move, new_e)
+    if sigma > 0.0:
+        f = 1.0 - x
+        return anchor * f if f > 0.0 else 0.0
+    return anchor * (1.0 + x)
+
+
+@njit(cache=True)
+def arb_solve(
+    vol_d,
+    move_d,
+    cum_d,
+    anchor_d,
+    eaten_d,
+    scale_d,
+    vol_c,
+    move_c,
+    cum_c,
+    anchor_c,
+    eaten_c,
+    scale_c,
+    target_log_gap,
+):
+    """Numba kernel: base volume q such that log(P_dear(q) / P_cheap(q)) = target (bisection);
+    the dear venue's bid side absorbs a sell of q, the cheap venue's ask side a buy of q."""
+    hi = 1e-12 + (vol_d[1] + vol_c[1]) * scale_d
+    for _ in range(200):
+        pd = _side_price_after(vol_d, move_d, cum_d, 1.0, anchor_d, eaten_d, scale_d, hi)
+        pc = _side_price_after(vol_c, move_c, cum_c, -1.0, anchor_c, eaten_c, scale_c, hi)
+        if pd <= 0.0 or np.log(pd / pc) <= target_log_gap:
+            break
+        hi *= 2.0
+    lo = 0.0
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        pd = _side_price_after(vol_d, move_d, cum_d, 1.0, anchor_d, eaten_d, scale_d, mid)
+        pc = _side_price_after(vol_c, move_c, cum_c, -1.0, anchor_c, eaten_c, scale_c, mid)
+        if pd > 0.0 and np.log(pd / pc) > target_log_gap:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
+
+
 def _after_trade_price(m: VenueMarket, sigma: float, qty: float) -> tuple[float, float]:
-    """(price after walking qty on one side, quote) without changing the market."""
+    """(price after walking qty on one side, quote) without changing the market (plain twin)."""
     t = m.table(sigma)
     eaten = m.eaten_bid if sigma > 0 else m.eaten_ask
     a = m.side_anchor(sigma)
-    _, quote, new_e = execute_on_curve(
+    _, quote, new_e = execute_on_curve_plain(
         t.volume_base, t.move, t.cum_for(sigma), sigma, a, eaten, m.scale, qty, 0.0
     )
-    x = curve_move(t.volume_base, t.move, new_e)
+    x = curve_move_plain(t.volume_base, t.move, new_e)
     p = a * max(0.0, 1.0 - x) if sigma > 0 else a * (1.0 + x)
     return p, quote
 
 
-def arb_volume(dear: VenueMarket, cheap: VenueMarket, keep_fraction: float) -> float:
-    """Base volume an arbitrageur sells on ``dear`` and buys on ``cheap`` so that the log price gap
-    shrinks to ``keep_fraction`` of itself (bisection; both prices move with their own curves)."""
+def arb_volume_plain(dear: VenueMarket, cheap: VenueMarket, keep_fraction: float) -> float:
+    """Plain twin of :func:`arb_volume` (plain primitives, Python bisection)."""
     p_d, p_c = dear.price, cheap.price
     if p_d <= p_c or p_c <= 0:
         return 0.0
@@ -507,8 +555,6 @@ def arb_volume(dear: VenueMarket, cheap: VenueMarket, keep_fraction: float) -> f
     hi = 1e-12 + (dear.bid.volume_base[1] + cheap.ask.volume_base[1]) * dear.scale
     while gap(hi) > target:
         hi *= 2.0
-        if hi > 1e18:
-            return 0.0
     lo = 0.0
     for _ in range(60):
         mid = 0.5 * (lo + hi)
@@ -517,3 +563,30 @@ def arb_volume(dear: VenueMarket, cheap: VenueMarket, keep_fraction: float) -> f
         else:
             hi = mid
     return 0.5 * (lo + hi)
+
+
+def arb_volume(dear: VenueMarket, cheap: VenueMarket, keep_fraction: float) -> float:
+    """Base volume an arbitrageur sells on ``dear`` and buys on ``cheap`` so that the log price gap
+    shrinks to ``keep_fraction`` of itself (both prices move along their own curves)."""
+    p_d, p_c = dear.price, cheap.price
+    if p_c <= 0 or p_d <= p_c * (1.0 + 1e-12):
+        return 0.0
+    target = keep_fraction * math.log(p_d / p_c)
+    tb, ta = dear.bid, cheap.ask
+    return float(
+        arb_solve(
+            tb.volume_base,
+            tb.move,
+            tb.cum_bid,
+            dear.side_anchor(1.0),
+            dear.eaten_bid,
+            dear.scale,
+            ta.volume_base,
+            ta.move,
+            ta.cum_ask,
+            cheap.side_anchor(-1.0),
+            cheap.eaten_ask,
+            cheap.scale,
+            target,
+        )
+    )

@@ -707,6 +707,9 @@ def simulate(
     initial_size = size.copy()
 
     venue_idx = [np.flatnonzero(pos.venue_code == v) for v in range(nv)]
+    venue_side_idx = {
+        (v, s): venue_idx[v][side[venue_idx[v]] == s] for v in range(nv) for s in (1, -1)
+    }
 
     def build_order(v: int, s: int) -> np.ndarray:
         ix = venue_idx[v]
@@ -914,7 +917,7 @@ def simulate(
                         m,
                         policies[v],
                         rng,
-                        venue_idx[v],
+                        venue_side_idx[(v, -s)],
                         side,
                         size,
                         entry,
@@ -1031,8 +1034,11 @@ def _run_adl(
     xbar = float(np.dot(q_k, xprice) / Q)
     v_ref_matched = M_k + s_l * q_k * (R - E_k)
     needed = np.maximum(0.0, -v_ref_matched)
-    cand = vidx[active[vidx] & (size[vidx] > 0)]
-    cand = cand[side[cand] == -s_l]
+    cand = vidx[active[vidx]]  # opposite-side positions of this venue
+    if (
+        policy.kind != "random_start"
+    ):  # only winners can be hit: pre-filter (random_start needs all)
+        cand = cand[-s_l * (R - entry[cand]) > 0]
     alloc = allocate(
         policy,
         loser_side=s_l,
