@@ -809,7 +809,13 @@ def _prepare(
         lookback_hours=lookback_hours,
         source=frames.source,
     )
+    fresh = False
     if frames.book_depth is not None and frames.book_depth.height:
+        ds0 = depth_series(frames.book_depth)
+        i0 = int(np.searchsorted(ds0.time_ms, event.news_ms, side="right")) - 1
+        # a snapshot counts only if taken within 5 minutes before the shock
+        fresh = i0 >= 0 and event.news_ms - int(ds0.time_ms[i0]) <= 5 * _MS_MIN
+    if fresh:
         from liqcascade.impact import SqrtImpact
 
         ds = depth_series(frames.book_depth)
