@@ -108,7 +108,9 @@ def register(app: typer.Typer) -> None:
                 + ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
             )
             for f in report.failed:
-                err_console.print(f"[red]error:[/red] {f.error}")
+                err_console.print(
+                    f"[red]error:[/red] {f.error}", soft_wrap=True, markup=True, highlight=False
+                )
         if not report.ok:
             raise typer.Exit(1)
 

@@ -210,9 +210,11 @@ def _fill_events(data: Any, path: Path) -> list[tuple[str, str | None, dict[str,
 def read_fills(path: Path, plan: Plan) -> dict[str, pl.DataFrame]:
     """Hyperliquid user fills -> ``trades`` (all) and ``liquidations`` (fills with ``liquidation``).
 
-    Liquidation ``order_side`` is the side of the liquidated account's order: the fill's side when
-    the fill's user is the liquidated user (or, user unknown, the fill's ``dir`` does not start with
-    "Open"), else the opposite side (the fill belongs to the liquidator).
+    Liquidation ``order_side`` is the side of the liquidated account's order. When the fill's user
+    is known (archive files), only the liquidated user's own fill becomes a liquidation row (the
+    counterparty's fill of the same trade is not counted again). When it is not known (``userFills``
+    of one account), the fill is taken as the liquidated account's own unless its ``dir`` starts with
+    "Open" (then it is the liquidator's fill and the order side is the opposite).
     """
     data = load_json(path)
     trades, liqs = [], []
@@ -257,7 +259,11 @@ def read_fills(path: Path, plan: Plan) -> dict[str, pl.DataFrame]:
                 raise DataError(f"{path}: {where}: field 'liquidation' expected an object")
             liquidated = liq.get("liquidatedUser")
             if user is not None and liquidated is not None:
-                own = user.lower() == str(liquidated).lower()
+                # archive files hold both sides of a liquidation fill: keep the liquidated side
+                # only, so that one forced order is counted once
+                if user.lower() != str(liquidated).lower():
+                    continue
+                own = True
             else:
                 own = not str(f.get("dir") or "").startswith("Open")
             liqs.append(

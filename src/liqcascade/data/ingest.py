@@ -236,8 +236,10 @@ def _detect_json(path: Path, format: str | None, venue: str | None, symbol: str 
             venue = _venue_from_path(path)
         else:
             venue = "hyperliquid" if "hyperliquid" in [p.lower() for p in path.parts] else "unknown"
-    _sym, token = binance.name_parts(path)
-    interval = token if token and binance._INTERVAL_RE.match(token) else None
+    tokens = path.name.split(".")[0].split("-")
+    interval = next((t for t in tokens[1:] if binance._INTERVAL_RE.match(t)), None)
+    if symbol is None and fmt == "ccxt_ohlcv" and len(tokens) > 1 and tokens[0].isalnum():
+        symbol = tokens[0]  # BTCUSDT-1m-....json
     return Plan(
         path=path,
         format=fmt,
@@ -484,10 +486,13 @@ def _load_csv(
                 params,
             ).fetchall()[0][0]
             tcol = TIME_COLUMN[spec.table]
-            lo, hi = con.execute(
-                f"SELECT min({tcol}), max({tcol}) FROM {spec.table} WHERE file_id = ?", [file_id]
-            ).fetchall()[0]
-            if n and (lo < TIME_MIN or hi > TIME_MAX):
+            # in SQL: a year-50000 timestamp (µs read as ms) has no Python datetime
+            bad = con.execute(
+                f"SELECT count(*) FROM {spec.table} WHERE file_id = ? "
+                f"AND ({tcol} < ? OR {tcol} > ?)",
+                [file_id, TIME_MIN, TIME_MAX],
+            ).fetchall()[0][0]
+            if bad:
                 raise _RangeError()
         except (duckdb.Error, _RangeError) as exc:
             why = diagnose_csv(csv_path, spec, plan.header, plan.time_unit, label=label)

@@ -40,7 +40,8 @@ TRADES = CsvSpec(
     ),
     select=f"""CASE lower(exchange) {_CASE} ELSE lower(exchange) END AS venue, symbol,
         {{t:timestamp}} AS time, id AS trade_id, price, amount AS size_base,
-        CAST(CASE lower(side) WHEN 'buy' THEN 1 WHEN 'sell' THEN -1 ELSE 0 END AS TINYINT) AS side,
+        CAST(CASE lower(side) WHEN 'buy' THEN 1 WHEN 'sell' THEN -1 WHEN 'unknown' THEN 0 END
+            AS TINYINT) AS side,
         CASE lower(side) WHEN 'buy' THEN false WHEN 'sell' THEN true END AS is_buyer_maker""",
     time_column="timestamp",
     description="Tardis trades CSV (any exchange)",
