@@ -130,3 +130,46 @@ def test_cascade_page_upload_then_run(server, chromium, tmp_path: Path) -> None:
     assert selected.startswith("data:uploads/") and selected.endswith(".csv")
     submit_and_wait(page, "cascade-form")
     assert dom_value(page, "kpi-initial_price") == 121000.0
+
+
+@pytest.mark.skipif(
+    __import__("importlib").util.find_spec("liqcascade.engine.dynamic") is None,
+    reason="dynamic engine not installed",
+)
+def test_cascade_page_dynamic_mode_on_shipped_example(server, chromium) -> None:
+    errors: list[str] = []
+    page = new_page(chromium, errors)
+    page.goto(server.url + "/cascade")
+    page.wait_for_function("document.body.dataset.ready === '1'")
+    options = page.eval_on_selector_all(
+        '[data-testid="book-select"] option', "els => els.map(e => e.value)"
+    )
+    assert "example:positions_btc.csv" in options
+    page.select_option('[data-testid="book-select"]', "example:positions_btc.csv")
+    page.select_option('[data-testid="mode"]', "dynamic")
+    page.fill('[data-testid="shock"]', "-0.07")
+    page.fill('[data-testid="depth_1pct_base"]', "300")
+    page.fill('[data-testid="seed"]', "5")
+    submit_and_wait(page, "cascade-form")
+    jobs = [j for j in httpx.get(server.url + "/api/jobs").json() if j["kind"] == "cascade-dynamic"]
+    res = httpx.get(server.url + f"/api/jobs/{jobs[-1]['id']}").json()["result"]
+    assert res["seed"] == 5 and res["summary"]["seed"] == 5
+    summary = res["summary"]
+    assert summary["liquidated_count"] > 0
+    for key in ("final_price", "cascade_multiplier", "liquidated_count", "liquidated_notional"):
+        assert dom_value(page, f"kpi-{key}") == pytest.approx(summary[key], rel=1e-12), key
+    path = figure_data(page, "chart-price-path")
+    assert path[0]["x"] == pytest.approx(res["timeline"]["time_s"])
+    assert path[0]["y"] == pytest.approx(res["timeline"]["price"], rel=1e-12)
+    assert min(path[0]["y"]) <= summary["shocked_price"] + 1e-6
+    steps = figure_data(page, "chart-liq-steps")
+    assert sum(steps[0]["y"]) == pytest.approx(
+        sum(res["timeline"]["liquidated_notional_long"]), rel=1e-12
+    )
+    losses = figure_data(page, "chart-losses")
+    by_name = {t["name"]: t["y"] for t in losses}
+    for col, values in res["losses"].items():
+        if col != "venue":
+            assert by_name[col] == pytest.approx(values, rel=1e-12, abs=1e-9), col
+    screenshot(page, "cascade-dynamic")
+    assert not errors, errors

@@ -43,7 +43,7 @@ def missing_capability() -> str | None:
 
 def dynamic_available() -> bool:
     try:
-        from liqcascade.engine.dynamic import simulate  # noqa: F401
+        from liqcascade.engine.dynamic import simulate_shock  # noqa: F401
     except ImportError:
         return False
     return True
@@ -158,7 +158,12 @@ class CascadeRequest(BaseModel):
 class DynamicRequest(CascadeRequest):
     """A time-stepped run (``liqcascade.engine.dynamic.simulate``) as a background job."""
 
-    steps: int = Field(default=120, ge=1, le=100_000, description="number of time steps")
+    steps: int = Field(
+        default=600,
+        ge=1,
+        le=100_000,
+        description="number of time steps (the run stops a minute after the last event)",
+    )
     dt_s: float = Field(
         default=1.0, gt=0, le=3600, allow_inf_nan=False, description="step, seconds"
     )
@@ -224,42 +229,62 @@ class CascadeService:
         }
 
 
+#: Loss columns of ``DynamicResult.losses`` drawn per venue (quote; signs as in liqcascade.funds).
+LOSS_COLUMNS: tuple[str, ...] = (
+    "trader_pnl",
+    "fee",
+    "insurance_fund_change",
+    "vault_pnl",
+    "adl_transfer",
+    "bad_debt",
+)
+
+
 def run_dynamic(state: Any, req: DynamicRequest, progress: Any) -> dict[str, Any]:
-    """Job body: load the book, call ``liqcascade.engine.dynamic.simulate``, return its frames."""
-    from liqcascade.engine import dynamic
+    """Job body: ``liqcascade.engine.dynamic.simulate_shock`` (the CLI's ``--mode dynamic`` call)."""
+    from liqcascade.engine.dynamic import simulate_shock
 
     progress(0.05, "loading book")
     book, _ = state.cache["books"].load(req.book)
-    if req.venue or req.symbol:
-        book = book.filter(venue=req.venue or None, symbol=req.symbol or None)
     impact = build_impact(req.impact, state.data_dir)
-    progress(0.15, "simulating")
-    cfg_kwargs: dict[str, Any] = {}
-    fields = getattr(dynamic.DynamicConfig, "__dataclass_fields__", {}) or getattr(
-        dynamic.DynamicConfig, "model_fields", {}
+    progress(0.2, "simulating")
+    res = simulate_shock(
+        book,
+        req.initial_price,
+        req.shock,
+        impact,
+        venue=req.venue or None,
+        symbol=req.symbol or None,
+        steps=req.steps,
+        dt_s=req.dt_s,
+        seed=req.seed,
     )
-    for name, value in (
-        ("steps", req.steps),
-        ("n_steps", req.steps),
-        ("dt_s", req.dt_s),
-        ("impact", impact),
-    ):
-        if name in fields:
-            cfg_kwargs[name] = value
-    config = dynamic.DynamicConfig(**cfg_kwargs)
-    markets = (
-        dynamic.markets_for(book, impact=impact, initial_price=req.initial_price)
-        if hasattr(dynamic, "markets_for")
-        else {"price": req.initial_price, "impact": impact}
-    )
-    res = dynamic.simulate(book, markets, req.shock, config, req.seed)
     progress(0.95, "collecting results")
+    losses = res.losses.select(["venue", *[c for c in LOSS_COLUMNS if c in res.losses.columns]])
+    tl = res.timeline.select(
+        [
+            c
+            for c in (
+                "step",
+                "time_s",
+                "venue",
+                "price",
+                "liquidated_notional_long",
+                "liquidated_notional_short",
+                "liquidated_count",
+                "depth_scale",
+                "insurance_fund_quote",
+            )
+            if c in res.timeline.columns
+        ]
+    )
     return {
         "mode": "dynamic",
-        "seed": req.seed,
+        "seed": res.seed,
+        "impact": describe_impact(impact, req.impact),
         "summary": clean_json(res.summary()),
-        "timeline": frame_records(res.timeline),
-        "losses": frame_records(res.losses),
+        "timeline": frame_records(tl),
+        "losses": frame_records(losses),
     }
 
 

@@ -22,6 +22,19 @@ function showImpactFields() {
   }
 }
 
+function showModeFields() {
+  const dyn = document.getElementById("mode").value === "dynamic";
+  for (const el of document.querySelectorAll("label.dynf")) {
+    el.hidden = !dyn;
+    for (const input of el.querySelectorAll("input")) input.disabled = !dyn;
+  }
+}
+
+function showResultKind(dyn) {
+  for (const el of document.querySelectorAll(".dyn")) el.hidden = !dyn;
+  for (const el of document.querySelectorAll(".stat")) el.hidden = dyn;
+}
+
 function buildRequest(v) {
   const [source, ...rest] = (v.book || "").split(":");
   const impact = { model: v.impact_model };
@@ -32,10 +45,12 @@ function buildRequest(v) {
   const req = { book: { source, name: rest.join(":") }, initial_price: v.initial_price, shock: v.shock, impact };
   if (v.venue) req.venue = v.venue;
   if (v.symbol) req.symbol = v.symbol;
+  for (const k of ["steps", "dt_s", "seed"]) if (v[k] !== undefined) req[k] = v[k];
   return req;
 }
 
 function drawStatic(res) {
+  showResultKind(false);
   const r = res.result;
   for (const k of KPI_KEYS) LC.setValue("kpi-" + k, r[k]);
   const lad = res.ladder;
@@ -60,7 +75,7 @@ function drawStatic(res) {
 }
 
 function drawDynamic(res) {
-  for (const el of document.querySelectorAll(".chart.dyn")) el.hidden = false;
+  showResultKind(true);
   const s = res.summary;
   for (const k of KPI_KEYS) LC.setValue("kpi-" + k, s[k]);
   const t = res.timeline;
@@ -73,17 +88,22 @@ function drawDynamic(res) {
     liqTraces.push({ x: pick("time_s"), y: pick("liquidated_notional_long"), name: v + " longs", type: "bar" });
     liqTraces.push({ x: pick("time_s"), y: pick("liquidated_notional_short"), name: v + " shorts", type: "bar" });
   }
-  LC.plot("chart-price-path", pathTraces, { title: "Price path", xaxis: { title: "time (s)" }, yaxis: { title: "price (quote)" } });
-  LC.plot("chart-liq-steps", liqTraces, { title: "Liquidated notional per step", barmode: "stack", xaxis: { title: "time (s)" } });
+  LC.plot("chart-price-path", pathTraces, { title: "Price path (seed " + res.seed + ", " + res.impact + ")",
+    xaxis: { title: "time (s)" }, yaxis: { title: "price (quote)" } });
+  LC.plot("chart-liq-steps", liqTraces, { title: "Liquidated notional per step (quote)", barmode: "stack", xaxis: { title: "time (s)" } });
   const l = res.losses;
   const cols = Object.keys(l).filter((k) => k !== "venue");
   LC.plot("chart-losses", cols.map((c) => ({ x: l.venue, y: l[c], name: c, type: "bar" })),
-    { title: "Losses by venue (quote)", barmode: "group" });
+    { title: "Losses by venue (quote)", barmode: "group", yaxis: { title: "quote" } });
+  const rows = l.venue.map((v, i) => Object.fromEntries([["venue", v], ...cols.map((c) => [c, l[c][i]])]));
+  LC.table("table-losses", [{ key: "venue" }, ...cols.map((c) => ({ key: c, digits: 2 }))], rows);
 }
 
 document.addEventListener("DOMContentLoaded", async () => {
   document.getElementById("impact_model").addEventListener("change", showImpactFields);
+  document.getElementById("mode").addEventListener("change", showModeFields);
   showImpactFields();
+  showModeFields();
   await loadBooks();
   document.getElementById("book-upload").addEventListener("change", async (ev) => {
     const file = ev.target.files[0];
