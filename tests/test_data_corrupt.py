@@ -162,7 +162,7 @@ def test_truncated_and_invalid_hyperliquid_json(tmp_path: Path) -> None:
 def test_cli_exit_code_and_messages(tmp_path: Path) -> None:
     lines = _lines(KLINES)
     lines[10] = lines[10].replace(",", ";", 1)
-    bad = _write(tmp_path / "in/um/klines/SOLUSDT-1m-2025-10-10.csv", lines)
+    _write(tmp_path / "in/um/klines/SOLUSDT-1m-2025-10-10.csv", lines)
     good = tmp_path / "in/um/fundingRate" / FUNDING.name
     good.parent.mkdir(parents=True)
     good.write_bytes(FUNDING.read_bytes())
