@@ -1,0 +1,328 @@
+"""API tests of the page endpoints (FastAPI TestClient): results equal the library's, bad input
+gives 4xx naming the field, and the server keeps answering."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from fastapi.testclient import TestClient
+
+from liqcascade.web import create_app
+
+pytest.importorskip("liqcascade.engine.static", reason="static cascade engine not installed")
+
+
+def write_book(path: Path, n: int = 3000, seed: int = 3) -> None:
+    rng = np.random.default_rng(seed)
+    pl.DataFrame(
+        {
+            "account_id": np.arange(n),
+            "venue": "binance_usdm",
+            "symbol": "BTCUSDT",
+            "side": rng.choice(np.array([1, -1]), n),
+            "size_base": rng.lognormal(-2.0, 1.0, n),
+            "entry_price": rng.uniform(105_000, 125_000, n),
+            "leverage": rng.choice(np.array([5.0, 10.0, 20.0, 50.0]), n),
+        }
+    ).write_csv(path)
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory):
+    data = tmp_path_factory.mktemp("webapi")
+    (data / "books").mkdir()
+    write_book(data / "books" / "b.csv")
+    client = TestClient(
+        create_app(data_dir=data, db_path=data / "missing.duckdb", max_upload_bytes=2 * 1024 * 1024)
+    )
+    return client, data
+
+
+def cascade_body(**over):
+    body = {
+        "book": {"source": "data", "name": "books/b.csv"},
+        "initial_price": 120000.0,
+        "shock": -0.05,
+        "impact": {"model": "linear", "depth_1pct_base": 60.0},
+    }
+    body.update(over)
+    return body
+
+
+def test_cascade_equals_library(env) -> None:
+    from liqcascade.book import PositionBook
+    from liqcascade.engine.static import StaticCascade
+    from liqcascade.impact import LinearImpact
+
+    client, data = env
+    resp = client.post("/api/cascade", json=cascade_body(ladder_shocks=[-0.02, -0.05, -0.1]))
+    assert resp.status_code == 200, resp.text
+    out = resp.json()
+    idx = StaticCascade(PositionBook.from_csv(data / "books" / "b.csv"), LinearImpact(60.0))
+    lib = idx.solve(-0.05, 120000.0).as_dict()
+    assert out["result"]["final_price"] == lib["final_price"]
+    assert out["result"]["liquidated_count"] == lib["liquidated_count"] > 0
+    assert out["result"]["cascade_multiplier"] == pytest.approx(
+        lib["cascade_multiplier"], rel=1e-15
+    )
+    ladder = idx.ladder([-0.02, -0.05, -0.1], 120000.0)
+    assert out["ladder"]["final_price"] == ladder["final_price"].to_list()
+    assert out["ladder"]["liquidated_count"] == ladder["liquidated_count"].to_list()
+    assert out["venue"] == "binance_usdm" and out["positions"] == 3000
+
+
+def test_cascade_depth_impact_from_shipped_bookdepth(env) -> None:
+    client, _ = env
+    opts = client.get("/api/cascade/options").json()
+    assert opts["bookdepth_files"], "no shipped bookDepth file found"
+    body = cascade_body(
+        impact={"model": "depth", "depth_file": opts["bookdepth_files"][0], "depth_at": "20:00"}
+    )
+    out = client.post("/api/cascade", json=body).json()
+    assert out["impact"].startswith("depth:" + opts["bookdepth_files"][0])
+    assert "/" not in out["impact"].split("@")[0][len("depth:") :]  # no server path leaks
+    assert out["result"]["final_price"] < out["result"]["shocked_price"]
+
+
+@pytest.mark.parametrize(
+    ("over", "field"),
+    [
+        ({"shock": "abc"}, "shock"),
+        ({"shock": -1.5}, "shock"),
+        ({"initial_price": -5}, "initial_price"),
+        ({"initial_price": None}, "initial_price"),
+        ({"impact": {"model": "linear"}}, "impact"),
+        ({"impact": {"model": "cubic", "depth_1pct_base": 1}}, "impact.model"),
+        ({"impact": {"model": "linear", "depth_1pct_base": -3}}, "impact.depth_1pct_base"),
+        ({"book": {"source": "data", "name": "../../etc/passwd"}}, "book.name"),
+        ({"book": {"source": "data", "name": "/etc/passwd"}}, "book.name"),
+        ({"book": {"source": "data", "name": "%2e%2e/%2e%2e/etc/passwd"}}, "book.name"),
+        ({"book": {"source": "data", "name": "books/../../x.csv"}}, "book.name"),
+        ({"book": {"source": "example", "name": "../../etc/passwd"}}, "book.name"),
+        ({"book": {"source": "file", "name": "x"}}, "book.source"),
+        (
+            {
+                "impact": {
+                    "model": "depth",
+                    "depth_source": "data",
+                    "depth_file": "../../etc/passwd",
+                }
+            },
+            "impact.depth_file",
+        ),
+        (
+            {"impact": {"model": "depth", "depth_source": "data", "depth_file": "/etc/passwd"}},
+            "impact.depth_file",
+        ),
+        ({"impact": {"model": "depth", "depth_file": "nope.csv"}}, "impact.depth_file"),
+        ({"unexpected": 1}, "unexpected"),
+        ({"ladder_shocks": [0.1] * 500}, "ladder_shocks"),
+        ({"venue": "binance_usdm", "symbol": "ETHUSDT"}, None),
+    ],
+)
+def test_cascade_bad_inputs(env, over, field) -> None:
+    client, _ = env
+    resp = client.post("/api/cascade", json=cascade_body(**over))
+    assert 400 <= resp.status_code < 500, resp.text
+    body = resp.json()
+    assert body["detail"]
+    if field is not None:
+        assert body["field"] == field, body
+    assert "Traceback" not in resp.text
+    assert client.get("/api/health").status_code == 200
+
+
+def test_cascade_rejects_non_json_and_wrong_content(env) -> None:
+    client, _ = env
+    resp = client.post(
+        "/api/cascade", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert resp.status_code == 422
+    resp = client.post(
+        "/api/cascade",
+        content=b"x" * (2 * 1024 * 1024),
+        headers={"content-type": "application/json"},
+    )
+    assert resp.status_code == 413
+
+
+def test_upload_valid_and_invalid_books(env, tmp_path: Path) -> None:
+    client, data = env
+    good = tmp_path / "good.csv"
+    write_book(good, n=50, seed=9)
+    resp = client.post(
+        "/api/books/upload", files={"file": ("good.csv", good.read_bytes(), "text/csv")}
+    )
+    assert resp.status_code == 200, resp.text
+    up = resp.json()
+    assert up["positions"] == 50 and up["book"]["name"].startswith("uploads/")
+    assert (data / up["book"]["name"]).is_file()
+    # the uploaded book is usable at once
+    out = client.post("/api/cascade", json=cascade_body(book=up["book"])).json()
+    assert out["positions"] == 50
+    # a bad row is refused with the library's message (row and field) and nothing is kept
+    before = sorted(p.name for p in (data / "uploads").iterdir())
+    bad = good.read_text().splitlines()
+    cells = bad[3].split(",")
+    cells[4] = "-2"  # size_base
+    bad[3] = ",".join(cells)
+    resp = client.post(
+        "/api/books/upload", files={"file": ("bad.csv", "\n".join(bad).encode(), "text/csv")}
+    )
+    assert resp.status_code == 422
+    assert "size_base" in resp.json()["detail"] and "row 3" in resp.json()["detail"]
+    assert sorted(p.name for p in (data / "uploads").iterdir()) == before
+    # too large: 413 before the body is parsed
+    resp = client.post("/api/books/upload", files={"file": ("huge.csv", b"0" * (3 * 1024 * 1024))})
+    assert resp.status_code == 413
+    assert sorted(p.name for p in (data / "uploads").iterdir()) == before
+    listing = client.get("/api/books").json()
+    assert up["book"]["name"] in listing["files"] and "books/b.csv" in listing["files"]
+
+
+def test_dynamic_job_equals_library(env) -> None:
+    pytest.importorskip("liqcascade.engine.dynamic")
+    from liqcascade.book import PositionBook
+    from liqcascade.engine.dynamic import simulate_shock
+    from liqcascade.impact import LinearImpact
+
+    client, data = env
+    start = client.post("/api/cascade/dynamic", json=cascade_body(steps=300, seed=4))
+    assert start.status_code == 200, start.text
+    job = client.app.state.lc.jobs.wait(start.json()["job_id"], 120)
+    assert job.status == "done", job.error
+    polled = client.get(f"/api/jobs/{job.id}").json()
+    assert polled["status"] == "done" and polled["progress"] == 1.0
+    lib = simulate_shock(
+        PositionBook.from_csv(data / "books" / "b.csv"),
+        120000.0,
+        -0.05,
+        LinearImpact(60.0),
+        steps=300,
+        seed=4,
+    )
+    assert polled["result"]["summary"]["final_price"] == lib.summary()["final_price"]
+    assert polled["result"]["timeline"]["price"] == lib.timeline["price"].to_list()
+    assert polled["result"]["seed"] == 4
+
+
+def test_risk_equals_library(env) -> None:
+    pytest.importorskip("liqcascade.risk")
+    from liqcascade import margin, risk
+    from liqcascade.venues import load_venue
+
+    client, _ = env
+    body = {
+        "venue": "binance_usdm",
+        "symbol": "BTCUSDT",
+        "side": "long",
+        "entry_price": 100000,
+        "size_base": 0.5,
+        "leverage": 10,
+        "vol_annual": 0.7,
+        "horizon_days": 2,
+        "target_prob": 0.1,
+    }
+    out = client.post("/api/risk", json=body).json()
+    rules = load_venue("binance_usdm", "BTCUSDT")
+    m = float(margin.initial_margin(rules, 50000.0, 10))
+    assert out["margin_quote"] == m
+    pos = risk.position_risk(rules, "long", 0.5, 100000, m, vol_annual=0.7, horizon_days=2)
+    assert out["position"]["liquidation_price"] == pos.liquidation_price
+    p = risk.prob_liquidation(100000, pos.liquidation_price, "long", 0.7, 2)
+    assert out["probability"]["probability"] == p.probability
+    safe = risk.safe_size(rules, "long", 100000, m, 0.1, vol_annual=0.7, horizon_days=2)
+    assert out["safe_size"]["size_base"] == safe.size_base
+
+
+@pytest.mark.parametrize(
+    ("over", "field", "status"),
+    [
+        ({"leverage": 900}, "leverage", 422),
+        ({"margin_quote": 500}, None, 422),  # both margin and leverage
+        ({"venue": "nope"}, "venue", 422),
+        ({"symbol": "NOPE"}, "symbol", 422),
+        ({"side": "sideways"}, "side", 422),
+        ({"entry_price": "1e400"}, "entry_price", 422),
+        ({"vol_annual": 0}, "vol_annual", 422),
+        ({"target_prob": 1.5}, "target_prob", 422),
+        ({"n_paths": 10**9}, "n_paths", 422),
+    ],
+)
+def test_risk_bad_inputs(env, over, field, status) -> None:
+    pytest.importorskip("liqcascade.risk")
+    client, _ = env
+    body = {"entry_price": 100000, "size_base": 0.5, "leverage": 10}
+    body.update(over)
+    resp = client.post("/api/risk", json=body)
+    assert resp.status_code == status, resp.text
+    if field is not None:
+        assert resp.json()["field"] == field, resp.json()
+    assert client.get("/api/health").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"start": "yesterday", "end": "2025-10-10T23:00"},
+        {"start": "2025-10-10T23:00", "end": "2025-10-10T01:00"},
+        {"start": "2025-10-10", "end": "2025-10-11", "snapshots": 500},
+        {"start": "2025-10-10", "end": "2025-10-11", "prior": "../../etc/passwd"},
+        {"start": "2025-10-10", "end": "2025-10-11", "markets": []},
+    ],
+)
+def test_map_bad_inputs(env, body) -> None:
+    pytest.importorskip("liqcascade.estimate")
+    client, _ = env
+    resp = client.post("/api/map", json=body)
+    assert resp.status_code == 422, resp.text
+    assert resp.json()["field"]
+
+
+def test_map_and_replay_jobs_fail_cleanly_without_store(env) -> None:
+    pytest.importorskip("liqcascade.replay")
+    client, _ = env
+    jobs = client.app.state.lc.jobs
+    for url, body in (
+        ("/api/map", {"start": "2025-10-10T12:00", "end": "2025-10-10T13:00"}),
+        ("/api/replay", {"date": "2025-10-10"}),
+    ):
+        start = client.post(url, json=body)
+        assert start.status_code == 200, start.text
+        job = jobs.wait(start.json()["job_id"], 60)
+        assert job.status == "failed" and job.error_type == "InputError"
+        assert job.error.startswith("db: no market-data store")
+        assert (
+            "/" not in job.error.split("at ", 1)[1].split(" ")[0]
+        )  # no server path in the message
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/replay/reports/..%2F..%2Fetc%2Fpasswd",
+        "/api/replay/reports/%2e%2e",
+        "/api/replay/reports/x.sh",
+    ],
+)
+def test_replay_report_path_tricks(env, url) -> None:
+    pytest.importorskip("liqcascade.replay")
+    client, _ = env
+    resp = client.get(url)
+    assert 400 <= resp.status_code < 500
+    assert client.get("/api/health").status_code == 200
+
+
+def test_replay_bad_inputs(env) -> None:
+    pytest.importorskip("liqcascade.replay")
+    client, _ = env
+    for body, field in (
+        ({"date": "10/10/2025"}, "date"),
+        ({"symbol": "../x"}, "symbol"),
+        ({"max_evals": 10**6}, "max_evals"),
+    ):
+        resp = client.post("/api/replay", json=body)
+        assert resp.status_code == 422 and resp.json()["field"] == field, resp.text
