@@ -1,0 +1,149 @@
+"""``liqcascade policy SCENARIO.toml --vary ...``: the policy lab's comparison table."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from liqcascade.cli._common import console, err_console, print_json
+
+
+def _money(v: float | None) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    a = abs(v)
+    if a >= 1e9:
+        return f"{v / 1e9:,.2f}B"
+    if a >= 1e6:
+        return f"{v / 1e6:,.2f}M"
+    if a >= 1e3:
+        return f"{v / 1e3:,.1f}k"
+    return f"{v:,.0f}"
+
+
+def _frac(v: float | None) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    return f"{v:.1%}"
+
+
+_COLUMNS = (
+    ("variant", "variant", str),
+    ("liquidated", "liquidated_notional_quote", _money),
+    ("bad debt", "bad_debt_quote", _money),
+    ("fund used", "insurance_fund_used_quote", _money),
+    ("fund net", "insurance_fund_net_quote", _money),
+    ("fees", "fees_quote", _money),
+    ("ADL taken", "adl_taken_quote", _money),
+    ("ADL needed", "adl_needed_quote", _money),
+    ("overshoot", "adl_overshoot_quote", _money),
+    ("multiplier", "cascade_multiplier", lambda v: f"{v:.3f}" if v == v else "-"),
+    ("accounts hit", "accounts_hit", lambda v: f"{v:,.0f}"),
+    ("retail loss", "retail_loss_share", _frac),
+    ("instit. loss", "institutional_loss_share", _frac),
+    ("halts", "halts", lambda v: f"{v:.1f}"),
+)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``liqcascade policy`` to the root app."""
+
+    @app.command("policy")
+    def policy_cmd(
+        scenario: Path = typer.Argument(
+            ..., help="policy file ([policy] + [[variants]]) or a stress scenario"
+        ),
+        vary: list[str] | None = typer.Option(
+            None,
+            "--vary",
+            help="KEY=V1,V2,... (repeatable): max_leverage, mmr_scale, liquidation_fee, "
+            "insurance_fund, insurance_fund_scale, adl (queue:binance|queue:hyperliquid|pro_rata|"
+            "capped_pro_rata:CAP), circuit_breaker (MOVE/WINDOW_S/HALT_S)",
+        ),
+        paths: int | None = typer.Option(
+            None, "--paths", help="paths per variant (same paths in each)"
+        ),
+        seed: int | None = typer.Option(None, "--seed", help="seed (default: the file's)"),
+        n_positions: int | None = typer.Option(None, "--n-positions", help="synthetic book size"),
+        dt_s: float | None = typer.Option(None, "--dt", help="engine step in seconds"),
+        out: Path | None = typer.Option(None, "--out", help="write the per-path runs (parquet)"),
+        as_json: bool = typer.Option(False, "--json", help="print JSON"),
+    ) -> None:
+        """Run a scenario under changed rules (same seed, same paths) and compare."""
+        from dataclasses import replace
+
+        from liqcascade import policy
+
+        lab = policy.load_policy(scenario)
+        over = {
+            k: v
+            for k, v in (
+                ("paths", paths),
+                ("seed", seed),
+                ("n_positions", n_positions),
+                ("dt_s", dt_s),
+            )
+            if v is not None
+        }
+        if over:
+            lab = replace(lab, **over)
+        variants = policy.variants_from(vary or [])
+        if not lab.variants and not variants:
+            err_console.print(
+                "no variants: give --vary KEY=V1,V2 or a policy file with [[variants]]"
+            )
+        with Progress(
+            TextColumn("policy lab"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err_console,
+            transient=True,
+            disable=as_json,
+        ) as bar:
+            task = bar.add_task("runs", total=None)
+            res = policy.run_policy(
+                lab, variants, progress=lambda d, t: bar.update(task, completed=d, total=t)
+            )
+        if out is not None:
+            res.runs.write_parquet(out)
+        if as_json:
+            print_json(res.as_dict())
+            return
+        t = Table(
+            title=f"Policy lab: {res.meta['scenario']} ({res.paths} paths, seed {res.seed}, "
+            f"means over paths, quote currency)"
+        )
+        for head, _, _ in _COLUMNS:
+            t.add_column(head, justify="left" if head == "variant" else "right")
+        for row in res.table.iter_rows(named=True):
+            t.add_row(*[fmt(row[key]) for _, key, fmt in _COLUMNS])
+        console.print(t)
+        r = Table(title="Reference: Chitra (2025) ADL analysis, Hyperliquid 10 Oct 2025 (16 waves)")
+        for c in ("policy", "needed", "taken", "overshoot", "overshoot / needed"):
+            r.add_column(c, justify="left" if c == "policy" else "right")
+        for row in res.reference.iter_rows(named=True):
+            r.add_row(
+                row["policy"],
+                _money(row["needed_usd"]),
+                _money(row["taken_usd"]),
+                _money(row["overshoot_usd"]),
+                f"{row['overshoot_over_needed']:.2f}",
+            )
+        console.print(r)
+        worst = float(res.table["max_abs_residual_quote"].max())
+        console.print(f"money conservation: largest per-run residual {worst:.2e} quote")
+        for v in res.meta["variants"]:
+            if v["resized"] or v["dropped_already_liquidatable"]:
+                console.print(
+                    f"{v['name']}: {v['resized']} positions re-sized to the new limits, "
+                    f"{v['dropped_already_liquidatable']} dropped (liquidatable at the start)"
+                )
+        for note in res.meta["notes"]:
+            console.print(f"note: {note}")
+        if out is not None:
+            console.print(f"per-path runs written to {out}")

@@ -1,0 +1,844 @@
+"""Policy lab: one scenario, the same seeded paths, run under changed rules; a comparison table.
+
+A *variant* changes venue rules for every venue of the scenario (a regulator's or a risk
+officer's counterfactual):
+
+* ``max_leverage`` -- a leverage cap (e.g. 1001, 125, 50, 20). Positions opened above it are
+  re-sized: ``leverage_cap_mode="same_margin"`` (default: the trader posts the same margin and
+  can only open ``margin x cap`` of notional) or ``"same_size"`` (same notional, more margin).
+* ``mmr_scale`` -- margin tier change: every tier's maintenance rate x scale (capped at 50%, or the
+  tier's own rate if higher; maintenance amounts re-derived by the recurrence) and every tier's maximum leverage / scale (the initial-to-
+  maintenance ratio is kept), so positions above the new tier cap are re-sized as above.
+* ``liquidation_fee_rate`` -- clearance fee (fraction of liquidated notional).
+* ``insurance_fund_quote`` / ``insurance_fund_scale`` -- each venue's insurance fund.
+* ``adl_policy`` -- ``queue:binance``, ``queue:hyperliquid``, ``queue:bitmex``, ``random_start``,
+  ``pro_rata``, ``capped_pro_rata:CAP`` (:mod:`liqcascade.adl`).
+* ``circuit_breaker`` -- halt after an ``X`` move within ``Y`` s, for ``Z`` s (``"X/Y/Z"``).
+
+Every variant runs the dynamic engine (:func:`liqcascade.engine.dynamic.simulate`) on the same
+book and the same exogenous paths: path ``i`` is drawn from
+``default_rng(SeedSequence(seed, spawn_key=(i,)))`` (:func:`liqcascade.sweep.path_seed`) and the
+engine's own generator is seeded with ``seed + i`` in every variant.
+
+Circuit breakers are emulated around the engine (it has no halt state): the first step at which
+the hub venue's price moved ``X`` or more from its extreme over the last ``Y`` s starts a halt of
+``Z`` s; during the halt the exogenous price is frozen (its moves are deferred and applied in one
+step at the reopening) and the book's depth is scaled by ``HALT_DEPTH_SCALE`` so forced orders
+already triggered close at the halt price without moving it (as in a halt auction). The run is
+repeated with the halts found so far until no new halt appears (at most ``max_halts``).
+
+Columns (means over paths; quote currency): liquidated notional (size x liquidation price),
+bad debt (loss nobody covered, >= 0), insurance fund used (payouts), ADL taken (haircut of ADL
+counterparties against the reference price), ADL needed (losers' negative equity at the reference
+price), ADL overshoot = taken - needed (Chitra 2025, arXiv 2512.01112), cascade multiplier,
+accounts hit (liquidated or deleveraged), and the retail / institutional share of trader losses
+(lost equity of liquidated positions, measured from the start of the scenario, plus ADL haircuts;
+institutional includes market makers).
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from liqcascade.errors import ConfigError, InputError
+from liqcascade.log import logger
+
+__all__ = [
+    "CircuitBreaker",
+    "PolicyLab",
+    "PolicyResult",
+    "PolicyVariant",
+    "chitra_reference",
+    "load_policy",
+    "parse_vary",
+    "run_policy",
+]
+
+#: Depth multiplier during a halt (forced orders then move the price by ~1e-6 of normal).
+HALT_DEPTH_SCALE = 1e6
+_ADL_LOSS_KINDS = ("liquidation", "partial_liquidation", "vault_takeover", "adl_loser")
+
+
+# --------------------------------------------------------------------------------------------
+# configuration
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class CircuitBreaker:
+    """Halt trading for ``halt_s`` seconds after a move of ``move_frac`` within ``window_s``."""
+
+    move_frac: float
+    window_s: float
+    halt_s: float
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.move_frac < 1.0:
+            raise ConfigError(
+                f"circuit_breaker: move {self.move_frac} must be a fraction in (0, 1)"
+            )
+        if not (self.window_s > 0 and self.halt_s > 0):
+            raise ConfigError("circuit_breaker: window and halt must be > 0 seconds")
+
+    @classmethod
+    def parse(
+        cls, spec: str | Mapping[str, float] | CircuitBreaker | None
+    ) -> CircuitBreaker | None:
+        """From ``"0.05/300/300"`` (move / window s / halt s), a dict, or ``"none"``."""
+        if spec is None or isinstance(spec, CircuitBreaker):
+            return spec
+        if isinstance(spec, Mapping):
+            unknown = set(spec) - {"move_frac", "window_s", "halt_s"}
+            if unknown:
+                raise ConfigError(f"circuit_breaker: unknown keys {sorted(unknown)}")
+            return cls(**{k: float(v) for k, v in spec.items()})
+        s = str(spec).strip().lower()
+        if s in ("none", "off", ""):
+            return None
+        parts = s.split("/")
+        if len(parts) != 3:
+            raise ConfigError(
+                f"circuit_breaker {spec!r}: expected MOVE/WINDOW_S/HALT_S, e.g. 0.05/300/300"
+            )
+        try:
+            m, w, h = (float(p) for p in parts)
+        except ValueError as exc:
+            raise ConfigError(f"circuit_breaker {spec!r}: not numbers") from exc
+        return cls(move_frac=m, window_s=w, halt_s=h)
+
+    def label(self) -> str:
+        return f"{self.move_frac:.0%}/{self.window_s:g}s/{self.halt_s:g}s"
+
+
+_VARIANT_KEYS = (
+    "name",
+    "max_leverage",
+    "leverage_cap_mode",
+    "mmr_scale",
+    "liquidation_fee_rate",
+    "insurance_fund_quote",
+    "insurance_fund_scale",
+    "adl_policy",
+    "circuit_breaker",
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PolicyVariant:
+    """One set of rule changes applied to every venue (``None`` = the scenario's own rule)."""
+
+    name: str
+    max_leverage: float | None = None
+    leverage_cap_mode: str = "same_margin"
+    mmr_scale: float = 1.0
+    liquidation_fee_rate: float | None = None
+    insurance_fund_quote: float | None = None
+    insurance_fund_scale: float = 1.0
+    adl_policy: str | None = None
+    circuit_breaker: CircuitBreaker | None = None
+
+    def __post_init__(self) -> None:
+        where = f"variant {self.name!r}"
+        if self.max_leverage is not None and not (1.0 <= self.max_leverage <= 1001.0):
+            raise ConfigError(f"{where}: max_leverage {self.max_leverage} outside [1, 1001]")
+        if self.leverage_cap_mode not in ("same_margin", "same_size"):
+            raise ConfigError(f"{where}: leverage_cap_mode must be same_margin or same_size")
+        if not (self.mmr_scale > 0 and math.isfinite(self.mmr_scale)):
+            raise ConfigError(f"{where}: mmr_scale must be > 0")
+        if self.liquidation_fee_rate is not None and not 0.0 <= self.liquidation_fee_rate < 1.0:
+            raise ConfigError(f"{where}: liquidation_fee_rate must be a fraction in [0, 1)")
+        if self.insurance_fund_quote is not None and not self.insurance_fund_quote >= 0:
+            raise ConfigError(f"{where}: insurance_fund_quote must be >= 0")
+        if not self.insurance_fund_scale >= 0:
+            raise ConfigError(f"{where}: insurance_fund_scale must be >= 0")
+        if self.adl_policy is not None:
+            from liqcascade.adl import ADLPolicy
+
+            try:
+                ADLPolicy.parse(self.adl_policy)
+            except (ConfigError, ValueError) as exc:
+                raise ConfigError(f"{where}: adl_policy: {exc}") from None
+        if self.circuit_breaker is not None and not isinstance(
+            self.circuit_breaker, CircuitBreaker
+        ):
+            object.__setattr__(self, "circuit_breaker", CircuitBreaker.parse(self.circuit_breaker))
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], where: str = "variant") -> PolicyVariant:
+        unknown = set(d) - set(_VARIANT_KEYS)
+        if unknown:
+            raise ConfigError(
+                f"{where}: unknown keys {sorted(unknown)}; expected some of {list(_VARIANT_KEYS)}"
+            )
+        if "name" not in d:
+            raise ConfigError(f"{where}: 'name' is required")
+        d = dict(d)
+        if "circuit_breaker" in d:
+            d["circuit_breaker"] = CircuitBreaker.parse(d["circuit_breaker"])
+        return cls(**d)
+
+
+_VARY_KEYS = {
+    "max_leverage": ("max_leverage", float),
+    "leverage": ("max_leverage", float),
+    "mmr_scale": ("mmr_scale", float),
+    "tiers": ("mmr_scale", float),
+    "liquidation_fee": ("liquidation_fee_rate", float),
+    "liquidation_fee_rate": ("liquidation_fee_rate", float),
+    "insurance_fund": ("insurance_fund_quote", float),
+    "insurance_fund_quote": ("insurance_fund_quote", float),
+    "insurance_fund_scale": ("insurance_fund_scale", float),
+    "adl": ("adl_policy", str),
+    "adl_policy": ("adl_policy", str),
+    "circuit_breaker": ("circuit_breaker", str),
+    "breaker": ("circuit_breaker", str),
+}
+
+
+def parse_vary(spec: str) -> list[PolicyVariant]:
+    """``KEY=V1,V2,...`` -> one variant per value (keys: max_leverage, mmr_scale,
+    liquidation_fee, insurance_fund, insurance_fund_scale, adl, circuit_breaker).
+
+    >>> [v.name for v in parse_vary("max_leverage=125,20")]
+    ['max_leverage=125', 'max_leverage=20']
+    """
+    key, sep, values = spec.partition("=")
+    key = key.strip().lower()
+    if not sep or key not in _VARY_KEYS:
+        raise ConfigError(
+            f"--vary {spec!r}: expected KEY=V1,V2,... with KEY one of {sorted(set(_VARY_KEYS))}"
+        )
+    field_name, conv = _VARY_KEYS[key]
+    out = []
+    for raw in values.split(","):
+        raw = raw.strip()
+        if not raw:
+            continue
+        try:
+            val: Any = conv(raw)
+        except ValueError as exc:
+            raise ConfigError(f"--vary {spec!r}: {raw!r} is not a number") from exc
+        if field_name == "circuit_breaker":
+            val = CircuitBreaker.parse(val)
+        out.append(PolicyVariant(name=f"{key}={raw}", **{field_name: val}))
+    if not out:
+        raise ConfigError(f"--vary {spec!r}: no values")
+    return out
+
+
+@dataclass(frozen=True, kw_only=True)
+class PolicyLab:
+    """A policy experiment: the scenario, the paths, the engine settings and the variants.
+
+    ``n_positions`` overrides a synthetic book's size (speed); ``dt_s`` is the engine step (it
+    must divide the scenario's step); ``tail_s`` runs on after the path so a cascade can finish.
+    """
+
+    scenario: Path
+    variants: tuple[PolicyVariant, ...] = ()
+    paths: int = 8
+    seed: int | None = None
+    n_positions: int | None = None
+    dt_s: float = 5.0
+    tail_s: float = 300.0
+    max_halts: int = 5
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        if self.paths < 1:
+            raise ConfigError(f"{self.source or 'policy'}: paths must be >= 1")
+        if not self.dt_s > 0:
+            raise ConfigError(f"{self.source or 'policy'}: dt_s must be > 0")
+        names = [v.name for v in self.variants]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"{self.source or 'policy'}: variant names repeat: {names}")
+
+
+_POLICY_KEYS = ("scenario", "paths", "seed", "n_positions", "dt_s", "tail_s", "max_halts")
+
+
+def load_policy(path: str | Path) -> PolicyLab:
+    """Read a policy file (``[policy]`` + ``[[variants]]``) or a plain stress scenario file.
+
+    A plain scenario (no ``[policy]`` table) gives a lab with no variants: add them with
+    :func:`parse_vary` (the CLI's ``--vary``). A baseline variant (no change) always runs first.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"{p}: policy/scenario file not found")
+    try:
+        raw = tomllib.loads(p.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{p.name}: not valid TOML ({exc})") from exc
+    if "policy" not in raw:
+        if "variants" in raw:
+            raise ConfigError(f"{p.name}: [[variants]] given without a [policy] table")
+        return PolicyLab(scenario=p, source=p.name)
+    extra = set(raw) - {"policy", "variants"}
+    if extra:
+        raise ConfigError(
+            f"{p.name}: unknown tables {sorted(extra)}; expected [policy] and [[variants]]"
+        )
+    pol = dict(raw["policy"])
+    unknown = set(pol) - set(_POLICY_KEYS)
+    if unknown:
+        raise ConfigError(
+            f"{p.name}: [policy] unknown keys {sorted(unknown)}; expected some of {list(_POLICY_KEYS)}"
+        )
+    if "scenario" not in pol:
+        raise ConfigError(f"{p.name}: [policy].scenario (path of the stress scenario) is required")
+    sc = Path(pol.pop("scenario"))
+    if not sc.is_absolute():
+        sc = p.parent / sc
+    variants = tuple(
+        PolicyVariant.from_dict(v, where=f"{p.name}: [[variants]] #{i + 1}")
+        for i, v in enumerate(raw.get("variants", []))
+    )
+    return PolicyLab(scenario=sc, variants=variants, source=p.name, **pol)
+
+
+# --------------------------------------------------------------------------------------------
+# the prepared scenario
+# --------------------------------------------------------------------------------------------
+@dataclass
+class _Prepared:
+    scenario: Any
+    venues: list[Any]  # VenueSpec
+    labels: tuple[str, ...]
+    insurance_fund_quote: np.ndarray
+    impacts: dict[str, Any]
+    book: Any
+    venue_index: np.ndarray  # book row -> scenario venue
+    shock: Any
+    seed: int
+    notes: list[str] = field(default_factory=list)
+
+
+def _prepare(lab: PolicyLab) -> _Prepared:
+    import msgspec
+
+    from liqcascade import sweep
+    from liqcascade.impact import parse_impact
+    from liqcascade.scenarios import load_scenario
+    from liqcascade.scenarios import schema as S
+    from liqcascade.scenarios.shocks import build_shock, read_klines
+
+    sc = load_scenario(lab.scenario)
+    if lab.n_positions is not None:
+        if not isinstance(sc.book, S.SyntheticBook):
+            raise ConfigError(
+                f"{lab.source}: [policy].n_positions applies to a synthetic book only"
+            )
+        sc = msgspec.structs.replace(
+            sc, book=msgspec.structs.replace(sc.book, n_positions=int(lab.n_positions))
+        )
+    seed = sc.monte_carlo.seed if lab.seed is None else int(lab.seed)
+    default_price = None
+    if isinstance(sc.book, S.SyntheticBook):
+        kl = read_klines(
+            sc.book.price_history, sc.base_dir, sc.book.history_start, sc.book.history_end
+        )
+        default_price = float(kl["close"][-1])
+    venues = sweep._resolve_venues(sc, default_price)
+    names = [v.name for v in venues]
+    if len(set(names)) != len(names):
+        raise ConfigError(
+            f"{lab.scenario.name}: the policy lab runs the dynamic engine on one asset; venues "
+            f"repeat ({names}). Give each venue once."
+        )
+    if isinstance(sc.shock, S.CollateralShock):
+        raise ConfigError(
+            f"{lab.scenario.name}: collateral shocks are not supported by the policy lab"
+        )
+    book, _pop = sweep._load_book(sc, venues, seed)
+    vidx = sweep._venue_codes(sc, book, venues)
+    impacts = {}
+    for i, v in enumerate(sc.venues):
+        spec = (
+            v.impact
+            if not v.impact.startswith("depth:")
+            else sweep._abs_depth(v.impact, sc.base_dir)
+        )
+        impacts[venues[i].name] = parse_impact(spec)
+    notes = []
+    active = [
+        k
+        for k in ("retail_deleverage", "dip_buying", "mm_withdrawal")
+        if getattr(sc.behaviours, k, None)
+    ]
+    if active:
+        notes.append(
+            f"scenario behaviours {active} are not modelled by the dynamic engine and are ignored here"
+        )
+    return _Prepared(
+        scenario=sc,
+        venues=venues,
+        labels=tuple(names),
+        insurance_fund_quote=np.array(
+            [v.insurance_fund_quote for v in sc.venues], dtype=np.float64
+        ),
+        impacts=impacts,
+        book=book,
+        venue_index=np.asarray(vidx, dtype=np.int64),
+        shock=build_shock(sc.shock, sc.base_dir),
+        seed=seed,
+        notes=notes,
+    )
+
+
+def _scaled_rules(rules: Any, mmr_scale: float) -> Any:
+    from liqcascade.venues.base import TierTable
+
+    if mmr_scale == 1.0:
+        return rules
+    t = rules.tiers
+    base = np.asarray(t.mmr)
+    # a rate cannot reach 100%: scaled rates are capped at 50% (Binance's 1x bracket) or the
+    # tier's own rate if higher; capping keeps them non-decreasing
+    mmr = np.minimum(base * mmr_scale, np.maximum(base, 0.5))
+    lev = np.maximum(1.0, np.asarray(t.max_leverage) / mmr_scale)
+    tiers = TierTable.from_rows(
+        t.floor_quote, mmr, lev, cap_quote=t.cap_quote, name=f"{t.name} x{mmr_scale:g}"
+    )
+    return replace(rules, tiers=tiers)
+
+
+@dataclass(frozen=True)
+class _VariantBook:
+    positions: Any  # PositionArrays
+    segment: np.ndarray
+    initial_equity_quote: np.ndarray
+    resized: int
+    dropped: int
+
+
+def _variant_book(prep: _Prepared, v: PolicyVariant) -> _VariantBook:
+    """The scenario's book under the variant's leverage cap and margin tiers."""
+    from liqcascade import margin
+    from liqcascade.engine.dynamic import PositionArrays
+
+    b = prep.book
+    side = np.asarray(b.side, np.int8)
+    s = side.astype(np.float64)
+    size = np.asarray(b.size_base, np.float64).copy()
+    entry = np.asarray(b.entry_price, np.float64)
+    bank = np.asarray(b.bankruptcy_price, np.float64)
+    marg = np.where(
+        np.isfinite(bank), s * size * (entry - bank), np.asarray(b.margin_quote, np.float64)
+    )
+    marg = np.where(np.isfinite(marg) & (marg > 0), marg, size * entry)
+    vi = prep.venue_index
+    n = len(size)
+    liq = np.full(n, np.nan)
+    mmr = np.zeros(n)
+    cum = np.zeros(n)
+    resized = 0
+    for k, spec in enumerate(prep.venues):
+        sel = np.flatnonzero(vi == k)
+        if not len(sel):
+            continue
+        rules = _scaled_rules(spec.rules, v.mmr_scale)
+        notional = size[sel] * entry[sel]
+        tier_cap = np.asarray(rules.tiers.max_leverage)[rules.tiers.index(notional)]
+        cap = np.minimum(tier_cap, spec.max_leverage)
+        if v.max_leverage is not None:
+            cap = np.minimum(cap, v.max_leverage)
+        lev = notional / marg[sel]
+        over = lev > cap * (1 + 1e-9)
+        if over.any():
+            resized += int(over.sum())
+            rows = sel[over]
+            if v.leverage_cap_mode == "same_margin":
+                size[rows] = marg[rows] * cap[over] / entry[rows]
+            else:
+                marg[rows] = notional[over] / cap[over]
+        p, t = margin.liquidation_price_and_tier(rules, side[sel], size[sel], entry[sel], marg[sel])
+        liq[sel] = p
+        mmr[sel] = np.asarray(rules.tiers.mmr)[t]
+        cum[sel] = np.asarray(rules.tiers.cum_quote)[t]
+    p0 = np.array([prep.venues[k].initial_price for k in range(len(prep.venues))])[vi]
+    dead = np.isfinite(liq) & (s * (p0 - liq) <= 0)
+    keep = ~dead
+    bank_new = entry - s * marg / size
+    pa = PositionArrays(
+        account_id=np.asarray(b.account_id)[keep],
+        venue_code=vi[keep],
+        venues=prep.labels,
+        side=side[keep],
+        size_base=size[keep],
+        entry_price=entry[keep],
+        margin_quote=marg[keep],
+        mmr=mmr[keep],
+        cum_quote=cum[keep],
+        liquidation_price=liq[keep],
+        bankruptcy_price=bank_new[keep],
+    )
+    eq0 = marg + s * size * (p0 - entry)
+    return _VariantBook(
+        positions=pa,
+        segment=np.asarray(b.segment, np.int8)[keep],
+        initial_equity_quote=eq0[keep],
+        resized=resized,
+        dropped=int(dead.sum()),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# paths and circuit breakers
+# --------------------------------------------------------------------------------------------
+def _engine_returns(prep: _Prepared, path: int, dt_s: float) -> np.ndarray:
+    """Exogenous relative return per engine step of scenario path ``path`` (log-linear inside
+    each scenario step)."""
+    from liqcascade.sweep import path_seed
+
+    rng = np.random.default_rng(path_seed(prep.seed, path))
+    sp = prep.shock.sample(rng)
+    t = sp.time_s
+    lr = np.diff(np.log(sp.price_ratio))
+    if len(t) == 2 and t[1] == t[0]:  # an instantaneous jump
+        return np.expm1(lr)
+    step = float(t[1] - t[0])
+    k = step / dt_s
+    if abs(k - round(k)) > 1e-9 or round(k) < 1:
+        raise ConfigError(f"dt_s={dt_s} must divide the scenario's step_s={step}")
+    k = int(round(k))
+    return np.expm1(np.repeat(lr / k, k))
+
+
+def _find_halt(price: np.ndarray, start: int, cb: CircuitBreaker, dt_s: float) -> int | None:
+    """First step >= start at which the price moved >= move_frac from its window extreme."""
+    w = max(1, int(round(cb.window_s / dt_s)))
+    for t in range(max(start, 1), len(price)):
+        lo = max(0, t - w)
+        win = price[lo : t + 1]
+        hi, mn = float(win.max()), float(win.min())
+        p = float(price[t])
+        if (hi - p) / hi >= cb.move_frac or (p - mn) / mn >= cb.move_frac:
+            return t
+    return None
+
+
+def _apply_halts(rets: np.ndarray, halts: list[tuple[int, int]], steps: int):
+    """Freeze the exogenous path during each halt [a, b) (moves deferred to step b) and scale
+    depth up so that forced orders do not move the price; returns (returns, depth scale)."""
+    r = np.zeros(steps)
+    r[: len(rets)] = rets
+    scale = np.ones(steps)
+    for a, b in halts:
+        b = min(b, steps)
+        if a >= steps:
+            continue
+        deferred = float(np.sum(np.log1p(r[a:b])))
+        r[a:b] = 0.0
+        if b < steps:
+            r[b] = math.expm1(math.log1p(r[b]) + deferred)
+        scale[a:b] = HALT_DEPTH_SCALE
+    return r, scale
+
+
+# --------------------------------------------------------------------------------------------
+# running
+# --------------------------------------------------------------------------------------------
+@dataclass
+class PolicyResult:
+    """The comparison: ``table`` (one row per variant, means over paths), ``runs`` (one row per
+    variant and path), the reference ADL figures, and what was run."""
+
+    table: pl.DataFrame
+    runs: pl.DataFrame
+    reference: pl.DataFrame
+    seed: int
+    paths: int
+    meta: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "seed": self.seed,
+            "paths": self.paths,
+            "table": self.table.to_dicts(),
+            "reference_chitra_2025": self.reference.to_dicts(),
+            "meta": self.meta,
+        }
+
+
+def _venue_overrides(prep: _Prepared, v: PolicyVariant) -> dict[str, dict[str, Any]]:
+    out = {}
+    for k, spec in enumerate(prep.venues):
+        d: dict[str, Any] = {}
+        fund = (
+            prep.insurance_fund_quote[k]
+            if v.insurance_fund_quote is None
+            else v.insurance_fund_quote
+        )
+        d["insurance_fund_quote"] = float(fund) * v.insurance_fund_scale
+        fee = (
+            spec.rules.liquidation_fee_rate
+            if v.liquidation_fee_rate is None
+            else v.liquidation_fee_rate
+        )
+        d["clearance_fee_rate"] = float(fee)
+        if v.adl_policy is not None:
+            d["adl_policy"] = v.adl_policy
+        out[spec.name] = d
+    return out
+
+
+def _metrics(res: Any, vb: _VariantBook) -> dict[str, float]:
+    s = res.summary()
+    lg = res.ledger
+    losses = res.losses
+    pos = lg["position"].to_numpy()
+    kind = lg["kind"].to_numpy()
+    liq_ev = np.isin(kind, _ADL_LOSS_KINDS)
+    win_ev = kind == "adl_winner"
+    seg = vb.segment
+    size0 = vb.positions.size_base
+    # lost equity of liquidated positions (share of the starting equity closed, less returned)
+    lost = np.zeros(len(seg))
+    if liq_ev.any():
+        p = pos[liq_ev]
+        closed = np.bincount(p, weights=lg["qty_base"].to_numpy()[liq_ev], minlength=len(seg))
+        returned = np.bincount(
+            p, weights=lg["returned_quote"].to_numpy()[liq_ev], minlength=len(seg)
+        )
+        hit = closed > 0
+        frac = np.minimum(1.0, closed / size0)
+        lost[hit] = np.maximum(0.0, frac[hit] * vb.initial_equity_quote[hit] - returned[hit])
+    if win_ev.any():
+        lost += np.bincount(
+            pos[win_ev], weights=lg["adl_haircut"].to_numpy()[win_ev], minlength=len(seg)
+        )
+    total_loss = float(lost.sum())
+    retail = float(lost[seg == 0].sum())
+    acc = vb.positions.account_id
+    hit_accounts = np.unique(acc[pos[liq_ev | win_ev]]) if (liq_ev | win_ev).any() else np.zeros(0)
+    liq_accounts = np.unique(acc[pos[liq_ev]]) if liq_ev.any() else np.zeros(0)
+    fund_change = lg["insurance_fund_change"].to_numpy()
+    taken = float(losses["adl_haircut"].sum())
+    needed = float(losses["adl_needed"].sum())
+    return {
+        "liquidated_notional_quote": float(s["liquidated_notional"]),
+        "bad_debt_quote": float(-s["bad_debt_total"]),
+        "insurance_fund_used_quote": float(-fund_change[fund_change < 0].sum()),
+        "insurance_fund_net_quote": float(fund_change.sum()),
+        "fees_quote": float(lg["fee"].sum()),
+        "adl_taken_quote": taken,
+        "adl_needed_quote": needed,
+        "adl_overshoot_quote": taken - needed,
+        "cascade_multiplier": float(s["cascade_multiplier"]),
+        "accounts_hit": float(len(hit_accounts)),
+        "accounts_liquidated": float(len(liq_accounts)),
+        "trader_loss_quote": total_loss,
+        "retail_loss_share": retail / total_loss if total_loss > 0 else math.nan,
+        "institutional_loss_share": (total_loss - retail) / total_loss
+        if total_loss > 0
+        else math.nan,
+        "final_price": float(s["final_price"]),
+        "conservation_residual_quote": float(s["conservation_residual"]),
+    }
+
+
+def run_variant_path(
+    prep: _Prepared, vb: _VariantBook, v: PolicyVariant, path: int, lab: PolicyLab
+) -> dict[str, float]:
+    """Run one variant on one path (same exogenous path and engine seed in every variant)."""
+    from liqcascade.engine.dynamic import DynamicConfig, simulate
+
+    rets = _engine_returns(prep, path, lab.dt_s)
+    steps = len(rets) + max(1, int(round(lab.tail_s / lab.dt_s)))
+    venues_cfg = _venue_overrides(prep, v)
+    cb = v.circuit_breaker
+    halts: list[tuple[int, int]] = []
+    engine_seed = prep.seed + path
+    p0 = {spec.name: spec.initial_price for spec in prep.venues}
+    for _ in range(lab.max_halts + 1):
+        r, scale = _apply_halts(rets, halts, steps)
+        cfg = DynamicConfig(
+            dt_s=lab.dt_s,
+            steps=steps,
+            seed=engine_seed,
+            venues=venues_cfg,
+            # the engine recomputes the depth scale each step only when stress_beta > 0; a
+            # negligible beta keeps the halt multiplier from compounding step over step
+            stress_beta=1e-12 if halts else 0.0,
+        )
+        res = simulate(
+            vb.positions,
+            prep.impacts,
+            r,
+            cfg,
+            rng_seed=engine_seed,
+            initial_price=p0,
+            depth_scale_path=scale if halts else None,
+        )
+        if cb is None:
+            break
+        hub = res.summary()["hub_venue"]
+        price = res.timeline.filter(pl.col("venue") == hub).sort("step")["price"].to_numpy()
+        start = halts[-1][1] if halts else 1
+        t = _find_halt(price, start, cb, lab.dt_s)
+        if t is None or len(halts) == lab.max_halts:
+            break
+        halts.append((t + 1, t + 1 + max(1, int(round(cb.halt_s / lab.dt_s)))))
+    out = _metrics(res, vb)
+    out["halts"] = float(len(halts))
+    return out
+
+
+_TABLE_COLS = (
+    "liquidated_notional_quote",
+    "bad_debt_quote",
+    "insurance_fund_used_quote",
+    "insurance_fund_net_quote",
+    "fees_quote",
+    "adl_taken_quote",
+    "adl_needed_quote",
+    "adl_overshoot_quote",
+    "cascade_multiplier",
+    "accounts_hit",
+    "accounts_liquidated",
+    "trader_loss_quote",
+    "retail_loss_share",
+    "institutional_loss_share",
+    "halts",
+    "conservation_residual_quote",
+)
+
+
+def run_policy(
+    lab: PolicyLab,
+    variants: Iterable[PolicyVariant] = (),
+    *,
+    progress: Any = None,
+) -> PolicyResult:
+    """Run the baseline and every variant (the lab's and ``variants``) on the same paths.
+
+    ``progress`` is an optional callable ``(done, total)`` (the CLI passes a progress bar).
+    """
+    vs = [PolicyVariant(name="baseline")] + list(lab.variants) + list(variants)
+    names = [v.name for v in vs]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"variant names repeat: {names}")
+    prep = _prepare(lab)
+    rows = []
+    total = len(vs) * lab.paths
+    done = 0
+    meta_variants = []
+    for v in vs:
+        vb = _variant_book(prep, v)
+        meta_variants.append(
+            {
+                "name": v.name,
+                "positions": len(vb.positions),
+                "resized": vb.resized,
+                "dropped_already_liquidatable": vb.dropped,
+            }
+        )
+        for i in range(lab.paths):
+            m = run_variant_path(prep, vb, v, i, lab)
+            rows.append({"variant": v.name, "path": i, **m})
+            done += 1
+            if progress is not None:
+                progress(done, total)
+    runs = pl.DataFrame(rows)
+    order = pl.DataFrame({"variant": names, "_o": list(range(len(names)))})
+    table = (
+        runs.group_by("variant")
+        .agg(
+            [pl.col(c).mean() for c in _TABLE_COLS]
+            + [pl.col("conservation_residual_quote").abs().max().alias("max_abs_residual_quote")]
+        )
+        .drop("conservation_residual_quote")
+        .join(order, on="variant")
+        .sort("_o")
+        .drop("_o")
+        .with_columns(
+            pl.when(pl.col("adl_needed_quote") > 0)
+            .then(pl.col("adl_overshoot_quote") / pl.col("adl_needed_quote"))
+            .otherwise(None)
+            .alias("adl_overshoot_over_needed")
+        )
+    )
+    logger.info("policy lab: %d variants x %d paths", len(vs), lab.paths)
+    return PolicyResult(
+        table=table,
+        runs=runs,
+        reference=chitra_reference(),
+        seed=prep.seed,
+        paths=lab.paths,
+        meta={
+            "scenario": str(lab.scenario),
+            "dt_s": lab.dt_s,
+            "tail_s": lab.tail_s,
+            "positions": len(prep.book),
+            "variants": meta_variants,
+            "variant_rules": [asdict(v) for v in vs],
+            "notes": prep.notes,
+        },
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# reference figures
+# --------------------------------------------------------------------------------------------
+_CHITRA_POLICIES = {
+    "prod": "Hyperliquid production queue",
+    "pr": "pro-rata (wealth)",
+    "contract_pr": "contract pro-rata",
+    "vector": "vector",
+    "fixed_point_ilp_integer": "min-max ILP",
+}
+
+
+def chitra_reference(path: str | Path | None = None) -> pl.DataFrame:
+    """Per-policy totals of Chitra (2025)'s ADL analysis of Hyperliquid, 10 Oct 2025.
+
+    Sums the 16 waves of ``policy_per_wave_metrics.csv`` (shipped in
+    ``sample_data/hyperliquid/adl-2025-10-10``; MIT, pluriholonomic/autodeleveraging-analysis
+    aae0be86): needed budget, budget used and overshoot per policy, in USD, and overshoot / needed.
+    """
+    p = (
+        Path(
+            str(
+                files("liqcascade")
+                / "sample_data/hyperliquid/adl-2025-10-10/policy_per_wave_metrics.csv"
+            )
+        )
+        if path is None
+        else Path(path)
+    )
+    if not p.is_file():
+        raise InputError(f"{p}: Chitra per-wave file not found")
+    df = pl.read_csv(p)
+    needed = float(df["budget_needed"].sum())
+    rows = []
+    for key, label in _CHITRA_POLICIES.items():
+        b, o = f"budget_{key}", f"overshoot_{key}"
+        if b not in df.columns or o not in df.columns:
+            raise InputError(f"{p}: columns {b}/{o} missing")
+        rows.append(
+            {
+                "policy": label,
+                "waves": df.height,
+                "needed_usd": needed,
+                "taken_usd": float(df[b].sum()),
+                "overshoot_usd": float(df[o].sum()),
+                "overshoot_over_needed": float(df[o].sum()) / needed,
+            }
+        )
+    return pl.DataFrame(rows)
+
+
+def variants_from(specs: Sequence[str]) -> list[PolicyVariant]:
+    """Variants from several ``--vary`` specs (one factor at a time)."""
+    out: list[PolicyVariant] = []
+    for s in specs:
+        out.extend(parse_vary(s))
+    return out
