@@ -60,12 +60,11 @@ def test_observed_side_read_from_data(frames) -> None:
 def test_replay_runs_and_compares(frames, tmp_path: Path) -> None:
     ev = load_event("2025-10-10")
     prm = ReplayParams(
-        depth_scale=1.3,
-        depth_withdrawal=2.0,
-        depth_floor=0.3,
-        resilience_half_life_s=120,
+        depth_scale=0.6,
+        stress_beta=200.0,
+        stress_floor=0.15,
+        resilience_half_life_s=300.0,
         permanent_frac=0.3,
-        queue_half_life_s=30,
     )
     r = run_replay(frames, ev, params=prm, fit_info={"fitted_on": "test"}, lookback_hours=6)
     liq = r.model.liq_long_quote.sum() + r.model.liq_short_quote.sum()

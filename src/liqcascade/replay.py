@@ -464,69 +464,60 @@ def observe(frames: MarketFrames, event: Event) -> Observed:
 
 @dataclass(frozen=True, kw_only=True)
 class ReplayParams:
-    """Dynamic parameters of the replay (fitted by :func:`fit_replay`).
+    """Parameters of the replay's dynamic run (fitted by :func:`fit_replay`; units in names).
 
-    depth_scale: liquidity that market orders meet, as a multiple of the displayed depth
-        (bookDepth) or of the square-root law's ADV at the start.
-    depth_withdrawal: market makers keep a fraction ``1 / (1 + depth_withdrawal * r)`` of the
-        pre-event depth, ``r`` = the model's absolute move over the last minute in percent.
-    depth_floor: the fraction of the pre-event depth that never leaves (0 < floor <= 1).
-    resilience_half_life_s: transient impact decays with this half-life (seconds).
-    permanent_frac: share of each impact that never decays (0..1).
-    queue_half_life_s: forced orders wait in the liquidation engine's queue and are executed at
-        the rate ``1 - 2**(-step_s / queue_half_life_s)`` of the queue per step (seconds).
-    forced_flow_multiplier: forced orders hitting this book per unit of this venue's own forced
-        orders (>= 1): liquidations on other venues reach the book through arbitrage.
-    step_s: time step of the simulation (seconds).
+    depth_scale: liquidity that market orders meet, as a multiple of the pre-event depth (the
+        bookDepth snapshot, or the square-root law's ADV without one).
+    stress_beta, stress_floor: the engine's stress rule: depth x max(stress_floor,
+        1 - stress_beta * |move over stress_window_s|) (``DynamicConfig``).
+    resilience_half_life_s: half-life of eaten depth (s); permanent_frac: share of impact that
+        stays when depth refills.
+    stress_window_s, step_s: engine window and time step (s), not fitted.
     sqrt_y: prefactor Y of the square-root law used when no bookDepth is stored.
     """
 
-    depth_scale: float = 1.0
-    depth_withdrawal: float = 0.5
-    depth_floor: float = 0.1
+    depth_scale: float = 0.5
+    stress_beta: float = 50.0
+    stress_floor: float = 0.2
     resilience_half_life_s: float = 300.0
-    permanent_frac: float = 0.5
-    queue_half_life_s: float = 60.0
-    forced_flow_multiplier: float = 1.0
-    step_s: float = 10.0
+    permanent_frac: float = 0.3
+    stress_window_s: float = 60.0
+    step_s: float = 5.0
     sqrt_y: float = 1.0
 
     def __post_init__(self) -> None:
-        if not (self.depth_scale > 0):
-            raise InputError(f"depth_scale must be > 0, got {self.depth_scale}")
-        if not (0 < self.depth_floor <= 1):
-            raise InputError(f"depth_floor must be in (0, 1], got {self.depth_floor}")
-        if not (self.depth_withdrawal >= 0):
-            raise InputError(f"depth_withdrawal must be >= 0, got {self.depth_withdrawal}")
-        if not (self.resilience_half_life_s > 0):
-            raise InputError(
-                f"resilience_half_life_s must be > 0 s, got {self.resilience_half_life_s}"
-            )
-        if not (0 <= self.permanent_frac <= 1):
-            raise InputError(f"permanent_frac must be in [0, 1], got {self.permanent_frac}")
-        if not (self.queue_half_life_s > 0):
-            raise InputError(f"queue_half_life_s must be > 0 s, got {self.queue_half_life_s}")
-        if not (self.forced_flow_multiplier >= 1):
-            raise InputError(
-                f"forced_flow_multiplier must be >= 1, got {self.forced_flow_multiplier}"
-            )
-        if not (self.step_s > 0):
-            raise InputError(f"step_s must be > 0 s, got {self.step_s}")
-        if not (self.sqrt_y > 0):
-            raise InputError(f"sqrt_y must be > 0, got {self.sqrt_y}")
+        checks = {
+            "depth_scale": self.depth_scale > 0,
+            "stress_beta": self.stress_beta >= 0,
+            "stress_floor": 0 < self.stress_floor <= 1,
+            "resilience_half_life_s": self.resilience_half_life_s > 0,
+            "permanent_frac": 0 <= self.permanent_frac <= 1,
+            "stress_window_s": self.stress_window_s > 0,
+            "step_s": self.step_s > 0,
+            "sqrt_y": self.sqrt_y > 0,
+        }
+        for name, ok in checks.items():
+            if not ok:
+                raise InputError(
+                    f"replay parameter {name}={getattr(self, name)!r} out of range "
+                    "(depth_scale, step_s, half-life, window, sqrt_y > 0; stress_beta >= 0; "
+                    "stress_floor in (0, 1]; permanent_frac in [0, 1])"
+                )
 
 
 @dataclass(frozen=True)
 class ModelPath:
-    """Model output: a price path per step and liquidation totals (quote)."""
+    """Model output per engine step: price, depth scale, liquidated notional (quote) per side."""
 
     time_ms: np.ndarray
     price: np.ndarray
     depth_factor: np.ndarray
-    liq_long_quote: np.ndarray  # per step
+    liq_long_quote: np.ndarray
     liq_short_quote: np.ndarray
+    summary: dict[str, Any] = field(default_factory=dict)
 
     def per_minute(self) -> pl.DataFrame:
+        """Per-minute low, close, minimum depth factor and liquidated notional."""
         df = pl.DataFrame(
             {
                 "time_ms": self.time_ms,
@@ -550,18 +541,39 @@ class ModelPath:
         )
 
 
-def _side_index(cohorts: pl.DataFrame, side: int) -> tuple[np.ndarray, np.ndarray]:
-    """Liquidation prices and cumulative sizes in the order a move liquidates them."""
-    c = cohorts.filter(pl.col("side") == side)
-    lp = c["liquidation_price"].to_numpy().astype(float)
-    sz = c["size_base"].to_numpy().astype(float)
-    order = np.argsort(-lp) if side == 1 else np.argsort(lp)
-    lp, sz = lp[order], sz[order]
-    return lp, np.concatenate([[0.0], np.cumsum(sz)])
+def cohort_positions(lmap: LiquidationMap, rules: Any = None) -> Any:
+    """The liquidation map's cohorts as the dynamic engine's isolated positions.
+
+    Each cohort keeps the maintenance tier of the prior's representative notional (mmr, and the
+    maintenance amount ``cum`` scaled by the cohort's notional over the representative one), so the
+    engine's liquidation price equals the map's (the tier of an aggregated cohort is not the tier of
+    the positions it stands for).
+    """
+    from liqcascade.engine.dynamic import PositionArrays
+    from liqcascade.venues import load_venue
+
+    rules = rules or load_venue(lmap.meta["venue"], lmap.meta["symbol"])
+    c = lmap.cohorts
+    if c.height == 0:
+        raise DataError("liquidation map has no open cohort; nothing to replay")
+    rep = float(lmap.meta["prior"]["representative_notional_quote"])
+    k = int(np.asarray(rules.tiers.index(np.array([rep])))[0])
+    mmr = float(np.asarray(rules.tiers.mmr)[k])
+    cum = float(np.asarray(rules.tiers.cum_quote)[k])
+    n_quote = (c["size_base"] * c["entry_price"]).to_numpy()
+    return PositionArrays.isolated(
+        side=c["side"].to_numpy(),
+        size_base=c["size_base"].to_numpy(),
+        entry_price=c["entry_price"].to_numpy(),
+        margin_quote=c["margin_quote"].to_numpy(),
+        mmr=mmr,
+        cum_quote=cum * n_quote / rep,
+        venues=(lmap.meta["venue"],),
+    )
 
 
 def simulate_replay(
-    cohorts: pl.DataFrame,
+    positions: Any,
     *,
     pre_price: float,
     start_ms: int,
@@ -570,89 +582,48 @@ def simulate_replay(
     impulse_minutes: int,
     impact: Any,
     params: ReplayParams,
+    rng_seed: int = 0,
 ) -> ModelPath:
-    """Run the replay dynamics (docs/replay.md, "Model").
+    """Run the cascade with :func:`liqcascade.engine.dynamic.simulate` (docs/replay.md, "Model").
 
-    Each step of ``params.step_s`` seconds: the exogenous impulse (``impulse_base`` base units sold
-    evenly over the first ``impulse_minutes`` minutes) plus the forced orders of every cohort whose
-    liquidation price the price has crossed (longs sell into the bid, shorts buy from the ask) move
-    the price by ``impact.move_for_volume`` on the scaled depth. Each step's log-impact decays as
-    ``permanent_frac + (1 - permanent_frac) * 2**(-age / resilience_half_life_s)``. Depth in use is
-    the pre-event depth times ``1 / (1 + depth_withdrawal * r)``, ``r`` the absolute move over the
-    last minute in percent. Forced orders are executed at the step's price (notional = size *
-    price). Deterministic: no random draw.
+    The exogenous path is the impulse's own move through the pre-event book,
+    ``x0 = impact.move_for_volume(impulse_base / depth_scale)``, spread evenly (geometrically)
+    over the first ``impulse_minutes``; the engine then liquidates every position the price
+    crosses, walks the (scaled) book, refills eaten depth and applies its stress rule. One venue,
+    no arbitrage. ``rng_seed`` is passed to the engine and kept in ``summary``.
     """
+    from liqcascade.engine.dynamic import DynamicConfig, simulate
+
     p = params
-    n = int(math.ceil((end_ms - start_ms) / (p.step_s * 1000.0)))
-    if n <= 0:
+    steps = int(math.ceil((end_ms - start_ms) / (p.step_s * 1000.0)))
+    if steps <= 0:
         raise InputError("replay window is empty")
-    t = start_ms + (np.arange(n) * p.step_s * 1000.0).astype(np.int64)
-    imp_steps = max(1, int(round(impulse_minutes * 60.0 / p.step_s)))
-    exo = np.zeros(n)
-    exo[: min(imp_steps, n)] = impulse_base / imp_steps
-    lp_long, cum_long = _side_index(cohorts, 1)
-    lp_short, cum_short = _side_index(cohorts, -1)
-    bid = impact.for_side("bid")
-    ask = impact.for_side("ask")
-    lag = max(1, int(round(60.0 / p.step_s)))
-    step_decay = 0.5 ** (p.step_s / p.resilience_half_life_s)
-    perm = 0.0
-    trans = 0.0
-    impulses = np.zeros(n)  # signed log impact added at each step
-    log_p = np.empty(n)
-    price = np.empty(n)
-    depth_f = np.empty(n)
-    liq_l = np.zeros(n)
-    liq_s = np.zeros(n)
-    done_l = 0
-    done_s = 0
-    queue_l = 0.0
-    queue_s = 0.0
-    q_rate = 1.0 - 0.5 ** (p.step_s / p.queue_half_life_s)
-    lp0 = math.log(pre_price)
-    cur = pre_price
-    for i in range(n):
-        # depth withdrawal from the move over the last minute
-        ref = price[i - lag] if i >= lag else pre_price
-        r_pct = abs(cur / ref - 1.0) * 100.0
-        f = max(1.0 / (1.0 + p.depth_withdrawal * r_pct), p.depth_floor)
-        depth_f[i] = f
-        f *= p.depth_scale
-        # forced orders: cohorts whose liquidation price the current price has crossed join the
-        # liquidation engine's queue; a share of the queue is executed each step
-        k_l = int(np.searchsorted(-lp_long, -cur, side="right"))  # lp >= cur
-        k_s = int(np.searchsorted(lp_short, cur, side="right"))  # lp <= cur
-        if k_l > done_l:
-            queue_l += cum_long[k_l] - cum_long[done_l]
-            done_l = k_l
-        if k_s > done_s:
-            queue_s += cum_short[k_s] - cum_short[done_s]
-            done_s = k_s
-        ex_l = queue_l * q_rate
-        ex_s = queue_s * q_rate
-        queue_l -= ex_l
-        queue_s -= ex_s
-        liq_l[i] = ex_l * cur
-        liq_s[i] = ex_s * cur
-        mult = p.forced_flow_multiplier
-        sell = exo[i] + mult * ex_l
-        buy = mult * ex_s
-        net = buy - sell
-        if net < 0:
-            # depth scaled by f: the same move as volume / f on the displayed curve
-            x = float(bid.move_for_volume(-net / f))
-            impulses[i] = math.log(max(1.0 - min(x, 0.999), 1e-6))
-        elif net > 0:
-            x = float(ask.move_for_volume(net / f))
-            impulses[i] = math.log1p(x)
-        # price after this step: permanent part plus the decayed transient part of every impulse
-        perm += impulses[i]
-        trans = trans * step_decay + impulses[i]
-        lg = lp0 + p.permanent_frac * perm + (1.0 - p.permanent_frac) * trans
-        log_p[i] = lg
-        cur = math.exp(lg)
-        price[i] = cur
-    return ModelPath(t, price, depth_f, liq_l, liq_s)
+    imp = impact.scaled(p.depth_scale)
+    x0 = min(float(imp.move_for_volume(max(impulse_base, 0.0))), 0.95)
+    n_imp = max(1, min(steps, int(round(impulse_minutes * 60.0 / p.step_s))))
+    path = np.full(n_imp, (1.0 - x0) ** (1.0 / n_imp) - 1.0)
+    cfg = DynamicConfig(
+        dt_s=p.step_s,
+        steps=steps,
+        seed=rng_seed,
+        resilience_half_life_s=p.resilience_half_life_s,
+        permanent_fraction=p.permanent_frac,
+        stress_beta=p.stress_beta,
+        stress_floor=p.stress_floor,
+        stress_window_s=p.stress_window_s,
+        arb_rate_per_s=0.0,
+    )
+    res = simulate(positions, imp, path, cfg, rng_seed, initial_price=pre_price)
+    tl = res.timeline.sort("step")
+    t = start_ms + (tl["time_s"].to_numpy() * 1000.0).astype(np.int64)
+    return ModelPath(
+        t,
+        tl["price"].to_numpy().astype(float),
+        tl["depth_scale"].to_numpy().astype(float),
+        tl["liquidated_notional_long"].to_numpy().astype(float),
+        tl["liquidated_notional_short"].to_numpy().astype(float),
+        res.summary(),
+    )
 
 
 def sqrt_impact_from_klines(klines: pl.DataFrame, end_ms: int, y: float) -> Any:
@@ -867,15 +838,21 @@ def _prepare(
     return lmap, obs, impact, inputs
 
 
-#: Bounds of the fitted parameters (same order as ReplayParams fields fitted): they keep the fit
-#: in a physical range (queue and resilience half-lives between seconds and an hour).
+#: Fitted parameters and their bounds (a physical range: depth between a tenth and three times the
+#: displayed depth, refill half-life between 10 s and an hour).
+FIT_NAMES: tuple[str, ...] = (
+    "depth_scale",
+    "stress_beta",
+    "stress_floor",
+    "resilience_half_life_s",
+    "permanent_frac",
+)
 FIT_BOUNDS: tuple[tuple[float, float], ...] = (
     (0.1, 3.0),  # depth_scale
-    (0.0, 50.0),  # depth_withdrawal (per % moved in the last minute)
-    (0.05, 1.0),  # depth_floor
-    (30.0, 3600.0),  # resilience_half_life_s
+    (0.0, 500.0),  # stress_beta (per unit relative move over the stress window)
+    (0.05, 1.0),  # stress_floor
+    (10.0, 3600.0),  # resilience_half_life_s
     (0.0, 1.0),  # permanent_frac
-    (10.0, 900.0),  # queue_half_life_s
 )
 
 
@@ -888,11 +865,11 @@ def fit_replay(
     open_interest_base: float | None = None,
     lookback_hours: float = 168.0,
     start: ReplayParams | None = None,
-    max_evals: int = 150,
-    n_starts: int = 40,
+    max_evals: int = 80,
+    n_starts: int = 24,
     seed: int = 20251010,
 ) -> tuple[ReplayParams, dict[str, Any]]:
-    """Fit depth withdrawal, resilience half-life and permanent fraction on ``event``'s day.
+    """Fit the dynamic parameters :data:`FIT_NAMES` on ``event``'s day (engine runs).
 
     Minimises :func:`_loss` (per-minute low and close paths in log terms, plus the depth decline)
     with bounded Nelder-Mead (:data:`FIT_BOUNDS`) from the best of ``n_starts`` random starts
@@ -908,28 +885,19 @@ def fit_replay(
         frames, event, symbol, prior, open_interest_base, None, lookback_hours, s0.sqrt_y
     )
 
-    names = (
-        "depth_scale",
-        "depth_withdrawal",
-        "depth_floor",
-        "resilience_half_life_s",
-        "permanent_frac",
-        "queue_half_life_s",
-    )
+    names = FIT_NAMES
+    positions = cohort_positions(lmap)
 
     def unpack(z: np.ndarray) -> ReplayParams:
         kw = {n: float(v) for n, v in zip(names, z, strict=True)}
         return ReplayParams(
-            **kw,
-            forced_flow_multiplier=s0.forced_flow_multiplier,
-            step_s=s0.step_s,
-            sqrt_y=s0.sqrt_y,
+            **kw, stress_window_s=s0.stress_window_s, step_s=s0.step_s, sqrt_y=s0.sqrt_y
         )
 
     def objective(z: np.ndarray) -> float:
         prm = unpack(z)
         m = simulate_replay(
-            lmap.cohorts,
+            positions,
             pre_price=obs.pre_price,
             start_ms=event.news_ms,
             end_ms=event.window_end_ms,
@@ -946,7 +914,7 @@ def fit_replay(
     # can sit in the wrong basin; draw starts log-uniformly (uniform for fractions) with a seeded
     # generator and refine the best one
     rng = np.random.default_rng(seed)
-    frac = np.array([n in ("depth_floor", "permanent_frac") for n in names])
+    frac = np.array([n in ("stress_floor", "permanent_frac") for n in names])
     llo, lhi = np.log(np.maximum(lo, 1e-2)), np.log(hi)
     starts = [np.clip(np.array([getattr(s0, n) for n in names], dtype=float), lo, hi)]
     for _ in range(n_starts):
@@ -1003,6 +971,7 @@ def run_replay(
     prior: Any = "default",
     open_interest_base: float | None = None,
     lookback_hours: float = 168.0,
+    max_evals: int = 80,
 ) -> ReplayResult:
     """Replay ``event`` for ``symbol`` with ``params`` (default: fit them on this day first).
 
@@ -1021,6 +990,7 @@ def run_replay(
             prior=prior,
             open_interest_base=open_interest_base,
             lookback_hours=lookback_hours,
+            max_evals=max_evals,
         )
         fitted = True
     fit_info = dict(fit_info or {})
@@ -1029,7 +999,7 @@ def run_replay(
         frames, event, symbol, prior, open_interest_base, ratio, lookback_hours, params.sqrt_y
     )
     model = simulate_replay(
-        lmap.cohorts,
+        cohort_positions(lmap),
         pre_price=obs.pre_price,
         start_ms=event.news_ms,
         end_ms=event.window_end_ms,
@@ -1082,8 +1052,8 @@ def run_replay(
             kl,
         ),
     ]
-    rows[2]["model_text"] = ms_to_iso(mm["low_time_ms"])
-    rows[2]["observed_text"] = ms_to_iso(obs.low_time_ms)
+    rows[2]["model_text"] = ms_to_iso(mm["low_time_ms"])[11:]
+    rows[2]["observed_text"] = ms_to_iso(obs.low_time_ms)[11:]
     dd = obs.depth_decline_frac
     rows.append(
         _row(
@@ -1104,29 +1074,29 @@ def run_replay(
         if rep["quantity"] == "liquidated_notional_quote":
             ratio_txt = f"model/reported {total / float(rep['value']):.2f}"
             if rep.get("comparable") == "upper_bound":
-                ratio_txt += " (reported is an upper bound for one symbol)"
+                ratio_txt += " (upper bound)"
             elif rep.get("comparable") == "context":
-                ratio_txt += " (context only: other scope)"
+                ratio_txt += " (other scope)"
             rows.append(
                 _row(
-                    f"liquidated notional vs {rep['scope']}",
+                    f"liquidated vs {rep.get('label', rep['scope'])}",
                     total,
                     float(rep["value"]),
                     "quote",
                     ratio_txt,
-                    f"{rep['source']} [{rep['reliability']}]",
+                    f"{rep['scope']}: {rep['source']} [{rep['reliability']}]",
                 )
             )
         elif rep["quantity"] == "long_share_of_liquidations":
             share = mm["liq_long"] / total if total > 0 else float("nan")
             rows.append(
                 _row(
-                    f"long share vs {rep['scope']}",
+                    f"long share vs {rep.get('label', rep['scope'])}",
                     share,
                     float(rep["value"]),
                     "fraction",
                     f"{share - float(rep['value']):+.2%} pts",
-                    f"{rep['source']} [{rep['reliability']}]",
+                    f"{rep['scope']}: {rep['source']} [{rep['reliability']}]",
                 )
             )
     table = pl.DataFrame(
@@ -1136,7 +1106,8 @@ def run_replay(
     )
     inputs["model_time_of_low"] = ms_to_iso(mm["low_time_ms"])
     inputs["observed_time_of_low"] = ms_to_iso(obs.low_time_ms)
-    inputs["rng_seed"] = None
+    inputs["rng_seed"] = model.summary.get("seed", 0)
+    inputs["engine"] = "liqcascade.engine.dynamic.simulate"
     return ReplayResult(event, symbol, params, fitted, fit_info, lmap, obs, model, table, inputs)
 
 

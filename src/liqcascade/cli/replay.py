@@ -20,7 +20,7 @@ def replay_day(
     fit_on: str = "2025-10-10",
     oi_base: float | None = None,
     report: Path | None = None,
-    max_evals: int = 150,
+    max_evals: int | None = None,
 ) -> Any:
     """Ingest ``data`` (optional) into the store, fit on ``fit_on`` when needed, replay ``date``.
 
@@ -60,15 +60,14 @@ def replay_day(
         frames = load_frames(
             store, event.venue, sym, event.news_ms - lookback_ms, event.window_end_ms
         )
+        kw = {} if max_evals is None else {"max_evals": max_evals}
         if event.is_defined and event.date == ref.date and sym == ref_symbol:
-            return_fit = None
-            result = run_replay(frames, event, sym, prior=prior, open_interest_base=oi_base)
+            result = run_replay(frames, event, sym, prior=prior, open_interest_base=oi_base, **kw)
         else:
             ref_frames = load_frames(
                 store, ref.venue, ref_symbol, ref.news_ms - lookback_ms, ref.window_end_ms
             )
-            params, info = fit_replay(ref_frames, ref, ref_symbol, prior=prior, max_evals=max_evals)
-            return_fit = info
+            params, info = fit_replay(ref_frames, ref, ref_symbol, prior=prior, **kw)
             result = run_replay(
                 frames,
                 event,
@@ -78,7 +77,6 @@ def replay_day(
                 prior=prior,
                 open_interest_base=oi_base,
             )
-        del return_fit
     out = report or Path(db_path).parent / "reports" / f"replay-{event.date}-{sym}.html"
     write_report(result, out)
     return result
@@ -144,9 +142,9 @@ def print_replay(res: Any) -> None:
     console.print(
         f"parameters ({'fitted on this day' if res.fitted else 'fitted on ' + str(res.fit_info.get('fitted_on'))}"
         f" {res.fit_info.get('symbol', '')}): depth_scale={p.depth_scale:.3g} "
-        f"depth_withdrawal={p.depth_withdrawal:.3g}/% depth_floor={p.depth_floor:.3g} "
+        f"stress_beta={p.stress_beta:.3g} stress_floor={p.stress_floor:.3g} "
         f"resilience_half_life={p.resilience_half_life_s:.0f}s permanent={p.permanent_frac:.2f} "
-        f"queue_half_life={p.queue_half_life_s:.0f}s; fit loss {res.fit_info.get('loss', float('nan')):.5f}"
+        f"step={p.step_s:g}s; fit loss {res.fit_info.get('loss', float('nan')):.5f}"
     )
     oi = res.inputs.get("open_interest", {})
     console.print(
