@@ -208,8 +208,8 @@ class PositionBook:
                     f"{self.source}: no positions on venue {venue!r}; the book holds {list(self.venues)}"
                 )
         if symbol is not None:
-            want = _squash(symbol)
-            codes = [i for i, name in enumerate(self.symbols) if _squash(name) == want]
+            want = _symbol_spellings(symbol)
+            codes = [i for i, name in enumerate(self.symbols) if _squash(name) in want]
             mask &= np.isin(self.symbol_code, codes)
             if not mask.any():
                 raise InputError(
@@ -435,6 +435,17 @@ def _squash(s: str) -> str:
     return "".join(ch for ch in s.upper() if ch.isalnum())
 
 
+def _symbol_spellings(symbol: str) -> set[str]:
+    """Squashed spellings a symbol filter matches: itself; for ccxt's BASE/QUOTE:SETTLE also
+    BASEQUOTE, BASE-QUOTE-SWAP (OKX) and BASE (Hyperliquid)."""
+    out = {_squash(symbol)}
+    if "/" in symbol:
+        base, rest = symbol.upper().split("/", 1)
+        quote = rest.split(":")[0]
+        out |= {_squash(base + quote), _squash(base + quote) + "SWAP", _squash(base)}
+    return out
+
+
 def _field_num(pos: Mapping[str, Any], name: str, where: str) -> float:
     val = pos.get(name)
     try:
@@ -449,10 +460,6 @@ def _field_num(pos: Mapping[str, Any], name: str, where: str) -> float:
 # ---------------------------------------------------------------------- building and validation
 def _fail_row(source: str, row: int, message: str, exc: type[Exception] = InputError) -> None:
     raise exc(f"{source} row {row + 1}: {message}")
-
-
-def _text_col(df: pl.DataFrame, name: str) -> np.ndarray:
-    return np.array(df.get_column(name).cast(pl.Utf8).to_list(), dtype=object)
 
 
 def _num_col(df: pl.DataFrame, name: str, source: str, *, required: bool) -> np.ndarray:
@@ -484,17 +491,41 @@ def _first(mask: np.ndarray) -> int | None:
     return int(np.argmax(mask)) if mask.any() else None
 
 
-def _codes(values: np.ndarray, name: str, source: str) -> tuple[np.ndarray, tuple[str, ...]]:
-    empty = np.array([v is None or str(v).strip() == "" for v in values], dtype=bool)
-    i = _first(empty)
+def _clean_text(df: pl.DataFrame, name: str) -> pl.Series:
+    """Column as stripped text ('' for empty cells), vectorised."""
+    return df.get_column(name).cast(pl.Utf8).str.strip_chars().fill_null("")
+
+
+def _codes(values: pl.Series, name: str, source: str) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Dictionary-encode a text column: codes (int16, sorted names) and the names."""
+    i = _first((values == "").to_numpy())
     if i is not None:
         _fail_row(source, i, f"{name} is empty")
-    names, codes = np.unique(
-        np.array([str(v).strip() for v in values], dtype=object), return_inverse=True
-    )
+    names = values.unique().sort()
     if len(names) > np.iinfo(np.int16).max:
         raise InputError(f"{source}: {len(names)} distinct {name} values, at most 32767 supported")
-    return codes.astype(np.int16), tuple(str(x) for x in names)
+    codes = values.replace_strict(
+        names, pl.int_range(len(names), eager=True), return_dtype=pl.Int16
+    )
+    return codes.to_numpy().astype(np.int16), tuple(names.to_list())
+
+
+def _lookup(
+    values: pl.Series, mapping: dict[str, int], default: int | None, source: str, message: str
+) -> np.ndarray:
+    """Map lower-cased words to int8 codes; '' -> default; the first unknown word is an error."""
+    low = values.str.to_lowercase()
+    keys = list(mapping)
+    out = low.replace_strict(keys, [mapping[k] for k in keys], default=None, return_dtype=pl.Int16)
+    if default is not None:
+        out = pl.select(
+            pl.when(low == "").then(pl.lit(default, pl.Int16)).otherwise(out)
+        ).to_series()
+    bad = out.is_null().to_numpy()
+    i = _first(bad)
+    if i is not None:
+        _fail_row(source, i, f"{message}, got {values[i]!r}")
+    return out.to_numpy().astype(np.int8)
 
 
 def _build(df: pl.DataFrame, *, venue: str | None, symbol: str | None, source: str) -> PositionBook:
@@ -522,29 +553,27 @@ def _build(df: pl.DataFrame, *, venue: str | None, symbol: str | None, source: s
             df = df.with_columns(pl.lit(given).alias(name))
 
     # venue names -> canonical
-    raw_venues = _text_col(df, "venue")
+    raw_venues = _clean_text(df, "venue")
     canon: dict[str, str] = {}
-    for i, v in enumerate(raw_venues):
-        key = "" if v is None else str(v)
-        if key not in canon:
-            try:
-                canon[key] = normalize_venue(key)
-            except InputError as exc:
-                _fail_row(source, i, f"venue: {exc}")
+    for key in raw_venues.unique().to_list():
+        try:
+            canon[key] = normalize_venue(key) if key else ""
+        except InputError as exc:
+            _fail_row(source, int(np.argmax((raw_venues == key).to_numpy())), f"venue: {exc}")
     venue_code, venues = _codes(
-        np.array([canon["" if v is None else str(v)] for v in raw_venues], dtype=object),
+        raw_venues.replace_strict(list(canon), list(canon.values()), return_dtype=pl.Utf8),
         "venue",
         source,
     )
-    symbol_code, symbols = _codes(_text_col(df, "symbol"), "symbol", source)
+    symbol_code, symbols = _codes(_clean_text(df, "symbol"), "symbol", source)
 
-    # side
-    side = np.empty(n, dtype=np.int8)
-    for i, s in enumerate(_text_col(df, "side")):
-        key = "" if s is None else str(s).strip().lower()
-        if key not in _SIDE_WORDS:
-            _fail_row(source, i, f"side must be long/short (or buy/sell, +1/-1), got {s!r}")
-        side[i] = _SIDE_WORDS[key]
+    side = _lookup(
+        _clean_text(df, "side"),
+        _SIDE_WORDS,
+        None,
+        source,
+        "side must be long/short (or buy/sell, +1/-1)",
+    )
 
     size = _num_col(df, "size_base", source, required=True)
     i = _first(~(size > 0) | ~np.isfinite(size))
@@ -566,11 +595,13 @@ def _build(df: pl.DataFrame, *, venue: str | None, symbol: str | None, source: s
 
     mode = np.zeros(n, dtype=np.int8)
     if "margin_mode" in cols:
-        for i, m in enumerate(_text_col(df, "margin_mode")):
-            key = "isolated" if m is None or str(m).strip() == "" else str(m).strip().lower()
-            if key not in MARGIN_MODES:
-                _fail_row(source, i, f"margin_mode must be isolated or cross, got {m!r}")
-            mode[i] = MARGIN_MODES.index(key)
+        mode = _lookup(
+            _clean_text(df, "margin_mode"),
+            {"isolated": ISOLATED, "cross": CROSS},
+            ISOLATED,
+            source,
+            "margin_mode must be isolated or cross",
+        )
     iso = mode == ISOLATED
     cross = ~iso
 
@@ -603,29 +634,7 @@ def _build(df: pl.DataFrame, *, venue: str | None, symbol: str | None, source: s
         if "account_collateral_quote" in cols
         else nan.copy()
     )
-    collateral: dict[int, float] = {}
-    for i in np.flatnonzero(cross):
-        a = int(account[i])
-        c = coll_col[i]
-        if np.isnan(c):
-            if a in collateral:
-                continue
-            _fail_row(
-                source,
-                int(i),
-                "cross position needs account_collateral_quote (the account's wallet balance)",
-            )
-        if not (math.isfinite(c) and c >= 0):
-            _fail_row(
-                source, int(i), f"account_collateral_quote must be >= 0 and finite, got {c:g}"
-            )
-        if a in collateral and collateral[a] != c:
-            _fail_row(
-                source,
-                int(i),
-                f"account_collateral_quote {c:g} differs from {collateral[a]:g} on an earlier row of account {a}",
-            )
-        collateral[a] = float(c)
+    collateral = _cross_collateral(account, coll_col, cross, source)
 
     mark = (
         _num_col(df, "mark_price", source, required=False) if "mark_price" in cols else nan.copy()
@@ -637,16 +646,14 @@ def _build(df: pl.DataFrame, *, venue: str | None, symbol: str | None, source: s
 
     segment = np.zeros(n, dtype=np.int8)
     if "segment" in cols:
-        for i, s in enumerate(_text_col(df, "segment")):
-            key = "retail" if s is None or str(s).strip() == "" else str(s).strip().lower()
-            if key in ("0", "1", "2"):
-                segment[i] = int(key)
-            elif key in SEGMENTS:
-                segment[i] = SEGMENTS.index(key)
-            else:
-                _fail_row(
-                    source, i, f"segment must be retail, institutional or market_maker, got {s!r}"
-                )
+        words = {name: k for k, name in enumerate(SEGMENTS)} | {str(k): k for k in range(3)}
+        segment = _lookup(
+            _clean_text(df, "segment"),
+            words,
+            0,
+            source,
+            "segment must be retail, institutional or market_maker",
+        )
 
     liq = (
         _num_col(df, "liquidation_price", source, required=False)
@@ -726,6 +733,49 @@ def _build(df: pl.DataFrame, *, venue: str | None, symbol: str | None, source: s
         account_collateral_quote=collateral,
         source=source,
     )
+
+
+def _cross_collateral(
+    account: np.ndarray, coll: np.ndarray, cross: np.ndarray, source: str
+) -> dict[int, float]:
+    """One wallet balance per cross account: given on at least one of its rows, never two values."""
+    rows = np.flatnonzero(cross)
+    if not len(rows):
+        return {}
+    c = coll[rows]
+    i = _first(~np.isnan(c) & ~((c >= 0) & np.isfinite(c)))
+    if i is not None:
+        _fail_row(
+            source, int(rows[i]), f"account_collateral_quote must be >= 0 and finite, got {c[i]:g}"
+        )
+    acc = account[rows]
+    uniq, first_idx, inv = np.unique(acc, return_index=True, return_inverse=True)
+    has = ~np.isnan(c)
+    # per account: first given value; then any row that differs from it
+    order = np.lexsort((np.arange(len(rows)), ~has, inv))  # by account, given rows first, row order
+    first_given = np.full(len(uniq), np.nan)
+    seen = np.zeros(len(uniq), dtype=bool)
+    grp_first = order[np.r_[True, inv[order][1:] != inv[order][:-1]]]
+    first_given[inv[grp_first]] = c[grp_first]
+    seen[inv[grp_first]] = has[grp_first]
+    i = _first(~seen)
+    if i is not None:
+        row = int(rows[first_idx[i]])
+        _fail_row(
+            source,
+            row,
+            "cross position needs account_collateral_quote (the account's wallet balance)",
+        )
+    differs = has & (c != first_given[inv])
+    i = _first(differs)
+    if i is not None:
+        ref = first_given[inv[i]]
+        _fail_row(
+            source,
+            int(rows[i]),
+            f"account_collateral_quote {c[i]:g} differs from {ref:g} on another row of account {int(acc[i])}",
+        )
+    return dict(zip(uniq.tolist(), first_given.tolist(), strict=True))
 
 
 def _check_leverage(

@@ -464,6 +464,8 @@ def parse_shocks(text: str | float | Sequence[float]) -> list[float]:
                 raise InputError(f"shock range {text!r}: {count} shocks, at most 10,000,000")
             return [round(start + i * step, 12) for i in range(count)]
         out = [float(p) for p in t.split(",") if p.strip()]
+    except InputError:
+        raise
     except ValueError:
         raise InputError(
             f"shock {text!r}: expected a number, a comma list or START:STOP:STEP (fractions, -0.1 = -10%)"
