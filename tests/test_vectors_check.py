@@ -4,18 +4,27 @@ from __future__ import annotations
 
 import copy
 import json
-import subprocess
-import sys
 from pathlib import Path
 
+import pytest
+from typer.testing import CliRunner
+
 from liqcascade import vectors
+from liqcascade.cli import app
 
 DATA = Path(__file__).parent / "data" / "margin_cases_sample.json"
-CLI = [sys.executable, "-c", "from liqcascade.cli import main; main()"]
+RUNNER = CliRunner()
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=300)
+class _Run:
+    def __init__(self, res) -> None:
+        self.returncode = res.exit_code
+        self.stdout = res.stdout
+
+
+def run_cli(*args: str) -> _Run:
+    """Run the CLI in-process (CliRunner); exit code and stdout as a subprocess would give."""
+    return _Run(RUNNER.invoke(app, list(args)))
 
 
 def test_shared_vectors_all_pass(shared_dir):
@@ -120,3 +129,80 @@ def test_tolerance_parsing_and_rounding():
     assert vectors.check_case(case).passed
     case.pop("expected_rounding")
     assert not vectors.check_case(case).passed  # 18,778.726 is 1.5e-5 away without the rounding
+
+
+def _bisect_liq(rules, side, q, ep, m):
+    """Independent oracle: bisection on equity(P) - MM(P) (MM from the tier table at Q*P)."""
+    from liqcascade import margin as mg
+
+    def f(p):
+        return m + side * q * (p - ep) - float(mg.maintenance_margin_numpy(rules, q * p))
+
+    lo, hi = (1e-9, ep * 1.5) if side > 0 else (ep * 0.5, ep * 100)
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if (f(mid) > 0) == (side > 0):
+            hi = mid
+        else:
+            lo = mid
+    return 0.5 * (lo + hi)
+
+
+@pytest.mark.parametrize(
+    ("table", "side", "q", "ep", "lev"),
+    [
+        ("BTCUSDT 2024-10", "long", 0.85, 60_000.0, 20),
+        ("BTCUSDT 2024-10", "short", 9.0, 60_000.0, 100),
+        ("ETHUSDT 2024-10", "short", 13_000.0, 3_800.0, 20),
+        ("ETHUSDT 2024-10", "long", 160.0, 3_700.0, 75),
+        ("BTCUSDT snapshot B", "long", 5.0, 59_000.0, 100),
+    ],
+)
+def test_binance_derived_tier_cases_match_bisection(table, side, q, ep, lev):
+    from liqcascade.venues import load_venue
+
+    case = {
+        "id": "derived",
+        "venue": "binance_usdm",
+        "mode": "isolated_oneway",
+        "quantity": "liquidation_price",
+        "inputs": {
+            "WB_usdt": q * ep / lev,
+            "side": side,
+            "position_base": q,
+            "entry_price": ep,
+            "leverage": lev,
+            "bracket_table": table,
+        },
+    }
+    got = vectors.evaluate_case(case)
+    rules = load_venue(
+        "binance_usdm", table.split()[0], version="2025-B" if "B" in table.split()[-1] else None
+    )
+    s = 1 if side == "long" else -1
+    assert got == pytest.approx(_bisect_liq(rules, s, q, ep, q * ep / lev), rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("coin", "side", "q", "px", "margin"),
+    [
+        ("BTC", "long", 1_400.0, 120_000.0, 20e6),
+        ("ETH", "short", 30_000.0, 3_000.0, 5e6),
+        ("SOL", "long", 300_000.0, 240.0, 7e6),
+    ],
+)
+def test_hyperliquid_tiered_cases_match_bisection(coin, side, q, px, margin):
+    from liqcascade.venues import load_venue
+
+    case = {
+        "id": "hl-derived",
+        "venue": "hyperliquid",
+        "mode": "isolated",
+        "quantity": "liquidation_price",
+        "inputs": {"coin": coin, "side": side, "size": q, "price": px, "isolated_margin": margin},
+    }
+    got = vectors.evaluate_case(case)
+    s = 1 if side == "long" else -1
+    assert got == pytest.approx(
+        _bisect_liq(load_venue("hyperliquid", coin), s, q, px, margin), rel=1e-9
+    )

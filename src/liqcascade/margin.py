@@ -319,12 +319,15 @@ def liquidation_price_at_rate(
     mmr: Any,
     cum_quote: Any = 0.0,
     fee_rate: Any = 0.0,
+    *,
+    nonpositive_as_nan: bool = True,
 ) -> np.ndarray:
     """Liquidation price with a *given* maintenance rate and amount (no tier lookup).
 
     Binance one-way form (freqtrade ``dry_run_liquidation_price``):
     ``LP = (WB + cum - s*Q*EP) / (Q*(mmr + fee) - s*Q)``; with ``fee_rate`` the OKX/Gate
-    taker term. For cross margin pass ``margin_quote = WB - TMM1 + UPNL1``.
+    taker term. For cross margin pass ``margin_quote = WB - TMM1 + UPNL1``. With
+    ``nonpositive_as_nan=False`` a non-positive solution is returned as computed.
     """
     s = as_side(side).astype(np.float64)
     q = require_positive("size_base", size_base)
@@ -332,7 +335,7 @@ def liquidation_price_at_rate(
     m = np.asarray(margin_quote, dtype=np.float64)
     r = np.asarray(mmr, dtype=np.float64) + np.asarray(fee_rate, dtype=np.float64)
     p = (m + np.asarray(cum_quote, dtype=np.float64) - s * q * ep) / (q * (r - s))
-    return np.where(p > 0, p, np.nan)
+    return np.where(p > 0, p, np.nan) if nonpositive_as_nan else p
 
 
 def cross_liquidation_price(

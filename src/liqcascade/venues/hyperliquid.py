@@ -53,7 +53,13 @@ def single_tier_rules(max_leverage: float, symbol: str = "?") -> VenueRules:
 
 
 def liquidation_price_single_tier(
-    side: int, size_base: float, price: float, margin_usdc: float, max_leverage: float
+    side: int,
+    size_base: float,
+    price: float,
+    margin_usdc: float,
+    max_leverage: float,
+    *,
+    nonpositive_as_nan: bool = True,
 ) -> float:
     """The documented formula verbatim for one tier: ``l = 1/(2*max_leverage)``.
 
@@ -65,7 +71,7 @@ def liquidation_price_single_tier(
     l_rate = 1.0 / (2.0 * max_leverage)
     available = margin_usdc - size_base * price * l_rate
     lp = price - side * available / size_base / (1.0 - l_rate * side)
-    return lp if lp > 0 else float("nan")
+    return lp if (lp > 0 or not nonpositive_as_nan) else float("nan")
 
 
 def funding_rate_8h(

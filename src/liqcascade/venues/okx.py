@@ -21,9 +21,11 @@ def isolated_liquidation_price(
     margin_quote: float,
     mmr: float,
     taker_fee_rate: float,
+    *,
+    nonpositive_as_nan: bool = True,
 ) -> float:
     """Isolated liquidation price (quote per base) at a given MMR and taker fee."""
     if not (size_base > 0 and entry_price > 0):
         raise InputError("size_base and entry_price must be > 0")
     lp = (entry_price - side * margin_quote / size_base) / (1.0 - side * (mmr + taker_fee_rate))
-    return lp if lp > 0 else float("nan")
+    return lp if (lp > 0 or not nonpositive_as_nan) else float("nan")
