@@ -71,7 +71,7 @@ def test_replay_runs_and_compares(frames, tmp_path: Path) -> None:
     assert r.model.price.min() < r.observed.pre_price
     metrics = r.table["metric"].to_list()
     assert "price low" in metrics and "depth decline within 1%" in metrics
-    assert any(m.startswith("liquidated notional vs") for m in metrics)
+    assert any(m.startswith("liquidated vs") for m in metrics)
     # every long liquidated is a cohort crossed by the model path
     crossed = r.liq_map.cohorts.filter(
         (r.liq_map.cohorts["side"] == 1)
