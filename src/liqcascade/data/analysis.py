@@ -21,17 +21,9 @@ from typing import Any
 
 import polars as pl
 
-from liqcascade.data.formats import TS, Plan, frame, load_json, open_text, time_field
+from liqcascade.data.formats import Plan, frame, load_json, open_text, time_field
 from liqcascade.errors import DataError
 
-SCHEMA = {
-    "venue": pl.String,
-    "symbol": pl.String,
-    "dataset": pl.String,
-    "row_number": pl.Int32,
-    "time": TS,
-    "record": pl.String,
-}
 _TIME_KEYS = ("t_start_ms", "t_start", "time", "timestamp")
 
 
@@ -61,7 +53,7 @@ def read_analysis(path: Path, plan: Plan) -> dict[str, pl.DataFrame]:
                 f"{path}: an analysis JSON must be one object, got {type(data).__name__}"
             )
         rows.append(_row(plan, dataset, 1, None, data))
-        return {"analysis": frame(rows, SCHEMA)}
+        return {"analysis": frame(rows, "analysis")}
     with open_text(path) as fh:
         reader = csv.reader(fh)
         try:
@@ -90,7 +82,7 @@ def read_analysis(path: Path, plan: Plan) -> dict[str, pl.DataFrame]:
                 rows.append(_row(plan, dataset, n, t, rec))
         except csv.Error as exc:
             raise DataError(f"{path}: line {reader.line_num}: malformed CSV: {exc}") from None
-    return {"analysis": frame(rows, SCHEMA)}
+    return {"analysis": frame(rows, "analysis")}
 
 
 def _row(plan: Plan, dataset: str, n: int, t: Any, rec: dict[str, Any]) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from typing import Any
 
 import polars as pl
 
-from liqcascade.data.formats import TS, Col, CsvSpec, Plan, frame, load_json, num, time_field
+from liqcascade.data.formats import Col, CsvSpec, Plan, frame, load_json, num, time_field
 from liqcascade.errors import DataError
 
 _D = "DOUBLE"
@@ -325,17 +325,4 @@ def read_leverage_brackets(path: Path, plan: Plan) -> dict[str, pl.DataFrame]:
                     "snapshot_time": snap,
                 }
             )
-    return {"leverage_brackets": frame(rows, BRACKET_SCHEMA)}
-
-
-BRACKET_SCHEMA = {
-    "venue": pl.String,
-    "symbol": pl.String,
-    "bracket": pl.Int32,
-    "floor_quote": pl.Float64,
-    "cap_quote": pl.Float64,
-    "mmr": pl.Float64,
-    "cum_quote": pl.Float64,
-    "max_leverage": pl.Float64,
-    "snapshot_time": TS,
-}
+    return {"leverage_brackets": frame(rows, "leverage_brackets")}

@@ -28,7 +28,7 @@ from typing import Any
 
 import polars as pl
 
-from liqcascade.data.formats import TS, Plan, frame, load_json, num, time_field
+from liqcascade.data.formats import Plan, frame, load_json, num, time_field
 from liqcascade.errors import DataError
 
 #: ccxt exchange id -> liqcascade venue name.
@@ -173,19 +173,7 @@ def read_ohlcv(path: Path, plan: Plan) -> dict[str, pl.DataFrame]:
                 "volume": num(r[5], path, where, "volume", required=False),
             }
         )
-    schema = {
-        "venue": pl.String,
-        "symbol": pl.String,
-        "kind": pl.String,
-        "interval": pl.String,
-        "open_time": TS,
-        "open": pl.Float64,
-        "high": pl.Float64,
-        "low": pl.Float64,
-        "close": pl.Float64,
-        "volume": pl.Float64,
-    }
-    return {"klines": frame(rows, schema)}
+    return {"klines": frame(rows, "klines")}
 
 
 def _records(data: Any) -> list[Any]:
@@ -215,16 +203,7 @@ def read_funding(path: Path, plan: Plan) -> dict[str, pl.DataFrame]:
                 "premium": None,
             }
         )
-    schema = {
-        "venue": pl.String,
-        "symbol": pl.String,
-        "time": TS,
-        "funding_rate": pl.Float64,
-        "interval_hours": pl.Float64,
-        "mark_price": pl.Float64,
-        "premium": pl.Float64,
-    }
-    return {"funding": frame(rows, schema)}
+    return {"funding": frame(rows, "funding")}
 
 
 def read_open_interest(path: Path, plan: Plan) -> dict[str, pl.DataFrame]:
@@ -254,20 +233,11 @@ def read_open_interest(path: Path, plan: Plan) -> dict[str, pl.DataFrame]:
                 "open_interest_quote": value,
             }
         )
-    schema = {
-        "venue": pl.String,
-        "symbol": pl.String,
-        "time": TS,
-        "open_interest_base": pl.Float64,
-        "open_interest_quote": pl.Float64,
-    }
-    return {"open_interest": frame(rows, schema)}
+    return {"open_interest": frame(rows, "open_interest")}
 
 
 def read_leverage_tiers(path: Path, plan: Plan) -> dict[str, pl.DataFrame]:
     """ccxt leverage tiers -> ``leverage_brackets`` (see the module doc for ``cum``)."""
-    from liqcascade.data.binance import BRACKET_SCHEMA
-
     data, env = _unwrap(path, plan)
     venue = _venue(plan, env, path)
     snap = (
@@ -307,7 +277,7 @@ def read_leverage_tiers(path: Path, plan: Plan) -> dict[str, pl.DataFrame]:
                     "snapshot_time": snap,
                 }
             )
-    return {"leverage_brackets": frame(rows, BRACKET_SCHEMA)}
+    return {"leverage_brackets": frame(rows, "leverage_brackets")}
 
 
 def read_positions(path: Path, plan: Plan) -> dict[str, pl.DataFrame]:
@@ -355,27 +325,7 @@ def read_positions(path: Path, plan: Plan) -> dict[str, pl.DataFrame]:
                 ),
             }
         )
-    schema = {
-        "venue": pl.String,
-        "symbol": pl.String,
-        "time": TS,
-        "account": pl.String,
-        "side": pl.Int8,
-        "contracts": pl.Float64,
-        "contract_size": pl.Float64,
-        "size_base": pl.Float64,
-        "entry_price": pl.Float64,
-        "mark_price": pl.Float64,
-        "notional_quote": pl.Float64,
-        "leverage": pl.Float64,
-        "collateral_quote": pl.Float64,
-        "initial_margin_quote": pl.Float64,
-        "maintenance_margin_quote": pl.Float64,
-        "liquidation_price": pl.Float64,
-        "margin_mode": pl.String,
-        "unrealized_pnl_quote": pl.Float64,
-    }
-    return {"positions": frame(rows, schema)}
+    return {"positions": frame(rows, "positions")}
 
 
 READERS = {

@@ -362,12 +362,14 @@ def time_field(
     return dt.astimezone(UTC)
 
 
-def frame(rows: list[dict[str, Any]], schema: dict[str, Any]) -> pl.DataFrame:
-    """Rows to a polars frame with an explicit schema (times as Datetime(us, UTC))."""
-    return pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
+def frame(rows: list[dict[str, Any]], table: str) -> pl.DataFrame:
+    """Rows (dicts; absent keys are null) to a polars frame with the schema of store ``table``."""
+    from liqcascade.data.store import polars_schema
+
+    schema = polars_schema(table)
+    return pl.DataFrame(rows, schema=schema) if rows else pl.DataFrame(schema=schema)
 
 
-TS = pl.Datetime("us", "UTC")
 
 
 def iter_records(data: Any, path: Path) -> Iterator[tuple[str, Any]]:

@@ -33,7 +33,6 @@ from typing import Any
 import polars as pl
 
 from liqcascade.data.formats import (
-    TS,
     Plan,
     frame,
     iter_records,
@@ -46,53 +45,6 @@ from liqcascade.errors import DataError
 from liqcascade.log import logger
 
 VENUE = "hyperliquid"
-
-TRADE_SCHEMA = {
-    "venue": pl.String,
-    "symbol": pl.String,
-    "time": TS,
-    "trade_id": pl.String,
-    "price": pl.Float64,
-    "size_base": pl.Float64,
-    "side": pl.Int8,
-    "is_liquidation": pl.Boolean,
-    "buyer": pl.String,
-    "seller": pl.String,
-    "fee_quote": pl.Float64,
-    "closed_pnl_quote": pl.Float64,
-    "start_position_base": pl.Float64,
-    "direction": pl.String,
-}
-LIQ_SCHEMA = {
-    "venue": pl.String,
-    "symbol": pl.String,
-    "time": TS,
-    "order_side": pl.Int8,
-    "price": pl.Float64,
-    "size_base": pl.Float64,
-    "filled_base": pl.Float64,
-    "mark_price": pl.Float64,
-    "status": pl.String,
-    "method": pl.String,
-    "liquidated_user": pl.String,
-    "trade_id": pl.String,
-}
-CTX_SCHEMA = {
-    "venue": pl.String,
-    "symbol": pl.String,
-    "time": TS,
-    "funding_rate": pl.Float64,
-    "open_interest_base": pl.Float64,
-    "mark_price": pl.Float64,
-    "oracle_price": pl.Float64,
-    "mid_price": pl.Float64,
-    "premium": pl.Float64,
-    "impact_bid_price": pl.Float64,
-    "impact_ask_price": pl.Float64,
-    "prev_day_price": pl.Float64,
-    "day_notional_quote": pl.Float64,
-    "day_base_volume": pl.Float64,
-}
 
 
 def _side(value: Any, path: Path, where: str) -> int:
@@ -183,7 +135,7 @@ def read_trades(path: Path, plan: Plan) -> dict[str, pl.DataFrame]:
                 "direction": None,
             }
         )
-    return {"trades": frame(rows, TRADE_SCHEMA)}
+    return {"trades": frame(rows, "trades")}
 
 
 def _fill_events(data: Any, path: Path) -> list[tuple[str, str | None, dict[str, Any]]]:
@@ -284,9 +236,9 @@ def read_fills(path: Path, plan: Plan) -> dict[str, pl.DataFrame]:
                     "trade_id": tid,
                 }
             )
-    out = {"trades": frame(trades, TRADE_SCHEMA)}
+    out = {"trades": frame(trades, "trades")}
     if liqs:
-        out["liquidations"] = frame(liqs, LIQ_SCHEMA)
+        out["liquidations"] = frame(liqs, "liquidations")
     return out
 
 
@@ -334,7 +286,7 @@ def read_asset_ctxs(path: Path, plan: Plan) -> dict[str, pl.DataFrame]:
         )
         if not rows[-1]["symbol"]:
             raise DataError(f"{path}: {where}: universe entry has no 'name'")
-    return {"asset_ctx": frame(rows, CTX_SCHEMA)}
+    return {"asset_ctx": frame(rows, "asset_ctx")}
 
 
 _CTX_CSV = {
@@ -371,7 +323,7 @@ def _read_ctx_csv(path: Path) -> pl.DataFrame:
             for src, dst in _CTX_CSV.items():
                 row[dst] = num(r[src], path, where, src, required=False)
             rows.append(row)
-    return frame(rows, CTX_SCHEMA)
+    return frame(rows, "asset_ctx")
 
 
 def read_funding(path: Path, plan: Plan) -> dict[str, pl.DataFrame]:
@@ -390,16 +342,7 @@ def read_funding(path: Path, plan: Plan) -> dict[str, pl.DataFrame]:
                 "premium": num(r.get("premium"), path, where, "premium", required=False),
             }
         )
-    schema = {
-        "venue": pl.String,
-        "symbol": pl.String,
-        "time": TS,
-        "funding_rate": pl.Float64,
-        "interval_hours": pl.Float64,
-        "mark_price": pl.Float64,
-        "premium": pl.Float64,
-    }
-    return {"funding": frame(rows, schema)}
+    return {"funding": frame(rows, "funding")}
 
 
 def read_candles(path: Path, plan: Plan) -> dict[str, pl.DataFrame]:
@@ -425,23 +368,8 @@ def read_candles(path: Path, plan: Plan) -> dict[str, pl.DataFrame]:
         )
         if not rows[-1]["symbol"] or not rows[-1]["interval"]:
             raise DataError(f"{path}: {where}: fields 's' (coin) and 'i' (interval) are required")
-    return {"klines": frame(rows, KLINE_SCHEMA)}
+    return {"klines": frame(rows, "klines")}
 
-
-KLINE_SCHEMA = {
-    "venue": pl.String,
-    "symbol": pl.String,
-    "kind": pl.String,
-    "interval": pl.String,
-    "open_time": TS,
-    "close_time": TS,
-    "open": pl.Float64,
-    "high": pl.Float64,
-    "low": pl.Float64,
-    "close": pl.Float64,
-    "volume": pl.Float64,
-    "trade_count": pl.Int64,
-}
 
 READERS = {
     "hyperliquid_trades": read_trades,

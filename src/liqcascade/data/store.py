@@ -112,6 +112,27 @@ CREATE TABLE IF NOT EXISTS files (
 
 TimeLike = datetime | str | int | float | None
 
+_PL_TYPES = {
+    "VARCHAR": pl.String,
+    "JSON": pl.String,
+    "DOUBLE": pl.Float64,
+    "BIGINT": pl.Int64,
+    "INTEGER": pl.Int32,
+    "TINYINT": pl.Int8,
+    "BOOLEAN": pl.Boolean,
+    "TIMESTAMPTZ": pl.Datetime("us", "UTC"),
+}
+
+
+def polars_schema(table: str) -> dict[str, Any]:
+    """The polars schema of a table's data columns (provenance columns excluded), from its DDL."""
+    out: dict[str, Any] = {}
+    for part in TABLES[table].split(","):
+        name, dtype = part.split()[:2]
+        if name not in ("file_id", "source_file"):
+            out[name] = _PL_TYPES[dtype]
+    return out
+
 
 def default_db_path() -> Path:
     """Path of the store when none is given: ``$LIQCASCADE_DB`` or the user data directory.
