@@ -38,6 +38,7 @@ def replay_day(
         run_replay,
         write_report,
     )
+    from liqcascade.venues import load_venue
 
     db_path = Path(db) if db else default_db_path()
     if data is not None:
@@ -57,6 +58,7 @@ def replay_day(
             )
             event = plain_day_event(date, probe.klines, ref.venue, symbol or ref_symbol, ref)
         sym = symbol or event.default_symbol
+        load_venue(event.venue, sym)  # fail before fitting when the venue rules lack the symbol
         frames = load_frames(
             store, event.venue, sym, event.news_ms - lookback_ms, event.window_end_ms
         )
