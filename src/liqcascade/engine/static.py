@@ -254,9 +254,28 @@ class StaticCascade:
         self.impact = impact
         self.impact_bid = impact.for_side("bid") if hasattr(impact, "for_side") else impact
         self.impact_ask = impact.for_side("ask") if hasattr(impact, "for_side") else impact
-        self.down = SideIndex.build(side, size, liq, -1)
-        self.up = SideIndex.build(side, size, liq, +1)
-        self._side, self._liq = side, liq
+        self._side, self._size, self._liq = side, size, liq
+        self._down: SideIndex | None = None
+        self._up: SideIndex | None = None
+
+    @property
+    def down(self) -> SideIndex:
+        """Index of the longs (downward shocks), built on first use."""
+        if self._down is None:
+            self._down = SideIndex.build(self._side, self._size, self._liq, -1)
+        return self._down
+
+    @property
+    def up(self) -> SideIndex:
+        """Index of the shorts (upward shocks), built on first use."""
+        if self._up is None:
+            self._up = SideIndex.build(self._side, self._size, self._liq, +1)
+        return self._up
+
+    def build_index(self) -> StaticCascade:
+        """Build both side indexes now (otherwise each is built on its first shock)."""
+        _ = self.down, self.up
+        return self
 
     def _p0(self, initial_price: float | None) -> float:
         if initial_price is not None:
@@ -283,10 +302,11 @@ class StaticCascade:
         notional = np.zeros(n)
         direction = np.where(s > 0, 1, -1).astype(np.int64)
         solver = kernels.solve_many_nb if use_numba else kernels.solve_many_py
-        for d, index, model in ((-1, self.down, self.impact_bid), (1, self.up, self.impact_ask)):
+        for d, model in ((-1, self.impact_bid), (1, self.impact_ask)):
             sel = np.flatnonzero(direction == d)
             if not len(sel):
                 continue
+            index = self.down if d < 0 else self.up
             kind, kv, kx, coef, scale = model.kernel_spec()
             f, c, r, e = solver(
                 index.keys,
