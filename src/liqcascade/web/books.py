@@ -9,6 +9,7 @@ field, and nothing is kept).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.resources
 import os
@@ -52,8 +53,9 @@ def example_dirs() -> list[Path]:
     return out
 
 
+@functools.lru_cache(maxsize=1)
 def example_books() -> dict[str, Path]:
-    """Shipped example books by name (file name), from :func:`example_dirs`."""
+    """Shipped example books by name (file name), from :func:`example_dirs` (read once)."""
     books: dict[str, Path] = {}
     for d in example_dirs():
         for p in sorted(d.rglob("*")):

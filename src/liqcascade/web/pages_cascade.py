@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import FastAPI
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from starlette.concurrency import run_in_threadpool
 
 from liqcascade.errors import InputError
 from liqcascade.web.books import BookRef
-from liqcascade.web.common import clean_json, frame_records
+from liqcascade.web.common import arrays_to_lists, clean_json, frame_records, json_response
 from liqcascade.web.safety import safe_path
 
 PATH = "/cascade"
@@ -186,17 +187,33 @@ class CascadeService:
         self._lock = threading.Lock()
         self._building: dict[tuple[Any, ...], threading.Lock] = {}
 
+    def key_of(self, req: CascadeRequest) -> tuple[Any, ...] | None:
+        store = self.state.cache["books"]
+        try:
+            path = store.path_of(req.book)
+        except Exception:
+            return None
+        return (store.key_of(path), req.venue, req.symbol, req.impact.key())
+
+    def cached(self, req: CascadeRequest) -> Any | None:
+        """The indexed book for ``req`` if it is already cached (no file parsing), else None."""
+        key = self.key_of(req)
+        with self._lock:
+            return self._cache.get(key) if key is not None else None
+
     def index(self, req: CascadeRequest) -> Any:
+        """The cached ``StaticCascade`` for this book/venue/symbol/impact (built on a miss)."""
         from liqcascade.engine.static import StaticCascade
 
-        store = self.state.cache["books"]
-        book, book_key = store.load(req.book)
-        key = (book_key, req.venue, req.symbol, req.impact.key())
+        key = self.key_of(req)
         with self._lock:
-            hit = self._cache.get(key)
+            hit = self._cache.get(key) if key is not None else None
             if hit is not None:
                 self._cache.move_to_end(key)
                 return hit
+        book, book_key = self.state.cache["books"].load(req.book)
+        key = (book_key, req.venue, req.symbol, req.impact.key())
+        with self._lock:
             build_lock = self._building.setdefault(key, threading.Lock())
         with build_lock:  # concurrent first requests index the book once
             with self._lock:
@@ -212,11 +229,12 @@ class CascadeService:
                 self._building.pop(key, None)
         return idx
 
-    def run(self, req: CascadeRequest) -> dict[str, Any]:
-        idx = self.index(req)
+    def run(self, req: CascadeRequest, idx: Any | None = None) -> dict[str, Any]:
+        """Solve ``req`` on its indexed book (``idx`` when the caller already has it)."""
+        idx = idx if idx is not None else self.index(req)
         result = idx.solve(req.shock, req.initial_price)
         shocks = req.ladder_shocks if req.ladder_shocks is not None else default_ladder(req.shock)
-        ladder = idx.ladder(shocks, req.initial_price) if shocks else None
+        ladder = arrays_to_lists(idx.solve_arrays(shocks, req.initial_price)) if shocks else None
         venue, symbol = idx.venue_symbol if idx.venue_symbol else (req.venue, req.symbol)
         return {
             "mode": "static",
@@ -225,8 +243,20 @@ class CascadeService:
             "positions": int(idx.n_positions),
             "impact": describe_impact(idx.impact, req.impact),
             "result": clean_json(result.as_dict()),
-            "ladder": frame_records(ladder) if ladder is not None else None,
+            "ladder": ladder,
         }
+
+
+class CascadeResponse(BaseModel):
+    """Shape of ``POST /api/cascade`` (documentation; NaN is returned as null)."""
+
+    mode: Literal["static"]
+    venue: str | None
+    symbol: str | None
+    positions: int
+    impact: str
+    result: dict[str, float | int | bool | None]
+    ladder: dict[str, list[float | int | bool | None]] | None
 
 
 #: Loss columns of ``DynamicResult.losses`` drawn per venue (quote; signs as in liqcascade.funds).
@@ -308,15 +338,27 @@ def register(app: FastAPI, state: Any) -> None:
     state.cache["cascade"] = service
     dyn = dynamic_available()
 
-    @app.post("/api/cascade", tags=["cascade"])
-    def cascade(req: CascadeRequest) -> dict[str, Any]:
+    @app.post(
+        "/api/cascade",
+        tags=["cascade"],
+        response_model=None,
+        responses={200: {"model": CascadeResponse}},
+    )
+    async def cascade(req: CascadeRequest) -> Response:
         """Static cascade (issue 3 definition): the result of ``shock`` and a shock ladder.
 
         Returns ``result`` with ``shock, initial_price, shocked_price, final_price,
         liquidated_count, liquidated_base, liquidated_notional, cascade_multiplier,
         book_exhausted, rounds, direction`` and ``ladder`` (the same keys as column lists).
+
+        Runs on the event loop: once the book is indexed (first request; cached by file, venue,
+        symbol and impact) a request costs well under a millisecond of library time. The first
+        request for a book parses and indexes it in a worker thread.
         """
-        return service.run(req)
+        idx = service.cached(req)
+        if idx is None:
+            idx = await run_in_threadpool(service.index, req)
+        return json_response(service.run(req, idx))
 
     @app.get("/api/cascade/options", tags=["cascade"])
     def cascade_options() -> dict[str, Any]:
