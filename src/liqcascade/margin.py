@@ -22,8 +22,9 @@ Liquidation-price families (``rules.formula``)
 
 ``okx`` (and Gate) add the taker fee to the maintenance rate: ``mmr_k + taker``.
 Because MM(N) is convex and continuous, every tier's line lies below it, so the exact answer
-is ``max_k P_k`` for a long and ``min_k P_k`` for a short; the kernels find it by starting at
-the entry tier and re-solving in the tier found at the candidate price until it is stable.
+is ``max_k P_k`` for a long and ``min_k P_k`` for a short. The numba kernel takes that max/min
+directly (branch-free, in cache-sized chunks); its plain numpy twin starts in the entry tier and
+re-solves in the tier found at the candidate price until stable. Tests check they agree.
 ``bybit`` (classic USDT isolated) values MM at entry:
 ``LP = EP - s*(M - (Q*EP*mmr - mmd))/Q`` with M = IM + extra margin.
 
@@ -158,40 +159,58 @@ def _tier_of(floors: np.ndarray, x: float) -> int:  # pragma: no cover - numba
     return lo
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _liq_kernel(side, size, entry, margin, floors, mmr, cum, fee):  # pragma: no cover - numba
-    """Per position: start in the entry tier, solve, move to the tier at the candidate price.
+    """Liquidation price and tier, branch-free, in cache-sized chunks (SIMD-friendly).
 
-    Validation is fused in: returns (price, tier, first_bad_index or -1, bad_field_code).
+    MM(N) = max_k (N*mmr_k - cum_k) (convex, continuous), so the price where equity meets MM is
+    ``max_k P_k`` for a long and ``min_k P_k`` for a short, with
+    ``P_k = (M + cum_k - s*Q*EP) / (Q*(mmr_k + fee - s))``; the tier is the one containing Q*P.
+    Returns (price, tier, number of invalid rows); callers locate and report invalid rows.
     """
     n = size.shape[0]
+    nt = floors.shape[0]
     out = np.empty(n)
     tier = np.empty(n, dtype=np.int32)
-    nt = floors.shape[0]
-    for i in range(n):
-        s = side[i]
-        q = size[i]
-        ep = entry[i]
-        m = margin[i]
-        if not (q > 0.0 and q < np.inf):
-            return out, tier, i, 1
-        if not (ep > 0.0 and ep < np.inf):
-            return out, tier, i, 2
-        if not (s == 1 or s == -1):
-            return out, tier, i, 3
-        if not (m > -np.inf and m < np.inf):
-            return out, tier, i, 4
-        k = _tier_of(floors, q * ep)
-        p = np.nan
-        for _ in range(nt + 1):
-            p = (m + cum[k] - s * q * ep) / (q * (mmr[k] + fee - s))
-            k2 = _tier_of(floors, q * p)
-            if k2 == k:
-                break
-            k = k2
-        out[i] = p if p > 0 else np.nan
-        tier[i] = k
-    return out, tier, -1, 0
+    inv_long = 1.0 / (mmr + fee - 1.0)
+    inv_short = 1.0 / (mmr + fee + 1.0)
+    chunk = 256
+    base = np.empty(chunk)
+    sgn = np.empty(chunk)
+    best = np.empty(chunk)
+    nbad = 0
+    for start in range(0, n, chunk):
+        m = min(chunk, n - start)
+        for j in range(m):
+            i = start + j
+            s = np.float64(side[i])
+            q = size[i]
+            ep = entry[i]
+            mg = margin[i]
+            ok = (q > 0.0) & (q < np.inf) & (ep > 0.0) & (ep < np.inf)
+            ok = ok & ((s == 1.0) | (s == -1.0)) & (np.abs(mg) < np.inf)
+            nbad += 0 if ok else 1
+            base[j] = mg - s * q * ep
+            sgn[j] = s
+            best[j] = -np.inf
+        for k in range(nt):
+            ck = cum[k]
+            il = inv_long[k]
+            ish = inv_short[k]
+            for j in range(m):
+                inv = il if sgn[j] > 0 else ish
+                best[j] = max(best[j], sgn[j] * (base[j] + ck) * inv)
+        for j in range(m):
+            i = start + j
+            q = size[i]
+            p = sgn[j] * best[j] / q
+            x = q * p
+            kk = 0
+            for k in range(1, nt):
+                kk += 1 if floors[k] <= x else 0
+            out[i] = p if p > 0 else np.nan
+            tier[i] = kk
+    return out, tier, nbad
 
 
 @njit(cache=True)
@@ -205,9 +224,6 @@ def _mm_kernel(notional, floors, mmr, cum):  # pragma: no cover - numba
         k = _tier_of(floors, x)
         out[i] = x * mmr[k] - cum[k]
     return out, -1
-
-
-_BAD_FIELD = {1: "size_base", 2: "entry_price", 3: "side", 4: "margin_quote"}
 
 
 def _liq_numpy(side, size, entry, margin, tiers: TierTable, fee: float):
@@ -255,11 +271,18 @@ def _prep(rules: VenueRules, side: Any, size_base: Any, entry_price: Any, margin
     )
 
 
-def _raise_bad(idx: int, code: int, arrays: tuple[np.ndarray, ...]) -> None:
-    name = _BAD_FIELD[code]
-    val = arrays[code - 1][idx] if code != 3 else arrays[2][idx]
-    limit = "finite" if code == 4 else "> 0 and finite" if code != 3 else "+1 or -1"
-    raise InputError(f"{name} must be {limit}, got {val!r} (index {idx})")
+def _raise_first_bad(s: np.ndarray, q: np.ndarray, ep: np.ndarray, m: np.ndarray) -> None:
+    """Raise InputError for the first invalid row (slow path, only after the kernel flagged one)."""
+    for name, arr, ok, limit in (
+        ("size_base", q, (q > 0) & np.isfinite(q), "> 0 and finite"),
+        ("entry_price", ep, (ep > 0) & np.isfinite(ep), "> 0 and finite"),
+        ("side", s, (s == 1) | (s == -1), "+1 or -1"),
+        ("margin_quote", m, np.isfinite(m), "finite"),
+    ):
+        if not np.all(ok):
+            idx = int(np.argmin(ok))
+            raise InputError(f"{name} must be {limit}, got {arr[idx]!r} (index {idx})")
+    raise InputError("invalid input")
 
 
 def liquidation_price_and_tier(
@@ -280,11 +303,9 @@ def liquidation_price_and_tier(
     shape, s, q, ep, m = _prep(rules, side, size_base, entry_price, margin_quote)
     t = rules.tiers
     if use_numba and rules.formula != "bybit":
-        p, k, bad, code = _liq_kernel(
-            s, q, ep, m, t.floor_quote, t.mmr, t.cum_quote, rules.mm_fee_rate
-        )
-        if bad >= 0:
-            _raise_bad(int(bad), int(code), (q, ep, s, m))
+        p, k, nbad = _liq_kernel(s, q, ep, m, t.floor_quote, t.mmr, t.cum_quote, rules.mm_fee_rate)
+        if nbad:
+            _raise_first_bad(s, q, ep, m)
         return p.reshape(shape), k.reshape(shape)
     require_positive("size_base", q)
     require_positive("entry_price", ep)

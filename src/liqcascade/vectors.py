@@ -218,7 +218,6 @@ MARGIN = (
     "margin",
     "collateral",
     "collateral_usdt",
-    "stake_amount",
     "wb_usdt",
     "wallet_balance_usdt",
     "wallet_balance",
@@ -227,6 +226,7 @@ MARGIN = (
     "wallet",
     "account_value",
     "account_value_usdc",
+    "stake_amount",
 )
 LEVERAGE = ("leverage", "lev", "user_leverage")
 MMR = ("mmr", "maintenance_margin_rate", "maint_margin_ratio", "maintmarginratio", "mm_rate")
