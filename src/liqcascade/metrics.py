@@ -36,6 +36,8 @@ from liqcascade.errors import InputError
 
 __all__ = [
     "SystemicIndicators",
+    "aggregate_impact",
+    "indicators_from_arrays",
     "critical_shock",
     "venue_hhi",
     "systemic_indicators",
@@ -131,22 +133,65 @@ def critical_shock(
     return direction * hi
 
 
-def systemic_indicators(
-    book: Any,
+def aggregate_impact(impacts: Sequence[Any]) -> Any:
+    """One impact model for several venues' books (arbitrage keeps their prices together, so
+    forced flow is absorbed by their combined depth).
+
+    Linear models add their 1% depths exactly. Other mixes are approximated, on each side
+    separately, by a linear model whose 1% depth is the sum of the venues'
+    ``volume_for_move(0.01)``.
+    """
+    from liqcascade.impact import LinearImpact
+
+    if not impacts:
+        raise InputError("aggregate_impact: no impact models")
+    if len(impacts) == 1:
+        return impacts[0]
+    if all(isinstance(m, LinearImpact) for m in impacts):
+        return LinearImpact(sum(m.depth_1pct_base for m in impacts))
+    return _SidedLinear(
+        LinearImpact(sum(float(_side(m, "bid").volume_for_move(0.01)) for m in impacts)),
+        LinearImpact(sum(float(_side(m, "ask").volume_for_move(0.01)) for m in impacts)),
+    )
+
+
+def _side(m: Any, side: str) -> Any:
+    return m.for_side(side) if hasattr(m, "for_side") else m
+
+
+@dataclass(frozen=True)
+class _SidedLinear:
+    """Linear impact with its own 1% depth on each side (bid: sells, ask: buys)."""
+
+    bid: Any
+    ask: Any
+
+    def for_side(self, side: str) -> Any:
+        return self.bid if side == "bid" else self.ask
+
+    def describe(self) -> str:
+        return f"bid {self.bid.describe()}, ask {self.ask.describe()}"
+
+
+def indicators_from_arrays(
+    *,
+    side: np.ndarray,
+    size_base: np.ndarray,
+    liquidation_price: np.ndarray,
+    venue: np.ndarray,
+    collateral_quote: float,
     price: float,
     impact: Any | None = None,
-    *,
     multiplier_threshold: float = 2.0,
     ladder: Sequence[float] = DEFAULT_SHOCK_LADDER,
     band_frac: float = 0.05,
+    notes: list[str] | None = None,
 ) -> SystemicIndicators:
-    """Systemic indicators of ``book`` (a :class:`~liqcascade.book.PositionBook` of one
-    underlying, any number of venues) at ``price`` (quote per base).
+    """Systemic indicators from position arrays (side +1/-1, size in base units, liquidation
+    price, venue name per row), the total collateral backing them (quote) and a price.
 
-    ``impact`` (a :mod:`liqcascade.impact` model of the aggregate book) is needed for the
-    depth ratio and the critical shock; without it those fields are ``None``. The critical
-    shock pools every venue's liquidation prices into one static cascade (arbitrage keeps the
-    venues' prices together); see the module docstring for every definition.
+    See the module docstring for every definition; :func:`systemic_indicators` is the
+    :class:`~liqcascade.book.PositionBook` front end.
     """
     from liqcascade.engine.static import StaticCascade
 
@@ -158,31 +203,20 @@ def systemic_indicators(
         raise InputError(f"price={price!r}: expected a finite number > 0")
     if not (0 < band_frac < 1):
         raise InputError(f"band_frac={band_frac!r}: expected a fraction in (0, 1)")
-    n = len(book)
+    side = np.asarray(side)
+    size = np.asarray(size_base, dtype=np.float64)
+    liq = np.asarray(liquidation_price, dtype=np.float64)
+    n = len(size)
     if n == 0:
-        raise InputError(f"{getattr(book, 'source', 'book')}: no positions")
-    notes: list[str] = []
-    if len(set(book.symbols)) > 1:
-        notes.append(
-            f"book holds symbols {list(book.symbols)}; treated as one underlying at price {p}"
-        )
-    side = book.side
-    size = book.size_base
+        raise InputError("systemic indicators: no positions")
+    coll = float(collateral_quote)
+    if not coll > 0:
+        raise InputError(f"total collateral is {coll}; expected > 0")
+    notes = list(notes or [])
     notional = size * p
     long_n = float(notional[side == 1].sum())
     short_n = float(notional[side == -1].sum())
     oi = 0.5 * (long_n + short_n)
-    iso = book.margin_mode == 0
-    coll = float(np.nansum(book.margin_quote[iso]))
-    cross_accounts = np.unique(book.account_id[~iso])
-    for a in cross_accounts:
-        c = book.account_collateral_quote.get(int(a))
-        if c is None or not math.isfinite(c):
-            raise InputError(f"{book.source}: cross account {int(a)} has no collateral")
-        coll += float(c)
-    if coll <= 0:
-        raise InputError(f"{book.source}: total collateral is {coll}; expected > 0")
-    liq = book.liquidation_price
     with np.errstate(invalid="ignore"):
         dead = ((side == 1) & (liq >= p)) | ((side == -1) & (liq <= p))
     if dead.any():
@@ -195,23 +229,22 @@ def systemic_indicators(
         near_short = (side == -1) & (liq > p) & (liq <= p * (1 + band_frac))
     liq_long = float(np.sum(size[near_long] * liq[near_long]))
     liq_short = float(np.sum(size[near_short] * liq[near_short]))
-    venues = np.asarray(book.venues, dtype=object)[book.venue_code]
     by_venue: dict[str, float] = {}
-    for v, x in zip(venues, notional, strict=True):
+    for v, x in zip(np.asarray(venue, dtype=object), notional, strict=True):
         by_venue[str(v)] = by_venue.get(str(v), 0.0) + float(x)
     total = sum(by_venue.values())
     shares = {k: v / total for k, v in sorted(by_venue.items())}
     d_bid = d_ask = r_bid = r_ask = None
     cs_down = cs_up = None
     if impact is not None:
-        bid = impact.for_side("bid") if hasattr(impact, "for_side") else impact
-        ask = impact.for_side("ask") if hasattr(impact, "for_side") else impact
-        d_bid = float(bid.volume_for_move(0.01)) * p
-        d_ask = float(ask.volume_for_move(0.01)) * p
+        d_bid = float(_side(impact, "bid").volume_for_move(0.01)) * p
+        d_ask = float(_side(impact, "ask").volume_for_move(0.01)) * p
         r_bid = oi / d_bid if d_bid > 0 else math.inf
         r_ask = oi / d_ask if d_ask > 0 else math.inf
         live = ~dead
-        cascade = StaticCascade((side[live], size[live], liq[live]), impact, initial_price=p)
+        cascade = StaticCascade(
+            (side[live].astype(np.int8), size[live], liq[live]), impact, initial_price=p
+        )
         cs_down = critical_shock(cascade, p, -1, threshold=multiplier_threshold, ladder=ladder)
         cs_up = critical_shock(cascade, p, 1, threshold=multiplier_threshold, ladder=ladder)
     else:
@@ -238,5 +271,55 @@ def systemic_indicators(
         multiplier_threshold=multiplier_threshold,
         critical_shock_down=cs_down,
         critical_shock_up=cs_up,
+        notes=notes,
+    )
+
+
+def systemic_indicators(
+    book: Any,
+    price: float,
+    impact: Any | None = None,
+    *,
+    multiplier_threshold: float = 2.0,
+    ladder: Sequence[float] = DEFAULT_SHOCK_LADDER,
+    band_frac: float = 0.05,
+) -> SystemicIndicators:
+    """Systemic indicators of ``book`` (a :class:`~liqcascade.book.PositionBook` of one
+    underlying, any number of venues) at ``price`` (quote per base).
+
+    ``impact`` (a :mod:`liqcascade.impact` model of the aggregate book, e.g. from
+    :func:`aggregate_impact`) is needed for the depth ratio and the critical shock; without it
+    those fields are ``None``. The critical shock pools every venue's liquidation prices into
+    one static cascade (arbitrage keeps the venues' prices together). Collateral: isolated
+    margins plus each cross account's collateral once.
+    """
+    n = len(book)
+    if n == 0:
+        raise InputError(f"{getattr(book, 'source', 'book')}: no positions")
+    notes: list[str] = []
+    if len(set(book.symbols)) > 1:
+        notes.append(
+            f"book holds symbols {list(book.symbols)}; treated as one underlying at price {price}"
+        )
+    iso = book.margin_mode == 0
+    coll = float(np.nansum(book.margin_quote[iso]))
+    for a in np.unique(book.account_id[~iso]):
+        c = book.account_collateral_quote.get(int(a))
+        if c is None or not math.isfinite(c):
+            raise InputError(f"{book.source}: cross account {int(a)} has no collateral")
+        coll += float(c)
+    if coll <= 0:
+        raise InputError(f"{book.source}: total collateral is {coll}; expected > 0")
+    return indicators_from_arrays(
+        side=book.side,
+        size_base=book.size_base,
+        liquidation_price=book.liquidation_price,
+        venue=np.asarray(book.venues, dtype=object)[book.venue_code],
+        collateral_quote=coll,
+        price=price,
+        impact=impact,
+        multiplier_threshold=multiplier_threshold,
+        ladder=ladder,
+        band_frac=band_frac,
         notes=notes,
     )

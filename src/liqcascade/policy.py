@@ -33,7 +33,10 @@ counterparties against the reference price), ADL needed (losers' negative equity
 price), ADL overshoot = taken - needed (Chitra 2025, arXiv 2512.01112), cascade multiplier,
 accounts hit (liquidated or deleveraged), and the retail / institutional share of trader losses
 (lost equity of liquidated positions, measured from the start of the scenario, plus ADL haircuts;
-institutional includes market makers).
+institutional includes market makers). Each variant's book also gets the systemic indicators of
+:mod:`liqcascade.metrics` at the hub venue's initial price (leverage ratio, OI over 1% depth,
+liquidation density within 5%, venue HHI, critical shock for a cascade multiplier > 2), with the
+venues' depths pooled; collateral is each position's effective margin.
 """
 
 from __future__ import annotations
@@ -590,6 +593,31 @@ def _venue_overrides(prep: _Prepared, v: PolicyVariant) -> dict[str, dict[str, A
     return out
 
 
+def _indicators(prep: _Prepared, vb: _VariantBook) -> Any:
+    """Systemic indicators of the variant's book at the hub venue's initial price, with the
+    venues' impact models pooled (:func:`liqcascade.metrics.aggregate_impact`)."""
+    from liqcascade import metrics
+
+    pa = vb.positions
+    return metrics.indicators_from_arrays(
+        side=pa.side,
+        size_base=pa.size_base,
+        liquidation_price=pa.liquidation_price,
+        venue=np.asarray(pa.venues, dtype=object)[pa.venue_code],
+        collateral_quote=float(pa.margin_quote.sum()),
+        price=prep.venues[0].initial_price,
+        impact=metrics.aggregate_impact([prep.impacts[name] for name in prep.labels]),
+    )
+
+
+def _indicator_columns(ind: Any) -> dict[str, float]:
+    out = {}
+    for c in _INDICATOR_COLS:
+        v = getattr(ind, c)
+        out[c] = math.nan if v is None else float(v)
+    return out
+
+
 def _metrics(res: Any, vb: _VariantBook) -> dict[str, float]:
     s = res.summary()
     lg = res.ledger
@@ -692,6 +720,14 @@ def run_variant_path(
     return out
 
 
+_INDICATOR_COLS = (
+    "leverage_ratio",
+    "oi_over_depth_1pct_bid",
+    "liq_density_5pct",
+    "venue_hhi",
+    "critical_shock_down",
+)
+
 _TABLE_COLS = (
     "liquidated_notional_quote",
     "bad_debt_quote",
@@ -709,7 +745,7 @@ _TABLE_COLS = (
     "institutional_loss_share",
     "halts",
     "conservation_residual_quote",
-)
+) + _INDICATOR_COLS
 
 
 def run_policy(
@@ -733,17 +769,19 @@ def run_policy(
     meta_variants = []
     for v in vs:
         vb = _variant_book(prep, v)
+        ind = _indicators(prep, vb)
         meta_variants.append(
             {
                 "name": v.name,
                 "positions": len(vb.positions),
                 "resized": vb.resized,
                 "dropped_already_liquidatable": vb.dropped,
+                "indicators": ind.as_dict(),
             }
         )
         for i in range(lab.paths):
             m = run_variant_path(prep, vb, v, i, lab)
-            rows.append({"variant": v.name, "path": i, **m})
+            rows.append({"variant": v.name, "path": i, **m, **_indicator_columns(ind)})
             done += 1
             if progress is not None:
                 progress(done, total)

@@ -16,6 +16,8 @@ def _money(v: float | None) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "-"
     a = abs(v)
+    if a < 0.5:
+        return "0"
     if a >= 1e9:
         return f"{v / 1e9:,.2f}B"
     if a >= 1e6:
@@ -123,6 +125,27 @@ def register(app: typer.Typer) -> None:
         for row in res.table.iter_rows(named=True):
             t.add_row(*[fmt(row[key]) for _, key, fmt in _COLUMNS])
         console.print(t)
+        ind = Table(title="Systemic indicators of each variant's book (before the shock)")
+        for c in (
+            "variant",
+            "leverage ratio",
+            "OI / 1% depth",
+            "liq. within 5%",
+            "venue HHI",
+            "critical shock",
+        ):
+            ind.add_column(c, justify="left" if c == "variant" else "right")
+        for row in res.table.iter_rows(named=True):
+            cs = row["critical_shock_down"]
+            ind.add_row(
+                row["variant"],
+                f"{row['leverage_ratio']:.2f}",
+                f"{row['oi_over_depth_1pct_bid']:.2f}",
+                _frac(row["liq_density_5pct"]),
+                f"{row['venue_hhi']:.3f}",
+                "none" if cs is None or cs != cs else f"{cs:.2%}",
+            )
+        console.print(ind)
         r = Table(title="Reference: Chitra (2025) ADL analysis, Hyperliquid 10 Oct 2025 (16 waves)")
         for c in ("policy", "needed", "taken", "overshoot", "overshoot / needed"):
             r.add_column(c, justify="left" if c == "policy" else "right")
