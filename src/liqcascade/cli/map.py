@@ -90,6 +90,8 @@ def write_plots(wide: Any, maps: list[Any], out_stem: Path) -> tuple[Path, Path]
             ax.step(x, sign * y, where="post", label=f"{name}: {label}")
             hfig.add_trace(go.Bar(x=x, y=sign * y, name=f"{name}: {label} liquidated", opacity=0.6))
     ax.axvline(ref, color="k", lw=0.8)
+    # levels beyond +-30 % exist (low leverage) but would squeeze the part that matters
+    ax.set_xlim(ref * 0.7, ref * 1.3)
     m0 = maps[0].meta
     title = f"Liquidation map {m0['venue']} {m0['symbol']} at {m0['at']} (OI {m0['open_interest_base']:,.0f} base)"
     ax.set_title(title)
@@ -101,6 +103,7 @@ def write_plots(wide: Any, maps: list[Any], out_stem: Path) -> tuple[Path, Path]
     fig.savefig(png, dpi=120, bbox_inches="tight")
     plt.close(fig)
     hfig.add_vline(x=ref, line_width=1)
+    hfig.update_xaxes(range=[ref * 0.7, ref * 1.3])
     hfig.update_layout(
         title=title,
         barmode="overlay",
