@@ -135,3 +135,58 @@ def test_demo_margin_table_of_example_book():
         if lp == lp:  # not NaN
             assert (lp < r["entry_price"]) == (r["side"] == "long")
         assert r["maintenance_margin_quote"] > 0
+
+
+def test_liq_price_with_own_tier_file_up_to_1001x(tmp_path):
+    f = tmp_path / "tiers.csv"
+    f.write_text("floor_quote,max_leverage\n0,1001\n50000,500\n")
+    res = runner.invoke(
+        app,
+        [
+            "liq-price",
+            "--venue",
+            "generic",
+            "--symbol",
+            "XYZ",
+            "--side",
+            "long",
+            "--entry",
+            "100",
+            "--size",
+            "10",
+            "--leverage",
+            "1001",
+            "--tiers-file",
+            str(f),
+            "--json",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    # mmr = 1/2002: equity M + Q*(P - EP) = Q*P/2002 with M = 1000/1001
+    m = 1000 / 1001
+    assert out["liquidation_price"] == pytest.approx(
+        (10 * 100 - m) / (10 * (1 - 1 / 2002)), rel=1e-12
+    )
+    res2 = runner.invoke(
+        app,
+        [
+            "liq-price",
+            "--venue",
+            "generic",
+            "--symbol",
+            "XYZ",
+            "--side",
+            "long",
+            "--entry",
+            "100",
+            "--size",
+            "1000",
+            "--leverage",
+            "1001",
+            "--tiers-file",
+            str(f),
+        ],
+    )
+    assert res2.exit_code != 0
+    assert "tier 2: 1 <= leverage <= 500" in str(res2.exception) + res2.output
