@@ -202,3 +202,18 @@ def test_bad_input_is_one_line_and_exit_code_2():
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert res.returncode == 2
     assert "vol_annual=-1.0: expected a finite number > 0" in res.stderr
+
+
+def test_systemic_command_json(tmp_path):
+    p = tmp_path / "book.csv"
+    p.write_text(
+        "venue,symbol,side,size_base,entry_price,margin_quote\n"
+        "binance_usdm,BTCUSDT,long,1,100000,5000\n"
+        "hyperliquid,BTC,short,1,100000,10000\n"
+    )
+    out = _json(
+        ["risk", "systemic", str(p), "--price", "100000", "--impact", "linear:10", "--json"]
+    )
+    assert out["open_interest_quote"] == pytest.approx(100_000.0)
+    assert out["leverage_ratio"] == pytest.approx(100_000.0 / 15_000.0)
+    assert out["venue_hhi"] == pytest.approx(0.5)

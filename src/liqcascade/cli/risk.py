@@ -487,6 +487,39 @@ def fit_cmd(
     console.print(_kv_table("Fitted jump-diffusion", flat))
 
 
+@risk_app.command("systemic")
+def systemic_cmd(
+    path: Path = typer.Argument(..., help="positions CSV/Parquet of one underlying (any venues)"),
+    price: float = typer.Option(..., "--price", help="current price, quote per base"),
+    impact: str | None = typer.Option(
+        None,
+        "--impact",
+        help="impact of the pooled book: linear:DEPTH_1PCT, depth:FILE[@TIME], sqrt:Y,SIGMA,ADV",
+    ),
+    threshold: float = typer.Option(2.0, "--multiplier", help="cascade multiplier threshold"),
+    as_json: bool = _JSON,
+) -> None:
+    """Systemic indicators: leverage ratio, OI/1% depth, liquidation density, HHI, critical shock."""
+    from liqcascade import metrics
+    from liqcascade.book import PositionBook
+    from liqcascade.impact import parse_impact
+
+    book = PositionBook.from_file(path)
+    imp = parse_impact(impact) if impact else None
+    res = metrics.systemic_indicators(book, price, imp, multiplier_threshold=threshold)
+    if as_json:
+        print_json(res.as_dict())
+        return
+    d = res.as_dict()
+    shares = d.pop("venue_shares")
+    notes = d.pop("notes")
+    console.print(_kv_table(f"Systemic indicators ({path.name})", d))
+    for k, v in shares.items():
+        console.print(f"  {k}: {v:.1%} of open interest")
+    for n in notes:
+        console.print(f"note: {n}")
+
+
 def register(app: typer.Typer) -> None:
     """Add ``liqcascade risk`` to the root app."""
     app.add_typer(risk_app, name="risk")
