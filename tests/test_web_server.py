@@ -210,3 +210,53 @@ def test_real_server_survives_bad_requests(data_dir: Path) -> None:
             assert 400 <= resp.status_code < 500, (resp.status_code, resp.text)
             assert "detail" in resp.json()
         assert http.get("/api/health").json()["status"] == "ok"
+
+
+def test_serve_cli_binds_localhost_and_serves(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from web_support import free_port
+
+    port = free_port()
+    exe = Path(sys.executable).parent / "liqcascade"
+    proc = subprocess.Popen(
+        [
+            str(exe),
+            "serve",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(tmp_path / "d"),
+            "--db",
+            str(tmp_path / "m.duckdb"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).json()
+                break
+            except httpx.HTTPError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(proc.stderr.read().decode()[-2000:]) from None
+                time.sleep(0.2)
+        assert health["status"] == "ok"
+        assert Path(health["data_dir"]) == (tmp_path / "d").resolve()
+        assert (tmp_path / "d" / "uploads").is_dir()
+        page = httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
+        assert page.status_code == 200 and "/static/app.css" in page.text
+        # bound to the loopback interface only (the default host): 127.0.0.1 is 0100007F in /proc
+        listening = [
+            ln.split()[1]
+            for ln in Path("/proc/net/tcp").read_text().splitlines()[1:]
+            if ln.split()[3] == "0A"
+        ]
+        assert f"0100007F:{port:04X}" in listening
+        assert f"00000000:{port:04X}" not in listening
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

@@ -52,6 +52,7 @@ LC.fmt = function (v, digits) {
   if (v === null || v === undefined) return "n/a";
   if (typeof v === "boolean") return v ? "yes" : "no";
   if (typeof v !== "number") return String(v);
+  if (v === 0) v = 0; // no "-0"
   const a = Math.abs(v);
   const d = digits === undefined ? (a >= 1000 ? 2 : 6) : digits;
   if (a !== 0 && (a >= 1e9 || a < 1e-4)) return v.toExponential(4);
