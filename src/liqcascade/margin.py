@@ -78,11 +78,11 @@ def maintenance_margin(rules: VenueRules, notional_quote: Any) -> np.ndarray:
     """
     n = np.asarray(notional_quote, dtype=np.float64)
     t = rules.tiers
-    out, bad = _mm_kernel(np.ascontiguousarray(n).reshape(-1), t.floor_quote, t.mmr, t.cum_quote)
-    if bad >= 0:
-        raise InputError(
-            f"notional_quote must be >= 0 and finite, got {n.reshape(-1)[bad]!r} (index {bad})"
-        )
+    flat = np.ascontiguousarray(n).reshape(-1)
+    out, nbad = _mm_kernel(flat, t.floor_quote, t.mmr, t.cum_quote)
+    if nbad:
+        bad = int(np.argmin((flat >= 0) & np.isfinite(flat)))
+        raise InputError(f"notional_quote must be >= 0 and finite, got {flat[bad]!r} (index {bad})")
     return out.reshape(n.shape)
 
 
@@ -135,28 +135,6 @@ def _check_leverage(rules: VenueRules, n: np.ndarray, lev: np.ndarray) -> None:
 # ---------------------------------------------------------------------------------------------
 # Liquidation price kernels: numba kernel and its plain numpy twin (tests check they agree).
 # ---------------------------------------------------------------------------------------------
-
-
-@njit(cache=True)
-def _tier_of(floors: np.ndarray, x: float) -> int:  # pragma: no cover - numba
-    """Last tier with floor <= x (0 below the first floor); linear scan for short tables."""
-    nt = floors.shape[0]
-    if nt <= 16:
-        k = 0
-        while k + 1 < nt and floors[k + 1] <= x:
-            k += 1
-        return k
-    lo = 0
-    hi = nt - 1
-    if x < floors[0]:
-        return 0
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if floors[mid] <= x:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
 
 
 @njit(cache=True, error_model="numpy")
@@ -213,17 +191,24 @@ def _liq_kernel(side, size, entry, margin, floors, mmr, cum, fee):  # pragma: no
     return out, tier, nbad
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _mm_kernel(notional, floors, mmr, cum):  # pragma: no cover - numba
+    """MM = N*mmr_k - cum_k, k = number of floors above the first that are <= N (branch-free).
+
+    Returns (mm, number of invalid rows).
+    """
     n = notional.shape[0]
+    nt = floors.shape[0]
     out = np.empty(n)
+    nbad = 0
     for i in range(n):
         x = notional[i]
-        if not (x >= 0.0 and x < np.inf):
-            return out, i
-        k = _tier_of(floors, x)
+        nbad += 0 if (x >= 0.0) & (x < np.inf) else 1
+        k = 0
+        for j in range(1, nt):
+            k += 1 if floors[j] <= x else 0
         out[i] = x * mmr[k] - cum[k]
-    return out, -1
+    return out, nbad
 
 
 def _liq_numpy(side, size, entry, margin, tiers: TierTable, fee: float):
