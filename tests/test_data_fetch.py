@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from liqcascade.cli import app
 from liqcascade.data import Store
-from liqcascade.data.fetch import fetch_to_store, make_exchange
+from liqcascade.data.fetch import fetch_to_store, make_exchange, store_unified
 from liqcascade.errors import ConfigError, NetworkError
 
 REC = Path(__file__).parent / "data" / "ccxt_binanceusdm"
@@ -149,3 +149,43 @@ def test_cli_fetch_without_network_fails_clearly(
     )
     assert out.exit_code == 2
     assert "cannot reach the exchange" in out.output and "NetworkError" in out.output
+
+
+RAW = Path(__file__).parent / "data"
+
+
+def test_hyperliquid_okx_bybit_payloads_through_ccxt_parsers(tmp_path: Path) -> None:
+    db = tmp_path / "v.duckdb"
+    # Hyperliquid candleSnapshot -> ccxt.hyperliquid.parse_ohlcvs -> store
+    hl_raw = json.loads((RAW / "hyperliquid/candleSnapshot_BTC_1m.json").read_text())
+    hl = ccxt.hyperliquid().parse_ohlcvs(hl_raw, None, "1m")
+    r = store_unified("hyperliquid", "BTC/USDC:USDC", "ohlcv", hl, db=db, timeframe="1m")
+    assert r["symbol"] == "BTC" and r["rows"] == len(hl_raw)
+    # OKX candles (newest first, as OKX sends them) -> ccxt.okx.parse_ohlcvs (sorted ascending)
+    okx_raw = json.loads((RAW / "ccxt_raw/okx_candles_BTC-USDT-SWAP.json").read_text())["data"]
+    okx = ccxt.okx().parse_ohlcvs(okx_raw, None, "1m")
+    store_unified("okx", "BTC/USDT:USDT", "ohlcv", okx, db=db, timeframe="1m")
+    # Bybit v5 risk limits -> ccxt.bybit.parse_market_leverage_tiers
+    by_raw = json.loads((RAW / "ccxt_raw/bybit_risk_limit_BTCUSDT.json").read_text())
+    tiers = ccxt.bybit().parse_market_leverage_tiers(by_raw["result"]["list"], None)
+    store_unified("bybit", "BTC/USDT:USDT", "tiers", {"BTC/USDT:USDT": tiers}, db=db)
+    with Store(db, read_only=True) as s:
+        k = s.klines("hyperliquid", "BTC", interval="1m")
+        assert k["close"].to_list() == [float(c["c"]) for c in hl_raw]
+        o = s.klines("okx_swap", "BTC-USDT-SWAP", interval="1m")
+        assert [int(t.timestamp() * 1000) for t in o["open_time"]] == sorted(
+            int(c[0]) for c in okx_raw
+        )
+        assert o["low"].to_list() == [112501.2, 109880.0, 107000.0]
+        lb = s.leverage_brackets("bybit_linear", "BTCUSDT")
+        assert lb["mmr"].to_list() == [0.005, 0.0056, 0.0062]
+        assert lb["floor_quote"].to_list() == [0.0, 2_000_000.0, 2_600_000.0]
+        # Bybit's mmDeduction is the maintenance amount; it obeys the tier-chain identity
+        cum, mmr, floor = (
+            lb["cum_quote"].to_list(),
+            lb["mmr"].to_list(),
+            lb["floor_quote"].to_list(),
+        )
+        assert cum[0] == 0.0
+        for i in range(1, 3):
+            assert cum[i] == pytest.approx(cum[i - 1] + floor[i] * (mmr[i] - mmr[i - 1]))

@@ -261,7 +261,10 @@ def read_leverage_tiers(path: Path, plan: Plan) -> dict[str, pl.DataFrame]:
             floor = num(t.get("minNotional"), path, where, "minNotional")
             mmr = num(t.get("maintenanceMarginRate"), path, where, "maintenanceMarginRate")
             info = t.get("info") if isinstance(t.get("info"), dict) else {}
+            # Binance sends `cum`, Bybit v5 `mmDeduction` (empty when not applicable)
             given = num(info.get("cum"), path, where, "info.cum", required=False)
+            if given is None:
+                given = num(info.get("mmDeduction"), path, where, "info.mmDeduction", False)
             cum = given if given is not None else cum + floor * (mmr - prev_mmr)  # type: ignore[operator]
             prev_mmr = mmr  # type: ignore[assignment]
             rows.append(

@@ -168,24 +168,58 @@ def fetch_to_store(
     accept what :func:`liqcascade.data.store.to_utc` accepts. ``ex`` injects a ready ccxt instance
     (tests replay recorded responses through it).
     """
-    from liqcascade.data.ingest import ingest_paths
-
     ex = ex if ex is not None else make_exchange(exchange, timeout_s)
     s, u = to_utc(since, "since"), to_utc(until, "until")
     since_ms = int(s.timestamp() * 1000) if s else None
     until_ms = int(u.timestamp() * 1000) if u else None
     market, data = fetch_records(ex, symbol, kind, since_ms, until_ms, timeframe, price)
+    return store_unified(
+        exchange,
+        market["symbol"],
+        kind,
+        data,
+        db=db,
+        timeframe=timeframe,
+        price=price,
+        contract_size=market.get("contractSize") or 1.0,
+        since_ms=since_ms,
+        until_ms=until_ms,
+    )
+
+
+def store_unified(
+    exchange: str,
+    ccxt_symbol: str,
+    kind: str,
+    data: Any,
+    db: str | Path | None = None,
+    timeframe: str = "1m",
+    price: str = "trade",
+    contract_size: float = 1.0,
+    since_ms: int | None = None,
+    until_ms: int | None = None,
+) -> dict[str, Any]:
+    """Write ccxt unified structures as an envelope JSON beside the store and ingest it.
+
+    ``data`` is what ccxt returned (OHLCV lists, funding-rate history, open interest, leverage
+    tiers by symbol). The file goes to ``<store folder>/fetched/<exchange>/``.
+    """
+    from liqcascade.data.ingest import ingest_paths
+
+    if kind not in KINDS:
+        raise InputError(f"kind {kind!r} is not supported; expected one of {', '.join(KINDS)}")
+    data = _jsonable(data)
     venue = CCXT_VENUES.get(exchange, exchange)
-    vsym = venue_symbol(venue, market["symbol"])
+    vsym = venue_symbol(venue, ccxt_symbol)
     now_ms = int(time.time() * 1000)
     env = {
         "liqcascade": "ccxt",
         "exchange": exchange,
         "venue": venue,
         "kind": kind,
-        "symbol": market["symbol"],
+        "symbol": ccxt_symbol,
         "market_id": vsym,
-        "contract_size": market.get("contractSize") or 1.0,
+        "contract_size": contract_size,
         "timeframe": timeframe if kind in ("ohlcv", "oi") else None,
         "price_kind": price if kind == "ohlcv" else None,
         "since": since_ms,
@@ -195,7 +229,7 @@ def fetch_to_store(
     }
     records = len(data) if isinstance(data, list) else sum(len(v) for v in data.values())
     if records == 0:
-        raise DataError(f"{exchange}: no {kind} data for {market['symbol']} in the requested range")
+        raise DataError(f"{exchange}: no {kind} data for {ccxt_symbol} in the requested range")
     db_path = Path(db) if db is not None else default_db_path()
     out_dir = db_path.parent / "fetched" / exchange
     out_dir.mkdir(parents=True, exist_ok=True)

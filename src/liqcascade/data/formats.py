@@ -370,8 +370,6 @@ def frame(rows: list[dict[str, Any]], table: str) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema) if rows else pl.DataFrame(schema=schema)
 
 
-
-
 def iter_records(data: Any, path: Path) -> Iterator[tuple[str, Any]]:
     """Records of a JSON list / JSON lines with a human label ('record 3' / 'line 3')."""
     label = "line" if isinstance(data, JsonLines) else "record"
