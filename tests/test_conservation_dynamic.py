@@ -34,7 +34,7 @@ def scenarios(draw):
             )
         )
     )
-    n = draw(st.integers(2, 120))
+    n = draw(st.integers(2, 80))
     side = np.where(rng.random(n) < draw(st.floats(0.1, 0.9)), 1, -1)
     entry = 100.0 * np.exp(rng.normal(0, 0.04, n))
     size = np.exp(rng.normal(0.0, 1.5, n)) * draw(st.sampled_from([1.0, 1e3]))
@@ -74,7 +74,7 @@ def scenarios(draw):
             d["has_vault"] = draw(st.booleans())
             d["vault_capital_quote"] = 1e4
         vcfg[v] = d
-    steps = draw(st.integers(5, 80))
+    steps = draw(st.integers(5, 60))
     path = rng.normal(0, draw(st.sampled_from([0.002, 0.02])), steps)
     path[0] += draw(st.floats(-0.3, 0.3))
     path = np.clip(path, -0.5, 0.5)
@@ -99,7 +99,7 @@ def scenarios(draw):
     return pos, path, cfg, impact
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenarios())
 def test_money_is_conserved(sc):
     pos, path, cfg, impact = sc

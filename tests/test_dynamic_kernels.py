@@ -35,7 +35,7 @@ def _tables():
 TABLES = _tables()
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(k=st.integers(0, 2), frac=st.floats(0.0, 1.5))
 def test_curve_move_and_inverse_twins(k, frac):
     t = TABLES[k]
@@ -51,7 +51,7 @@ def test_curve_move_and_inverse_twins(k, frac):
         assert curve_move(t.volume_base, t.move, inv) == pytest.approx(x, rel=1e-9)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(k=st.integers(0, 2), frac=st.floats(0.0, 1.3), sigma=st.sampled_from([1.0, -1.0]))
 def test_curve_integral_twin(k, frac, sigma):
     t = TABLES[k]
@@ -237,3 +237,26 @@ def test_isolated_prices_solve_their_equations():
     assert m + s * q * (bp - e) == pytest.approx(0.0, abs=1e-12)
     lp_s = K.isolated_liquidation_price(-1.0, q, e, m, mmr, cum)
     assert m - q * (lp_s - e) == pytest.approx(q * lp_s * mmr - cum, rel=1e-12)
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    gap=st.floats(0.001, 0.2),
+    keep=st.floats(0.0, 0.95),
+    k1=st.integers(0, 2),
+    k2=st.integers(0, 2),
+    eaten=st.floats(0.0, 0.3),
+)
+def test_arb_solve_twin(gap, keep, k1, k2, eaten):
+    from liqcascade.markets import VenueMarket, arb_volume, arb_volume_plain
+
+    dear = VenueMarket("a", 100.0 * (1 + gap), TABLES[k1])
+    cheap = VenueMarket("b", 100.0, TABLES[k2])
+    dear.eaten_ask = eaten * TABLES[k1].volume_base[-1]
+    q = arb_volume(dear, cheap, keep)
+    q_plain = arb_volume_plain(dear, cheap, keep)
+    assert q == pytest.approx(q_plain, rel=1e-6)
+    p0 = np.log(dear.price / cheap.price)
+    dear.execute(1.0, q)
+    cheap.execute(-1.0, q)
+    assert np.log(dear.price / cheap.price) == pytest.approx(keep * p0, rel=1e-6, abs=1e-9)

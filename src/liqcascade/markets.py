@@ -186,6 +186,8 @@ def execute_on_curve(
     """
     if qty_base <= 0.0:
         return 0.0, 0.0, eaten
+    if anchor <= 0.0:  # the other side is exhausted: the price is 0, everything trades at 0
+        return qty_base, 0.0, eaten
     u = qty_base / scale
     if limit_price > 0.0:
         if sigma > 0.0:
@@ -228,6 +230,8 @@ def execute_on_curve_plain(
     """Plain twin of :func:`execute_on_curve` (bisection inverse, quadrature integral)."""
     if qty_base <= 0.0:
         return 0.0, 0.0, eaten
+    if anchor <= 0.0:
+        return qty_base, 0.0, eaten
     u = qty_base / scale
     if limit_price > 0.0:
         x_lim = 1.0 - limit_price / anchor if sigma > 0 else limit_price / anchor - 1.0
@@ -525,17 +529,14 @@ def arb_solve(
     return 0.5 * (lo + hi)
 
 
-def _after_trade_price(m: VenueMarket, sigma: float, qty: float) -> tuple[float, float]:
-    """(price after walking qty on one side, quote) without changing the market (plain twin)."""
+def _after_trade_price(m: VenueMarket, sigma: float, qty: float) -> float:
+    """Price after walking ``qty`` on one side, without changing the market (plain twin: only
+    the eaten volume matters, ``anchor * (1 -/+ x(E + qty/scale))``)."""
     t = m.table(sigma)
     eaten = m.eaten_bid if sigma > 0 else m.eaten_ask
+    x = curve_move_plain(t.volume_base, t.move, eaten + qty / m.scale)
     a = m.side_anchor(sigma)
-    _, quote, new_e = execute_on_curve_plain(
-        t.volume_base, t.move, t.cum_for(sigma), sigma, a, eaten, m.scale, qty, 0.0
-    )
-    x = curve_move_plain(t.volume_base, t.move, new_e)
-    p = a * max(0.0, 1.0 - x) if sigma > 0 else a * (1.0 + x)
-    return p, quote
+    return a * max(0.0, 1.0 - x) if sigma > 0 else a * (1.0 + x)
 
 
 def arb_volume_plain(dear: VenueMarket, cheap: VenueMarket, keep_fraction: float) -> float:
@@ -546,8 +547,8 @@ def arb_volume_plain(dear: VenueMarket, cheap: VenueMarket, keep_fraction: float
     target = keep_fraction * math.log(p_d / p_c)
 
     def gap(q: float) -> float:
-        pd, _ = _after_trade_price(dear, 1.0, q)
-        pc, _ = _after_trade_price(cheap, -1.0, q)
+        pd = _after_trade_price(dear, 1.0, q)
+        pc = _after_trade_price(cheap, -1.0, q)
         if pd <= 0.0:
             return -math.inf
         return math.log(pd / pc)

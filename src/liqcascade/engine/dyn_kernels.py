@@ -323,13 +323,16 @@ def liquidate_batch(
             n_pend += 1
             continue
         dq = prm[10] * q
-        min_q = prm[11] / p_mark
-        if dq < min_q:
-            dq = min_q
-        max_q = prm[12] / p_mark
-        if dq > max_q:
-            dq = max_q
-        if q - dq < min_q:
+        if p_mark > 0.0:
+            min_q = prm[11] / p_mark
+            if dq < min_q:
+                dq = min_q
+            max_q = prm[12] / p_mark
+            if dq > max_q:
+                dq = max_q
+            if q - dq < min_q:
+                dq = q
+        else:  # exhausted book: price 0, nothing left to bound the order by
             dq = q
         if dq > q:
             dq = q
