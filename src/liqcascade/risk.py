@@ -717,6 +717,13 @@ def position_risk(
     The liquidation price is :func:`liqcascade.margin.liquidation_price` (the venue's own
     formula, tier at the liquidation price). With ``vol_annual`` the distance is also given in
     volatility units over ``horizon_days`` and the GBM probability of touching it.
+
+    Examples
+    --------
+    >>> from liqcascade.venues import load_venue
+    >>> r = position_risk(load_venue("binance_usdm", "BTCUSDT"), "long", 0.85, 60_000, 2_550)
+    >>> round(r.liquidation_price, 2), round(r.distance_frac, 4)   # Binance FAQ example
+    (57228.92, 0.0462)
     """
     sd = parse_side(side)
     size_base = _positive("size_base", size_base)
@@ -988,6 +995,14 @@ def safe_size(
     the simulated extremes with a fixed seed), then the size whose venue liquidation price
     (:func:`liqcascade.margin.liquidation_price`) sits at that distance (brentq). The result is
     capped by the venue's initial-margin tiers (size <= margin x max leverage of its tier).
+
+    Examples
+    --------
+    >>> from liqcascade.venues import load_venue
+    >>> r = safe_size(load_venue("binance_usdm", "BTCUSDT"), "long", 100_000, 1_000, 0.05,
+    ...               vol_annual=0.6, horizon_days=7)
+    >>> round(r.leverage, 2), round(r.probability, 6), r.binding
+    (6.4, 0.05, 'liquidation probability')
     """
     sd = parse_side(side)
     price = _positive("price", price)
