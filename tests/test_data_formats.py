@@ -200,3 +200,40 @@ def test_venue_symbol_mapping() -> None:
     assert venue_symbol("hyperliquid", "BTC/USDC:USDC") == "BTC"
     assert venue_symbol("okx_swap", "BTC/USDT:USDT") == "BTC-USDT-SWAP"
     assert venue_symbol("binance_coinm", "BTC/USD:BTC") == "BTCUSD_PERP"
+
+
+def test_store_open_errors(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from liqcascade.errors import DataError
+
+    junk = tmp_path / "junk.duckdb"
+    junk.write_text("not a database" * 100)
+    with pytest.raises(DataError, match="junk.duckdb"):
+        Store(junk)
+    with pytest.raises(DataError, match="no market-data store"):
+        Store(tmp_path / "missing.duckdb", read_only=True)
+    db = tmp_path / "held.duckdb"
+    Store(db).close()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb,sys,time; c=duckdb.connect(sys.argv[1]); "
+            "print('ready', flush=True); time.sleep(60)",
+            str(db),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        with pytest.raises(DataError, match="locked by another process"):
+            Store(db)
+    finally:
+        holder.kill()
+        holder.wait()
+    # in one process a writer and a reader share the file
+    with Store(db) as w, Store(db, read_only=True) as r:
+        assert w.summary().height == r.summary().height == 0

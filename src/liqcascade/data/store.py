@@ -206,7 +206,13 @@ class Store:
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.con = duckdb.connect(str(self.path), read_only=read_only)
+            try:
+                self.con = duckdb.connect(str(self.path), read_only=read_only)
+            except duckdb.ConnectionException as exc:
+                if "different configuration" not in str(exc):
+                    raise
+                # this process already holds the file with the other mode: share that instance
+                self.con = duckdb.connect(str(self.path), read_only=not read_only)
         except duckdb.IOException as exc:
             msg = str(exc)
             if "lock" in msg.lower():
@@ -216,7 +222,7 @@ class Store:
                 ) from None
             raise DataError(f"{self.path}: cannot open the DuckDB store: {msg}") from None
         except duckdb.Error as exc:
-            raise DataError(f"{self.path}: not a DuckDB store or corrupt: {exc}") from None
+            raise DataError(f"{self.path}: cannot open as a DuckDB store: {exc}") from None
         self.con.execute("SET TimeZone='UTC'")
         if not read_only:
             self._create_schema()
