@@ -109,6 +109,23 @@ def crossed_plain(sorted_liq: np.ndarray, start: int, price: float, side: int) -
 
 
 @njit(cache=True)
+def _put(ev, k, kind, pos, qty, ref, exe, liq, tpnl, fee, ifc, vault, bad, ret):
+    """Write ledger row ``k`` (kind, position, qty, ref, exec, liq price, then the identity columns)."""
+    ev[0][k] = kind
+    ev[1][k] = pos
+    ev[2][k] = qty
+    ev[3][k] = ref
+    ev[4][k] = exe
+    ev[5][k] = liq
+    ev[6][k] = tpnl
+    ev[7][k] = fee
+    ev[8][k] = ifc
+    ev[9][k] = vault
+    ev[10][k] = bad
+    ev[11][k] = ret
+
+
+@njit(cache=True)
 def liquidate_batch(
     idx,
     step,
@@ -155,6 +172,20 @@ def liquidate_batch(
 
     Every event satisfies tpnl + fee + ifc + vault + bad = 0 (ADL is settled by the caller).
     """
+    ev = (
+        ev_kind,
+        ev_pos,
+        ev_qty,
+        ev_ref,
+        ev_exec,
+        ev_liq,
+        ev_tpnl,
+        ev_fee,
+        ev_ifc,
+        ev_vault,
+        ev_bad,
+        ev_ret,
+    )
     n_ev = 0
     n_pend = 0
     for j in range(idx.shape[0]):
@@ -189,18 +220,7 @@ def liquidate_batch(
             eaten = new_e
             fund[0] += ifd + prm[1] * fee
             F = quote / f if f > 0.0 else 0.0
-            ev_kind[n_ev] = 0
-            ev_pos[n_ev] = i
-            ev_qty[n_ev] = q
-            ev_ref[n_ev] = F
-            ev_exec[n_ev] = F
-            ev_liq[n_ev] = liq_i
-            ev_tpnl[n_ev] = -e_f
-            ev_fee[n_ev] = fee
-            ev_ifc[n_ev] = ifd
-            ev_vault[n_ev] = 0.0
-            ev_bad[n_ev] = 0.0
-            ev_ret[n_ev] = 0.0
+            _put(ev, n_ev, 0, i, q, F, F, liq_i, -e_f, fee, ifd, 0.0, 0.0, 0.0)
             n_ev += 1
             size[i] = 0.0
             margin[i] = 0.0
@@ -228,18 +248,7 @@ def liquidate_batch(
                         fund[5] += s * q * p_mark
                         ref = p_mark
                         gain = v_mark
-                    ev_kind[n_ev] = 2
-                    ev_pos[n_ev] = i
-                    ev_qty[n_ev] = q
-                    ev_ref[n_ev] = ref
-                    ev_exec[n_ev] = ref
-                    ev_liq[n_ev] = liq_i
-                    ev_tpnl[n_ev] = -gain
-                    ev_fee[n_ev] = 0.0
-                    ev_ifc[n_ev] = 0.0
-                    ev_vault[n_ev] = gain
-                    ev_bad[n_ev] = 0.0
-                    ev_ret[n_ev] = 0.0
+                    _put(ev, n_ev, 2, i, q, ref, ref, liq_i, -gain, 0.0, 0.0, gain, 0.0, 0.0)
                     n_ev += 1
                     size[i] = 0.0
                     margin[i] = 0.0
@@ -269,18 +278,7 @@ def liquidate_batch(
                 liq[i] = isolated_liquidation_price(s, q_new, E, m_new, mmr[i], cum[i])
                 bank[i] = isolated_bankruptcy_price(s, q_new, E, m_new)
                 requeue[i] = 1
-                ev_kind[n_ev] = 1
-                ev_pos[n_ev] = i
-                ev_qty[n_ev] = dq
-                ev_ref[n_ev] = F
-                ev_exec[n_ev] = F
-                ev_liq[n_ev] = liq_i
-                ev_tpnl[n_ev] = 0.0
-                ev_fee[n_ev] = 0.0
-                ev_ifc[n_ev] = 0.0
-                ev_vault[n_ev] = 0.0
-                ev_bad[n_ev] = 0.0
-                ev_ret[n_ev] = 0.0
+                _put(ev, n_ev, 1, i, dq, F, F, liq_i, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
                 n_ev += 1
                 continue
             e_f = M + s * (quote - q * E)
@@ -294,18 +292,7 @@ def liquidate_batch(
                 fund[2] += e_f
             else:
                 bad = e_f
-            ev_kind[n_ev] = 0
-            ev_pos[n_ev] = i
-            ev_qty[n_ev] = q
-            ev_ref[n_ev] = F
-            ev_exec[n_ev] = F
-            ev_liq[n_ev] = liq_i
-            ev_tpnl[n_ev] = ret - e_f
-            ev_fee[n_ev] = 0.0
-            ev_ifc[n_ev] = 0.0
-            ev_vault[n_ev] = vault
-            ev_bad[n_ev] = bad
-            ev_ret[n_ev] = ret
+            _put(ev, n_ev, 0, i, q, F, F, liq_i, ret - e_f, 0.0, 0.0, vault, bad, ret)
             n_ev += 1
             size[i] = 0.0
             margin[i] = 0.0
@@ -399,18 +386,7 @@ def liquidate_batch(
             bank[i] = isolated_bankruptcy_price(s, q_new, E, m_new)
             requeue[i] = 1
             kind = 1
-        ev_kind[n_ev] = kind
-        ev_pos[n_ev] = i
-        ev_qty[n_ev] = f
-        ev_ref[n_ev] = F
-        ev_exec[n_ev] = F
-        ev_liq[n_ev] = liq_i
-        ev_tpnl[n_ev] = after - v0
-        ev_fee[n_ev] = fee
-        ev_ifc[n_ev] = ifc
-        ev_vault[n_ev] = 0.0
-        ev_bad[n_ev] = bad
-        ev_ret[n_ev] = ret
+        _put(ev, n_ev, kind, i, f, F, F, liq_i, after - v0, fee, ifc, 0.0, bad, ret)
         n_ev += 1
     return n_ev, n_pend, eaten
 
