@@ -126,6 +126,7 @@ def test_missing_file_names_it(tmp_path):
     assert isinstance(res.exception, InputError) and "p.csv" in str(res.exception)
 
 
+@pytest.mark.slow  # compiles the dynamic engine's kernels on a cold cache
 def test_dynamic_mode_hands_off_to_the_dynamic_engine(tmp_path):
     pytest.importorskip("liqcascade.engine.dynamic")
     small = tmp_path / "small.csv"

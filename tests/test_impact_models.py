@@ -153,3 +153,14 @@ def test_parse_impact():
 def test_negative_volume_rejected():
     with pytest.raises(InputError, match="volume_base"):
         LinearImpact(1.0).move_for_volume(-1.0)
+
+
+def test_shared_bookdepth_matches_shipped_copy(shared_dir):
+    path = shared_dir / "data" / "binance" / "um" / "bookDepth" / "BTCUSDT-bookDepth-2025-10-10.csv"
+    if not path.exists():
+        pytest.skip("shared bookDepth file absent")
+    a = DepthCurveImpact.from_bookdepth(path, at="21:15")
+    b = DepthCurveImpact.from_bookdepth(BOOKDEPTH, at="21:15")
+    assert a.timestamp == b.timestamp
+    np.testing.assert_array_equal(a.bid_depth_base, b.bid_depth_base)
+    np.testing.assert_array_equal(a.ask_depth_base, b.ask_depth_base)

@@ -11,7 +11,7 @@ from liqcascade.engine.static import StaticCascade
 from liqcascade.impact import LinearImpact
 from liqcascade.testing import impact_models, position_books
 
-SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @SETTINGS

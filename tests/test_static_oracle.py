@@ -14,7 +14,7 @@ from liqcascade.errors import InputError
 from liqcascade.impact import LinearImpact, SqrtImpact
 from liqcascade.testing import impact_models, position_books, shocks
 
-SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _close(a: float, b: float, rel: float = 1e-9) -> bool:
@@ -24,7 +24,7 @@ def _close(a: float, b: float, rel: float = 1e-9) -> bool:
 
 
 @SETTINGS
-@given(position_books(), impact_models(), st.lists(shocks(), min_size=1, max_size=6))
+@given(position_books(), impact_models(), st.lists(shocks(), min_size=1, max_size=4))
 def test_fast_path_agrees_with_oracle(book, impact, shock_list):
     idx = StaticCascade(book, impact, initial_price=100.0)
     ladder = idx.ladder(shock_list)

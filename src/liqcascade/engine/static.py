@@ -181,7 +181,8 @@ class SideIndex:
     ) -> SideIndex:
         rows = np.flatnonzero((side == -direction) & ~np.isnan(liq))
         keys = direction * liq[rows]
-        o = np.argsort(keys, kind="stable")
+        # ties need no order: a count always takes a whole group of equal keys
+        o = np.argsort(keys)
         order = rows[o]
         keys = np.ascontiguousarray(keys[o])
         sz = size[order]
