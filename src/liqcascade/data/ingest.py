@@ -193,9 +193,14 @@ def detect(
         return None
     low = path.name.lower()
     if low.endswith(_UNSUPPORTED):
+        hint = (
+            " (Hyperliquid archive files are LZ4 frames: `unlz4 FILE` or `lz4 -d FILE`)"
+            if low.endswith(".lz4")
+            else ""
+        )
         raise DataError(
             f"{path}: compression/container {Path(low).suffix} is not supported; decompress it "
-            "first (zip, gzip and plain CSV/JSON are read directly)"
+            f"first{hint} (zip, gzip and plain CSV/JSON are read directly)"
         )
     if path.stat().st_size == 0:
         raise DataError(f"{path}: empty file")
