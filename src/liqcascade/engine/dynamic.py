@@ -256,6 +256,7 @@ class PositionArrays:
     cum_quote: np.ndarray
     liquidation_price: np.ndarray
     bankruptcy_price: np.ndarray
+    symbols: tuple[str, ...] | None = None  # symbol of each venue (for its rules), if known
 
     def __post_init__(self) -> None:
         n = len(self.side)
@@ -428,6 +429,7 @@ class PositionArrays:
             cum_quote=cum,
             liquidation_price=liq,
             bankruptcy_price=bank,
+            symbols=tuple(symbols_all[int(sc_all[vc_all == v][0])] for v in used),
         )
 
 
@@ -666,8 +668,10 @@ def simulate(
             )
         )
     procs = [cfg.process_for(name) for name in venues]
-    sym = symbol
-    prms = [_prm(p, _fee_rate(p, name, sym)) for p, name in zip(procs, venues, strict=True)]
+    syms = pos.symbols or tuple(symbol for _ in venues)
+    prms = [
+        _prm(p, _fee_rate(p, name, sym)) for p, name, sym in zip(procs, venues, syms, strict=True)
+    ]
     policies = [ADLPolicy.parse(p.adl_policy) for p in procs]
     funds = [InsuranceFund(p.insurance_fund_quote, p.insurance_fund_floor_quote) for p in procs]
     vaults = [
