@@ -191,3 +191,11 @@ def test_generic_leverage_limit_and_bad_rows(tmp_path):
         load_tier_file(tmp_path / "miss.csv")
     with pytest.raises(InputError, match="not found"):
         load_tier_file(tmp_path / "nope.csv")
+
+
+def test_symbol_spellings_and_quote_mismatch():
+    assert load_venue("okx_swap", "BTC/USDT:USDT").symbol == "BTC-USDT-SWAP"
+    assert load_venue("dydx_v4", "ETHUSDT").symbol == "ETH-USD"
+    assert load_venue("hyperliquid", "BTCUSDT").symbol == "BTC"
+    with pytest.raises(InputError, match="unknown symbol 'BTCUSDC'"):
+        load_venue("binance_usdm", "BTCUSDC")

@@ -103,23 +103,38 @@ def _squash(symbol: str) -> str:
     return "".join(ch for ch in symbol.upper() if ch.isalnum())
 
 
+def _split_quote(symbol: str) -> tuple[str, str]:
+    """(base coin, quote or '') of a symbol spelled in any common way."""
+    sq = _squash(symbol.split(":")[0]).removesuffix("PERP").removesuffix("SWAP")
+    for quote in ("USDT", "USDC", "USD"):
+        if sq.endswith(quote) and len(sq) > len(quote):
+            return sq[: -len(quote)], quote
+    return sq, ""
+
+
+def _base_coin(symbol: str) -> str:
+    return _split_quote(symbol)[0]
+
+
+#: Venues listing the same coin against several quotes (their tiers differ by quote).
+_MULTI_QUOTE = ("binance_usdm", "bybit_linear", "okx_swap")
+
+
 def _match_symbol(venue: str, symbol: str, symbols: dict[str, Any]) -> str:
+    """Exact name, else the shipped symbol with the same base coin (BTC, BTCUSDT, BTC/USDT:USDT, BTC-USD)."""
     if symbol in symbols:
         return symbol
     want = _squash(symbol)
-    for quote in ("", "USDT", "USDC", "USD", "SWAP"):
-        for s in symbols:
-            sq = _squash(s)
-            if sq == want or sq == want + quote or sq.removesuffix("SWAP") == want + quote:
-                return s
-    # "BTC/USDT:USDT" -> BTCUSDTUSDT, "BTC-USD" -> BTCUSD: compare base coins
-    base = symbol.upper().replace("/", "-").replace(":", "-").split("-")[0]
     for s in symbols:
-        if s.upper().split("-")[0] in (base, base + "USDT", base + "USDC") or _squash(s) in (
-            base + "USDT",
-            base + "USDC",
-        ):
+        if _squash(s) == want:
             return s
+    base, quote = _split_quote(symbol)
+    hits = [s for s in symbols if _base_coin(s) == base]
+    if quote and venue in _MULTI_QUOTE:
+        # BTCUSDC is not BTCUSDT on a venue that lists both
+        hits = [s for s in hits if _split_quote(s)[1] in ("", quote)]
+    if len(hits) == 1:
+        return hits[0]
     raise InputError(
         f"unknown symbol {symbol!r} for venue {venue}; shipped: {', '.join(sorted(symbols))} "
         "(load other symbols with load_tier_file / from_ccxt_tiers"
