@@ -67,7 +67,7 @@ def main() -> None:
     t_liq = best_of(liq)
     t_both = best_of(both)
     t_twin = best_of(liq_twin, repeats=1)
-    sort_ref = best_of(lambda: np.sort(entry), repeats=1)
+    sort_ref = best_of(lambda: np.sort(entry), repeats=3)
     print(
         f"positions: {n:,} (seed {seed}), venue binance_usdm BTCUSDT, tiers at liquidation: {tiers_hit.tolist()}"
     )
