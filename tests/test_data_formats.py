@@ -120,6 +120,7 @@ def test_hyperliquid_payloads(tmp_path: Path) -> None:
         "fundingHistory_BTC.json": "hyperliquid_funding",
         "metaAndAssetCtxs_20251010T2120.json": "hyperliquid_asset_ctxs",
         "node_fills_by_block_20251010_21.jsonl": "hyperliquid_fills",
+        "node_trades_20251010_21": "hyperliquid_trades",  # archive file, no extension
         "trades_BTC.json": "hyperliquid_trades",
         "userFills.json": "hyperliquid_fills",
     }
@@ -135,8 +136,15 @@ def test_hyperliquid_payloads(tmp_path: Path) -> None:
         assert lq["symbol"].to_list() == ["BTC", "ETH"]
         assert lq["order_side"].to_list() == [-1, -1]
         assert lq["mark_price"].to_list() == [112488.0, 3701.2]
-        eth = s.trades("hyperliquid", "ETH")
+        eth = s.trades("hyperliquid", "ETH").filter(
+            pl.col("source_file") != "node_trades_20251010_21"
+        )
         assert eth["is_liquidation"].to_list() == [False, False, True]
+        nt = s.sql(
+            "SELECT * FROM trades WHERE source_file = 'node_trades_20251010_21' ORDER BY time"
+        )
+        assert nt["time"][0] == datetime(2025, 10, 10, 21, 15, 10, 401372, tzinfo=UTC)  # ns -> µs
+        assert nt["side"].to_list() == [-1, 1] and nt["seller"][0].startswith("0x7c1a")
         ctx = s.asset_contexts("hyperliquid", "BTC")
         assert ctx["impact_bid_price"][0] == 113190.0 and ctx["time"][0].hour == 21
         oi = s.open_interest("hyperliquid", "SOL")
