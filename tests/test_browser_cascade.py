@@ -173,3 +173,27 @@ def test_cascade_page_dynamic_mode_on_shipped_example(server, chromium) -> None:
             assert by_name[col] == pytest.approx(values, rel=1e-12, abs=1e-9), col
     screenshot(page, "cascade-dynamic")
     assert not errors, errors
+
+
+def test_index_lists_the_pages_that_exist(server, chromium) -> None:
+    errors: list[str] = []
+    page = new_page(chromium, errors)
+    page.goto(server.url + "/")
+    pages = httpx.get(server.url + "/api/health").json()["pages"]
+    links = page.eval_on_selector_all(
+        '[data-testid^="index-"]', "els => els.map(e => e.getAttribute('href'))"
+    )
+    assert links == ["/" + p for p in pages]
+    nav = page.eval_on_selector_all("header nav a", "els => els.map(e => e.getAttribute('href'))")
+    assert nav == links
+    # plotly is served by the app itself: the page never asks another host
+    requested: list[str] = []
+    page.on("request", lambda r: requested.append(r.url))
+    page.goto(server.url + "/cascade")
+    page.wait_for_function("document.body.dataset.ready === '1' && typeof Plotly === 'object'")
+    assert requested and all(
+        u.startswith(server.url) or u.startswith("data:") for u in requested
+    ), requested
+    page.goto(server.url + "/")
+    screenshot(page, "index")
+    assert not errors, errors

@@ -326,3 +326,45 @@ def test_replay_bad_inputs(env) -> None:
     ):
         resp = client.post("/api/replay", json=body)
         assert resp.status_code == 422 and resp.json()["field"] == field, resp.text
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"file": "../../etc/passwd"}, "file"),
+        ({"file": "/etc/passwd"}, "file"),
+        ({"file": "policy_scenario_crash.toml", "vary": ["max_leverage=lots"]}, "vary[0]"),
+        ({"file": "policy_scenario_crash.toml", "vary": ["bogus=1"]}, "vary[0]"),
+        ({"file": "policy_scenario_crash.toml", "paths": 0}, "paths"),
+        ({"file": "policy_scenario_crash.toml", "vary": ["max_leverage=20"] * 9}, "vary"),
+    ],
+)
+def test_policy_bad_inputs(env, body, field) -> None:
+    pytest.importorskip("liqcascade.policy")
+    client, _ = env
+    if client.get("/api/health").json()["pages"].count("policy") == 0:
+        pytest.skip("no shipped policy file")
+    resp = client.post("/api/policy", json=body)
+    assert resp.status_code == 422, resp.text
+    assert resp.json()["field"] == field
+    assert client.get("/api/jobs").json() == [] or all(
+        j["kind"] != "policy" for j in client.get("/api/jobs").json()
+    )
+
+
+def test_openapi_lists_every_page_endpoint(env) -> None:
+    client, _ = env
+    paths = client.get("/openapi.json").json()["paths"]
+    pages = client.get("/api/health").json()["pages"]
+    expected = {
+        "cascade": "/api/cascade",
+        "risk": "/api/risk",
+        "map": "/api/map",
+        "replay": "/api/replay",
+        "policy": "/api/policy",
+    }
+    for slug in pages:
+        assert expected[slug] in paths, slug
+        assert client.get(f"/{slug}").status_code == 200
+    schema = paths["/api/cascade"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert schema["$ref"].endswith("CascadeRequest")

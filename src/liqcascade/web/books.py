@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from fastapi import FastAPI, File, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
 from liqcascade.errors import InputError
 from liqcascade.web.common import ApiError
@@ -193,7 +194,7 @@ def register(app: FastAPI, state: Any) -> None:
             tmp.rename(staged)
             tmp = staged
             try:
-                book = read_book(staged)
+                book = await run_in_threadpool(read_book, staged)
             except InputError as exc:
                 raise InputError(f"file {name!r}: {exc}") from exc
             os.replace(staged, final)
