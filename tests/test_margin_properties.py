@@ -74,3 +74,34 @@ def test_maintenance_margin_monotone(rules, notionals):
     x = np.sort(np.asarray(notionals))
     mm = margin.maintenance_margin(rules, x)
     assert np.all(np.diff(mm) >= -1e-6 * np.maximum(1.0, mm[1:]))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    rules_st,
+    st.lists(
+        st.tuples(st.sampled_from([1, -1]), size_st, price_st, st.floats(0.5, 200.0)),
+        min_size=1,
+        max_size=40,
+    ),
+)
+def test_numba_and_numpy_twins_agree(rules, rows):
+    side = np.array([r[0] for r in rows], dtype=np.int8)
+    size = np.array([r[1] for r in rows])
+    entry = np.array([r[2] for r in rows])
+    m = size * entry / np.array([r[3] for r in rows])
+    p1, k1 = margin.liquidation_price_and_tier(rules, side, size, entry, m, use_numba=True)
+    p2, k2 = margin.liquidation_price_and_tier(rules, side, size, entry, m, use_numba=False)
+    np.testing.assert_allclose(p1, p2, rtol=1e-11, equal_nan=True)
+    fin = np.isfinite(p1)
+    x = size * np.where(fin, p1, 0.0)
+    near_floor = (
+        np.min(np.abs(x[:, None] - rules.tiers.floor_quote[None, 1:]), axis=1, initial=np.inf)
+        <= 1e-9 * x
+    )
+    # the tiers agree except where the price sits on a floor to within rounding
+    assert np.array_equal(k1[fin & ~near_floor], k2[fin & ~near_floor])
+    n = size * entry
+    np.testing.assert_allclose(
+        margin.maintenance_margin(rules, n), margin.maintenance_margin_numpy(rules, n), rtol=1e-12
+    )
