@@ -245,3 +245,26 @@ def test_store_open_errors(tmp_path: Path) -> None:
     # in one process a writer and a reader share the file
     with Store(db) as w, Store(db, read_only=True) as r:
         assert w.summary().height == r.summary().height == 0
+
+
+def test_overlapping_files_give_one_row_per_candle(tmp_path: Path) -> None:
+    from importlib.resources import files as res_files
+
+    day = (
+        Path(str(res_files("liqcascade") / "sample_data"))
+        / "binance/um/klines/SOLUSDT-1m-2025-10-10.csv"
+    )
+    lines = day.read_text().splitlines(keepends=True)
+    # a later partial file of the same day (e.g. re-downloaded): first 10 candles, close changed
+    part = [lines[0]]
+    for ln in lines[1:11]:
+        f = ln.split(",")
+        f[4] = "999.0"
+        part.append(",".join(f))
+    later = _w(tmp_path / "again/um/klines/SOLUSDT-1m-2025-10-10.csv", "".join(part))
+    db, _ = _ingest(tmp_path, day, later)
+    with Store(db, read_only=True) as s:
+        k = s.klines("binance_usdm", "SOLUSDT")
+        assert k.height == 1440 and k["open_time"].is_unique().all()
+        assert (k["close"].head(10) == 999.0).all() and (k["close"][10:] != 999.0).all()
+        assert s.table_rows("klines") == 1450  # both files stored; the query picks the newest

@@ -283,6 +283,7 @@ class Store:
         end: TimeLike,
         extra: list[tuple[str, Any]] | None = None,
         order: str | None = None,
+        unique: str | None = None,
     ) -> pl.DataFrame:
         if not self._has_table(table):
             raise DataError(f"{self.path}: no table {table!r} (empty or foreign database)")
@@ -308,6 +309,10 @@ class Store:
         q = f"SELECT {columns} FROM {table}"
         if where:
             q += " WHERE " + " AND ".join(where)
+        if unique:
+            # overlapping files (a monthly file and its days, a fetch over stored days): one row
+            # per natural key, from the most recently ingested file
+            q += f" QUALIFY row_number() OVER (PARTITION BY {unique} ORDER BY file_id DESC) = 1"
         q += f" ORDER BY {order or tcol or 'file_id'}"
         return self.sql(q, params)
 
@@ -346,7 +351,9 @@ class Store:
             "volume, quote_volume, trade_count, taker_buy_volume, taker_buy_quote_volume, "
             "source_file"
         )
-        return self._select("klines", cols, venue, symbol, start, end, extra)
+        return self._select(
+            "klines", cols, venue, symbol, start, end, extra, unique="interval, open_time"
+        )
 
     def trades(
         self, venue: str, symbol: str, start: TimeLike = None, end: TimeLike = None
@@ -388,14 +395,23 @@ class Store:
             "venue, symbol, time, percentage, depth_base, notional_quote, weighted_avg_price, "
             "source_file"
         )
-        return self._select("book_depth", cols, venue, symbol, start, end, order="time, percentage")
+        return self._select(
+            "book_depth",
+            cols,
+            venue,
+            symbol,
+            start,
+            end,
+            order="time, percentage",
+            unique="time, percentage",
+        )
 
     def funding(
         self, venue: str, symbol: str, start: TimeLike = None, end: TimeLike = None
     ) -> pl.DataFrame:
         """Funding settlements: ``funding_rate`` is a fraction per interval (0.0001 = 1 bp)."""
         cols = "venue, symbol, time, funding_rate, interval_hours, mark_price, premium, source_file"
-        return self._select("funding", cols, venue, symbol, start, end)
+        return self._select("funding", cols, venue, symbol, start, end, unique="time")
 
     def open_interest(
         self, venue: str, symbol: str, start: TimeLike = None, end: TimeLike = None
@@ -410,7 +426,7 @@ class Store:
             "top_trader_account_ls_ratio, top_trader_position_ls_ratio, account_ls_ratio, "
             "taker_buy_sell_vol_ratio, source_file"
         )
-        oi = self._select("open_interest", cols, venue, symbol, start, end)
+        oi = self._select("open_interest", cols, venue, symbol, start, end, unique="time")
         ctx = self._select(
             "asset_ctx",
             "venue, symbol, time, open_interest_base, open_interest_base * mark_price AS "
@@ -448,7 +464,7 @@ class Store:
             "mid_price, premium, impact_bid_price, impact_ask_price, prev_day_price, "
             "day_notional_quote, day_base_volume, source_file"
         )
-        return self._select("asset_ctx", cols, venue, symbol, start, end)
+        return self._select("asset_ctx", cols, venue, symbol, start, end, unique="time")
 
     def leverage_brackets(self, venue: str, symbol: str, as_of: TimeLike = None) -> pl.DataFrame:
         """The latest stored bracket table of a symbol (or the latest at/before ``as_of``).
