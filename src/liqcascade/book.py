@@ -181,8 +181,13 @@ class PositionBook:
         """Rows where ``mask`` is true (boolean mask or integer index), as a new book."""
         idx = np.asarray(mask)
         kw: dict[str, Any] = {name: getattr(self, name)[idx] for name in self._ARRAYS}
-        accounts = set(np.unique(kw["account_id"]).tolist())
-        coll = {a: c for a, c in self.account_collateral_quote.items() if a in accounts}
+        coll: dict[int, float] = {}
+        if self.account_collateral_quote:
+            src = self.account_collateral_quote
+            keys = np.fromiter(src.keys(), dtype=np.int64, count=len(src))
+            vals = np.fromiter(src.values(), dtype=np.float64, count=len(src))
+            keep = _isin_sorted(keys, kw["account_id"])
+            coll = dict(zip(keys[keep].tolist(), vals[keep].tolist(), strict=True))
         return PositionBook(
             **kw,
             venues=self.venues,
@@ -202,7 +207,7 @@ class PositionBook:
 
             v = normalize_venue(venue)
             codes = [i for i, name in enumerate(self.venues) if name == v]
-            mask &= np.isin(self.venue_code, codes)
+            mask &= np.isin(self.venue_code, codes, kind="table") if codes else False
             if not mask.any():
                 raise InputError(
                     f"{self.source}: no positions on venue {venue!r}; the book holds {list(self.venues)}"
@@ -210,7 +215,7 @@ class PositionBook:
         if symbol is not None:
             want = _symbol_spellings(symbol)
             codes = [i for i, name in enumerate(self.symbols) if _squash(name) in want]
-            mask &= np.isin(self.symbol_code, codes)
+            mask &= np.isin(self.symbol_code, codes, kind="table") if codes else False
             if not mask.any():
                 raise InputError(
                     f"{self.source}: no positions in symbol {symbol!r}"
@@ -221,10 +226,7 @@ class PositionBook:
 
     def to_polars(self) -> pl.DataFrame:
         """The book as a polars DataFrame (names for codes; one row per position)."""
-        coll = np.array(
-            [self.account_collateral_quote.get(int(a), math.nan) for a in self.account_id],
-            dtype=np.float64,
-        )
+        coll = _collateral_per_row(self.account_collateral_quote, self.account_id)
         coll[self.margin_mode == ISOLATED] = math.nan
         return pl.DataFrame(
             {
@@ -429,6 +431,30 @@ class PositionBook:
             raise InputError("concat: no books given")
         df = pl.concat(frames, how="vertical")
         return _build(df, venue=None, symbol=None, source="+".join(b.source for b in books))
+
+
+def _isin_sorted(values: np.ndarray, pool: np.ndarray) -> np.ndarray:
+    """``np.isin`` by sorting ``pool`` (numpy's hash path is slow on millions of int64 ids)."""
+    if not len(pool):
+        return np.zeros(len(values), dtype=bool)
+    srt = np.sort(pool)
+    pos = np.minimum(np.searchsorted(srt, values), len(srt) - 1)
+    return srt[pos] == values
+
+
+def _collateral_per_row(collateral: Mapping[int, float], account: np.ndarray) -> np.ndarray:
+    """Each row's account collateral (NaN where the account has none), vectorised."""
+    out = np.full(len(account), np.nan)
+    if not collateral or not len(account):
+        return out
+    keys = np.fromiter(collateral.keys(), dtype=np.int64, count=len(collateral))
+    vals = np.fromiter(collateral.values(), dtype=np.float64, count=len(collateral))
+    o = np.argsort(keys)
+    keys, vals = keys[o], vals[o]
+    pos = np.minimum(np.searchsorted(keys, account), len(keys) - 1)
+    hit = keys[pos] == account
+    out[hit] = vals[pos[hit]]
+    return out
 
 
 def _squash(s: str) -> str:
@@ -834,7 +860,7 @@ def _cross_effective_margin(
     uniq, inv = np.unique(acc, return_inverse=True)
     tot_mm = np.bincount(inv, weights=mm[cross], minlength=len(uniq))
     tot_upnl = np.bincount(inv, weights=upnl[cross], minlength=len(uniq))
-    wb = np.array([collateral[int(a)] for a in uniq])
+    wb = _collateral_per_row(collateral, uniq)
     out = np.full(n, np.nan)
     ci = np.flatnonzero(cross)
     out[ci] = wb[inv] - (tot_mm[inv] - mm[ci]) + (tot_upnl[inv] - upnl[ci])

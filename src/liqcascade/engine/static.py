@@ -148,8 +148,9 @@ def book_arrays(book: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         raise InputError(
             f"book: side/size_base/liquidation_price lengths differ ({len(side)}, {len(size)}, {len(liq)})"
         )
-    if len(side) and not np.isin(side, (-1, 1)).all():
-        raise InputError(f"book: side must be +1 or -1, got {side[~np.isin(side, (-1, 1))][0]}")
+    bad_side = (side != 1) & (side != -1)
+    if bad_side.any():
+        raise InputError(f"book: side must be +1 or -1, got {side[bad_side][0]}")
     bad = ~(size > 0) | ~np.isfinite(size)
     if bad.any():
         raise InputError(
