@@ -1192,6 +1192,9 @@ def _summary(lg, losses, timeline, venues, mk, path, rets, seed, hub, steps_run,
     p0 = float(timeline.filter(pl.col("step") == 0)["price"][hub])
     exo_final = float(np.prod(1.0 + rets[:, hub])) * p0
     shock = float(np.prod(1.0 + rets[:, hub]) - 1.0)
+    if np.ndim(path) == 0 and path is not None and not isinstance(path, Mapping):
+        shock = float(path)  # one shock: report it exactly as given
+        exo_final = p0 * (1.0 + shock)
     pf = float(mk[hub].price)
     liq_ev = lg.filter(
         pl.col("kind").is_in(["liquidation", "partial_liquidation", "vault_takeover", "adl_loser"])
