@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings, target
 from hypothesis import strategies as st
@@ -186,3 +187,54 @@ def test_bad_price_and_book_are_rejected():
         solve_static(
             (np.array([2]), np.array([1.0]), np.array([90.0])), 100.0, -0.1, LinearImpact(1.0)
         )
+
+
+def test_position_book_input_frames_and_symbol_guard():
+    from pathlib import Path
+
+    from liqcascade.book import PositionBook
+    from liqcascade.impact import DepthCurveImpact
+
+    root = Path(__file__).resolve().parents[1]
+    book = PositionBook.from_csv(root / "examples" / "positions_btc.csv")
+    depth = DepthCurveImpact.from_bookdepth(
+        root
+        / "src"
+        / "liqcascade"
+        / "sample_data"
+        / "binance"
+        / "um"
+        / "bookDepth"
+        / "BTCUSDT-bookDepth-2025-10-10.csv",
+        at="12:00",
+    )
+    idx = StaticCascade(book, depth, 120_000.0)
+    r = idx.solve(-0.12)
+    frame = idx.liquidated_frame(r)
+    assert frame.height == r.liquidated_count > 0
+    assert (frame["side"] == 1).all()
+    assert frame["liquidation_price"].min() >= r.final_price
+    assert frame["size_base"].sum() == pytest.approx(r.liquidated_base, rel=1e-12)
+    ref = solve_static_oracle(book, 120_000.0, -0.12, depth)
+    assert ref.liquidated_count == r.liquidated_count and _close(ref.final_price, r.final_price)
+    two = PositionBook.concat([book.select(np.arange(10)), book.select(np.arange(10, 20))])
+    assert len(two) == 20
+    hl = (
+        book.select(np.arange(5))
+        .to_polars()
+        .with_columns(
+            venue=pl.lit("hyperliquid"),
+            symbol=pl.lit("BTC"),
+            leverage=pl.lit(5.0),
+            account_id=pl.col("account_id") + 10**9,
+        )
+    )
+    mixed = PositionBook.concat(
+        [
+            book.select(np.arange(100)),
+            PositionBook.from_frame(hl.drop("liquidation_price", "bankruptcy_price")),
+        ]
+    )
+    with pytest.raises(InputError, match="one symbol on one venue"):
+        StaticCascade(mixed, depth, 120_000.0)
+    assert StaticCascade(mixed, depth, 120_000.0, venue="hl").n_positions == 5

@@ -226,6 +226,8 @@ class StaticCascade:
     (87.36, 2, 2)
     >>> idx.ladder([-0.05, -0.09]).select("shock", "liquidated_count").rows()
     [(-0.05, 1), (-0.09, 2)]
+    >>> idx.liquidated_frame(r)["liquidation_price"].to_list()
+    [95.0, 90.0]
     """
 
     def __init__(
@@ -367,6 +369,20 @@ class StaticCascade:
         mask = np.zeros(self.n_positions, dtype=bool)
         mask[index.order[: result.liquidated_count]] = True
         return mask
+
+    def liquidated_frame(self, result: CascadeResult) -> pl.DataFrame:
+        """The liquidated positions of ``result`` as a polars DataFrame (book columns)."""
+        mask = self.liquidated_mask(result)
+        if isinstance(self.book, PositionBook):
+            return self.book.select(mask).to_polars()
+        return pl.DataFrame(
+            {
+                "row": np.flatnonzero(mask),
+                "side": self._side[mask],
+                "size_base": self._size[mask],
+                "liquidation_price": self._liq[mask],
+            }
+        )
 
 
 def solve_static(
