@@ -145,14 +145,22 @@ def bitmex_score(
 
 
 def rank_queue(size_base_in_order: np.ndarray, qty_base: float) -> np.ndarray:
-    """Walk a ranked queue: each winner closes min(remaining, size). Returns qty per winner."""
+    """Walk a ranked queue: each winner closes min(remaining, size). Returns qty per winner.
+
+    >>> rank_queue(np.array([2.0, 3.0, 4.0]), 4.0).tolist()
+    [2.0, 2.0, 0.0]
+    """
     cum = np.cumsum(size_base_in_order)
     prev = cum - size_base_in_order
     return np.clip(qty_base - prev, 0.0, size_base_in_order)
 
 
 def pro_rata(size_base: np.ndarray, qty_base: float) -> np.ndarray:
-    """Every winner closes qty * size / sum(size) (all of its size if the total falls short)."""
+    """Every winner closes qty * size / sum(size) (all of its size if the total falls short).
+
+    >>> pro_rata(np.array([1.0, 3.0]), 2.0).tolist()
+    [0.5, 1.5]
+    """
     total = float(size_base.sum())
     if total <= 0:
         return np.zeros_like(size_base)
@@ -164,7 +172,11 @@ def pro_rata(size_base: np.ndarray, qty_base: float) -> np.ndarray:
 def capped_pro_rata(
     profit_quote: np.ndarray, deficit_quote: float, cap_fraction: float = 1.0
 ) -> np.ndarray:
-    """Split ``deficit_quote`` in proportion to profit, each share capped at cap * profit."""
+    """Split ``deficit_quote`` in proportion to profit, each share capped at cap * profit.
+
+    >>> capped_pro_rata(np.array([10.0, 30.0]), 30.0, cap_fraction=0.5).tolist()
+    [5.0, 15.0]
+    """
     total = float(profit_quote.sum())
     if total <= 0 or deficit_quote <= 0:
         return np.zeros_like(profit_quote)

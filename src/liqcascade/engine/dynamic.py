@@ -1253,6 +1253,20 @@ def simulate_shock(
     ``config`` takes :class:`DynamicConfig` fields, plus :class:`VenueProcess` fields that are
     applied to every venue (e.g. ``insurance_fund_quote=0``). Defaults here: ``quiet_stop_s=60``
     (stop a minute after the last event) unless given.
+
+    Examples
+    --------
+    >>> from liqcascade.impact import LinearImpact
+    >>> pos = PositionArrays.isolated(side=[1, 1, -1], size_base=[4.0, 4.0, 2.0],
+    ...     entry_price=[100.0, 100.0, 100.0], margin_quote=[10.0, 20.0, 50.0], mmr=0.01,
+    ...     venues=("binance_usdm",))
+    >>> res = simulate_shock(pos, 100.0, -0.03, LinearImpact(depth_1pct_base=2.0),
+    ...                      insurance_fund_quote=1e6, clearance_fee_rate=0.0)
+    >>> s = res.summary()
+    >>> s["shocked_price"], s["liquidated_count"], round(s["final_price"], 6)  # 97 * (1 - 0.01*8/2)
+    (97.0, 2, 93.12)
+    >>> abs(s["conservation_residual"]) < 1e-9
+    True
     """
     if not (math.isfinite(shock) and shock > -1.0):
         raise InputError(f"shock must be a finite relative move > -1, got {shock!r}")
