@@ -226,3 +226,30 @@ def test_validation_rules_and_structure(tmp_path):
         PositionBook.from_frame(two)
     with pytest.raises(InputError, match="not found"):
         PositionBook.from_csv(tmp_path / "none.csv")
+
+
+def test_rules_override_for_unshipped_symbols():
+    df = pl.DataFrame(
+        {
+            "venue": ["binance_usdm", "binance_usdm"],
+            "symbol": ["DOGEUSDT", "BTCUSDT"],
+            "side": ["long", "long"],
+            "size_base": [10_000.0, 1.0],
+            "entry_price": [0.25, 100_000.0],
+            "leverage": [10.0, 10.0],
+        }
+    )
+    with pytest.raises(RuleError, match="row 1: venue/symbol binance_usdm/DOGEUSDT"):
+        PositionBook.from_frame(df)
+    custom = load_venue("generic", "DOGEUSDT")
+    book = PositionBook.from_frame(df, rules={("binance_usdm", "DOGEUSDT"): custom})
+    i = book.symbols.index("DOGEUSDT")
+    row = int(np.flatnonzero(book.symbol_code == i)[0])
+    assert book.liquidation_price[row] == float(
+        margin.liquidation_price(custom, 1, 10_000.0, 0.25, 250.0)
+    )
+    j = int(np.flatnonzero(book.symbol_code == book.symbols.index("BTCUSDT"))[0])
+    ref = float(
+        margin.liquidation_price(load_venue("binance_usdm", "BTCUSDT"), 1, 1.0, 100_000.0, 10_000.0)
+    )
+    assert book.liquidation_price[j] == ref

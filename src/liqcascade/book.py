@@ -59,6 +59,9 @@ MARGIN_MODES: tuple[str, ...] = ("isolated", "cross")
 ISOLATED = 0
 CROSS = 1
 
+#: ``rules=`` argument of the loaders: one VenueRules, or a mapping (venue, symbol) -> VenueRules.
+RulesArg = Any
+
 _ALIASES: dict[str, str] = {
     "account": "account_id",
     "size": "size_base",
@@ -261,7 +264,12 @@ class PositionBook:
     # ------------------------------------------------------------------ loaders
     @classmethod
     def from_csv(
-        cls, path: str | Path, *, venue: str | None = None, symbol: str | None = None
+        cls,
+        path: str | Path,
+        *,
+        venue: str | None = None,
+        symbol: str | None = None,
+        rules: RulesArg = None,
     ) -> PositionBook:
         """Load a CSV file (columns in the module docstring)."""
         p = Path(path)
@@ -271,11 +279,16 @@ class PositionBook:
             df = pl.read_csv(p, infer_schema_length=0)  # all text; parsed and checked per field
         except (pl.exceptions.PolarsError, OSError, UnicodeDecodeError) as exc:
             raise DataError(f"{p}: cannot read as CSV ({exc})") from exc
-        return cls.from_frame(df, venue=venue, symbol=symbol, source=p.name)
+        return cls.from_frame(df, venue=venue, symbol=symbol, source=p.name, rules=rules)
 
     @classmethod
     def from_parquet(
-        cls, path: str | Path, *, venue: str | None = None, symbol: str | None = None
+        cls,
+        path: str | Path,
+        *,
+        venue: str | None = None,
+        symbol: str | None = None,
+        rules: RulesArg = None,
     ) -> PositionBook:
         """Load a Parquet file (columns in the module docstring)."""
         p = Path(path)
@@ -285,17 +298,22 @@ class PositionBook:
             df = pl.read_parquet(p)
         except (pl.exceptions.PolarsError, OSError) as exc:
             raise DataError(f"{p}: cannot read as Parquet ({exc})") from exc
-        return cls.from_frame(df, venue=venue, symbol=symbol, source=p.name)
+        return cls.from_frame(df, venue=venue, symbol=symbol, source=p.name, rules=rules)
 
     @classmethod
     def from_file(
-        cls, path: str | Path, *, venue: str | None = None, symbol: str | None = None
+        cls,
+        path: str | Path,
+        *,
+        venue: str | None = None,
+        symbol: str | None = None,
+        rules: RulesArg = None,
     ) -> PositionBook:
         """CSV or Parquet, by extension (``.parquet``/``.pq`` is Parquet, anything else CSV)."""
         p = Path(path)
         if p.suffix.lower() in (".parquet", ".pq"):
-            return cls.from_parquet(p, venue=venue, symbol=symbol)
-        return cls.from_csv(p, venue=venue, symbol=symbol)
+            return cls.from_parquet(p, venue=venue, symbol=symbol, rules=rules)
+        return cls.from_csv(p, venue=venue, symbol=symbol, rules=rules)
 
     @classmethod
     def from_frame(
@@ -305,12 +323,15 @@ class PositionBook:
         venue: str | None = None,
         symbol: str | None = None,
         source: str = "<frame>",
+        rules: RulesArg = None,
     ) -> PositionBook:
         """Build a book from a polars or pandas DataFrame (columns in the module docstring).
 
-        ``venue`` / ``symbol`` fill those columns when absent. Every field is validated; the
-        first bad value raises InputError (or RuleError for venue limits) naming ``source``,
-        the 1-based row and the field.
+        ``venue`` / ``symbol`` fill those columns when absent. ``rules`` overrides the shipped
+        venue tables: one ``VenueRules`` for every row, or a mapping ``(venue, symbol) ->
+        VenueRules`` (e.g. from ``liqcascade.venues.load_tier_file``); pairs not in the mapping
+        use ``load_venue``. Every field is validated; the first bad value raises InputError (or
+        RuleError for venue limits) naming ``source``, the 1-based row and the field.
         """
         if not isinstance(df, pl.DataFrame):
             try:
@@ -319,7 +340,7 @@ class PositionBook:
                 raise InputError(
                     f"{source}: expected a polars or pandas DataFrame, got {type(df).__name__}"
                 ) from exc
-        return _build(df, venue=venue, symbol=symbol, source=source)
+        return _build(df, venue=venue, symbol=symbol, source=source, rules=rules)
 
     @classmethod
     def from_ccxt(
@@ -331,6 +352,7 @@ class PositionBook:
         account_collateral_quote: float | None = None,
         segment: str = "retail",
         source: str = "ccxt",
+        rules: RulesArg = None,
     ) -> PositionBook:
         """Build a book from ccxt unified position dicts (``exchange.fetch_positions()``).
 
@@ -421,7 +443,7 @@ class PositionBook:
                 if r[k] is not None:
                     r[k] = float(r[k])
         df = pl.DataFrame(rows, schema=schema)
-        return _build(df, venue=None, symbol=None, source=source)
+        return _build(df, venue=None, symbol=None, source=source, rules=rules)
 
     @classmethod
     def concat(cls, books: Sequence[PositionBook]) -> PositionBook:
@@ -554,9 +576,27 @@ def _lookup(
     return out.to_numpy().astype(np.int8)
 
 
-def _build(df: pl.DataFrame, *, venue: str | None, symbol: str | None, source: str) -> PositionBook:
+def _rules_for(rules: RulesArg, venue: str, symbol: str) -> Any:
+    """The rules of (venue, symbol): the override when given, else the shipped table."""
+    from liqcascade.venues import VenueRules, load_venue
+
+    if isinstance(rules, VenueRules):
+        return rules
+    if rules is not None and (venue, symbol) in rules:
+        return rules[(venue, symbol)]
+    return load_venue(venue, symbol)
+
+
+def _build(
+    df: pl.DataFrame,
+    *,
+    venue: str | None,
+    symbol: str | None,
+    source: str,
+    rules: RulesArg = None,
+) -> PositionBook:
     from liqcascade import margin
-    from liqcascade.venues import load_venue, normalize_venue
+    from liqcascade.venues import normalize_venue
 
     rename = {}
     for c in df.columns:
@@ -715,12 +755,14 @@ def _build(df: pl.DataFrame, *, venue: str | None, symbol: str | None, source: s
             mark,
             cross,
             collateral,
+            source,
+            rules,
         )[cross]
     for vc in np.unique(venue_code):
         for sc in np.unique(symbol_code[venue_code == vc]):
             grp = np.flatnonzero((venue_code == vc) & (symbol_code == sc))
             try:
-                rules = load_venue(venues[vc], symbols[sc])
+                vrules = _rules_for(rules, venues[vc], symbols[sc])
             except (InputError, RuleError) as exc:
                 if given_liq[grp].all() and given_bkr[grp].all():
                     continue
@@ -730,16 +772,16 @@ def _build(df: pl.DataFrame, *, venue: str | None, symbol: str | None, source: s
                     f"venue/symbol {venues[vc]}/{symbols[sc]}: {exc}",
                     RuleError,
                 )
-            _check_leverage(rules, grp, notional, lev, source)
+            _check_leverage(vrules, grp, notional, lev, source)
             todo = grp[~given_liq[grp]]
             if len(todo):
                 liq[todo] = margin.liquidation_price(
-                    rules, side[todo], size[todo], entry[todo], eff_margin[todo]
+                    vrules, side[todo], size[todo], entry[todo], eff_margin[todo]
                 )
             todo = grp[~given_bkr[grp]]
             if len(todo):
                 bkr[todo] = margin.bankruptcy_price(
-                    rules, side[todo], size[todo], entry[todo], eff_margin[todo]
+                    vrules, side[todo], size[todo], entry[todo], eff_margin[todo]
                 )
     return PositionBook(
         account_id=account,
@@ -838,6 +880,8 @@ def _cross_effective_margin(
     mark: np.ndarray,
     cross: np.ndarray,
     collateral: dict[int, float],
+    source: str = "<book>",
+    rules: RulesArg = None,
 ) -> np.ndarray:
     """``WB - TMM1 + UPNL1`` per cross position (Binance FAQ, venues.md §1.3).
 
@@ -846,15 +890,22 @@ def _cross_effective_margin(
     other position held fixed.
     """
     from liqcascade import margin
-    from liqcascade.venues import load_venue
 
     n = len(size)
     mm = np.zeros(n)
     for vc in np.unique(venue_code[cross]):
         for sc in np.unique(symbol_code[cross & (venue_code == vc)]):
             grp = np.flatnonzero(cross & (venue_code == vc) & (symbol_code == sc))
-            rules = load_venue(venues[vc], symbols[sc])
-            mm[grp] = margin.maintenance_margin(rules, size[grp] * mark[grp])
+            try:
+                vrules = _rules_for(rules, venues[vc], symbols[sc])
+            except (InputError, RuleError) as exc:
+                _fail_row(
+                    source,
+                    int(grp[0]),
+                    f"cross margin needs the rules of {venues[vc]}/{symbols[sc]}: {exc}",
+                    RuleError,
+                )
+            mm[grp] = margin.maintenance_margin(vrules, size[grp] * mark[grp])
     upnl = side * size * (mark - entry)
     acc = account[cross]
     uniq, inv = np.unique(acc, return_inverse=True)
