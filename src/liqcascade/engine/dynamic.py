@@ -1261,7 +1261,8 @@ def simulate_shock(
     ...     entry_price=[100.0, 100.0, 100.0], margin_quote=[10.0, 20.0, 50.0], mmr=0.01,
     ...     venues=("binance_usdm",))
     >>> res = simulate_shock(pos, 100.0, -0.03, LinearImpact(depth_1pct_base=2.0),
-    ...                      insurance_fund_quote=1e6, clearance_fee_rate=0.0)
+    ...                      insurance_fund_quote=1e6, clearance_fee_rate=0.0,
+    ...                      resilience_half_life_s=float("inf"))  # no refill: the static price
     >>> s = res.summary()
     >>> s["shocked_price"], s["liquidated_count"], round(s["final_price"], 6)  # 97 * (1 - 0.01*8/2)
     (97.0, 2, 93.12)
