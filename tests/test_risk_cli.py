@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 
 import pytest
@@ -181,11 +180,11 @@ def test_bad_input_raises_input_error_in_process():
     assert isinstance(res.exception, InputError)
 
 
-def test_bad_input_is_one_line_and_exit_code_2():
-    cmd = [
-        sys.executable,
-        "-c",
-        "from liqcascade.cli import main; main()",
+def test_bad_input_is_one_line_and_exit_code_2(monkeypatch, capsys):
+    from liqcascade.cli import main
+
+    argv = [
+        "liqcascade",
         "risk",
         "prob",
         "--price",
@@ -199,9 +198,12 @@ def test_bad_input_is_one_line_and_exit_code_2():
         "--horizon-days",
         "1",
     ]
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    assert res.returncode == 2
-    assert "vol_annual=-1.0: expected a finite number > 0" in res.stderr
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(SystemExit) as exc:
+        main()
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "error: vol_annual=-1.0: expected a finite number > 0"
 
 
 def test_systemic_command_json(tmp_path):
