@@ -395,3 +395,45 @@ def test_from_position_book():
     assert s["liquidated_count"] == 2  # both 20x longs
     assert set(res.losses["venue"]) == {"binance_usdm", "hyperliquid"}
     assert abs(s["conservation_residual"]) <= 1e-9 * max(1.0, s["notional_involved"])
+
+
+def test_dydx_fill_respects_the_fillable_price():
+    pos = _one(1, 50.0, 100.0, 600.0, "dydx_v4", mmr=0.012)
+    lp = pos.liquidation_price[0]
+    shock = lp / 100.0 - 1.0 - 0.02  # well past the trigger, equity still positive
+    res = simulate_shock(
+        pos,
+        100.0,
+        shock,
+        LinearImpact(depth_1pct_base=5.0),
+        steps=50,
+        resilience_half_life_s=math.inf,
+    )
+    ev = res.ledger.filter(pl.col("position") == 0).sort("step").row(0, named=True)
+    mark = 100.0 * (1 + shock)
+    v = 600.0 + 50.0 * (mark - 100.0)
+    mm = 50.0 * mark * 0.012
+    abr = min(1.0, max(0.0, 1.0 * (1 - v / mm)))
+    fp = mark - abr * 1.5 * mm / 50.0
+    assert ev["exec_price"] >= fp - 1e-9
+    # order = max(10% of 50, 1,000 USDC / mark); on a thin book the IOC stops at the fillable price
+    assert ev["qty_base"] < max(5.0, 1000.0 / mark) * (1 - 1e-6)
+
+
+def test_hyperliquid_adl_at_previous_mark_when_no_vault_capital():
+    pos = _one(1, 1.0, 100_000.0, 5_000.0, "hyperliquid")
+    res = simulate_shock(
+        pos,
+        100_000.0,
+        -0.10,
+        LinearImpact(depth_1pct_base=1e3),
+        venues={"hyperliquid": {"vault_capital_quote": 0.0}},
+    )
+    lg = res.ledger
+    loser = lg.filter(pl.col("kind") == "adl_loser")
+    assert loser.height == 1 and loser["position"][0] == 0
+    win = lg.filter(pl.col("kind") == "adl_winner")
+    # closed at the previous mark (the price before the shock step), clamped at the winners' entry
+    expected = np.minimum(100_000.0, pos.entry_price[win["position"].to_numpy()])
+    np.testing.assert_allclose(win["exec_price"].to_numpy(), expected)
+    assert win["qty_base"].sum() == pytest.approx(1.0)
