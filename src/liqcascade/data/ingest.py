@@ -211,10 +211,8 @@ def detect(
 
 def _detect_json(path: Path, format: str | None, venue: str | None, symbol: str | None) -> Plan:
     fmt = format
-    data: Any = None
-    if fmt is None or fmt == "analysis" and path.name.lower().endswith(_JSON_SUFFIXES):
-        data = load_json(path)
     if fmt is None:
+        data = load_json(path)
         if ccxt_io.is_envelope(data):
             fmt = ccxt_io.classify(data)
         elif binance.is_leverage_brackets(data):
