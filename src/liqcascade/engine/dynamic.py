@@ -954,7 +954,7 @@ def simulate(
         p_prev = tl_price[t].copy()
         if cfg.quiet_stop_s is not None and t >= path_len:
             quiet = quiet + dt if (step_events == 0 and not moved) else 0.0
-            if quiet >= cfg.quiet_stop_s and not any(len(d) for d in dyn.values()):
+            if quiet >= cfg.quiet_stop_s:  # a still market with no event stays still
                 last_step = t
                 break
 
