@@ -219,3 +219,51 @@ def test_systemic_command_json(tmp_path):
     assert out["open_interest_quote"] == pytest.approx(100_000.0)
     assert out["leverage_ratio"] == pytest.approx(100_000.0 / 15_000.0)
     assert out["venue_hhi"] == pytest.approx(0.5)
+
+
+def test_prob_and_fit_from_the_store(tmp_path):
+    from importlib.resources import files
+
+    from liqcascade.data import ingest_paths
+
+    f = files("liqcascade") / "sample_data/binance/um/klines/BTCUSDT-1m-2025-10-10.csv"
+    db = tmp_path / "s.duckdb"
+    ingest_paths([f], db, venue="binance_usdm", symbol="BTCUSDT")
+    fit = _json(
+        [
+            "risk",
+            "fit",
+            "--store",
+            "binance_usdm:BTCUSDT",
+            "--db",
+            str(db),
+            "--start",
+            "2025-10-10T00:00",
+            "--end",
+            "2025-10-10T12:00",
+            "--json",
+        ]
+    )
+    assert fit["n_returns"] == 12 * 60 - 1
+    out = _json(
+        [
+            "risk",
+            "prob",
+            "--price",
+            "110000",
+            "--liq",
+            "100000",
+            "--side",
+            "long",
+            "--store",
+            "binance_usdm:BTCUSDT",
+            "--db",
+            str(db),
+            "--horizon-days",
+            "1",
+            "--json",
+        ]
+    )
+    assert out["vol_annual"] == pytest.approx(out["fitted_from_klines"]["realised_vol_annual"])
+    res = runner.invoke(app, ["risk", "fit", "--store", "BTCUSDT"])
+    assert isinstance(res.exception, InputError)

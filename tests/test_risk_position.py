@@ -289,3 +289,18 @@ def test_bad_kline_files(tmp_path):
     bad.write_text("open_time,close\n1,100\n2,-5\n")
     with pytest.raises(DataError, match="row 3: close"):
         risk.read_klines(bad)
+
+
+def test_fit_from_the_store_matches_the_file(tmp_path):
+    from liqcascade.data import ingest_paths
+
+    f = SAMPLE / "binance/um/klines/BTCUSDT-1m-2025-10-11.csv"
+    db = tmp_path / "store.duckdb"
+    ingest_paths([f], db, venue="binance_usdm", symbol="BTCUSDT")
+    s = risk.fit_from_store("binance_usdm", "BTCUSDT", db=db, interval="1m")
+    direct = risk.fit_from_klines(f)
+    assert s.bar_seconds == 60.0 and s.n_returns == direct.n_returns
+    assert s.model.vol_annual == pytest.approx(direct.model.vol_annual, rel=1e-12)
+    assert s.start_ms == direct.start_ms
+    with pytest.raises(DataError, match="no trade klines"):
+        risk.fit_from_store("binance_usdm", "ETHUSDT", db=db)

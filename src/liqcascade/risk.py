@@ -37,7 +37,7 @@ import io
 import math
 import zipfile
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +73,7 @@ __all__ = [
     "account_risk",
     "cluster_warning",
     "fit_from_klines",
+    "fit_from_store",
     "move_what_if",
     "parse_side",
     "position_risk",
@@ -507,6 +508,36 @@ def read_klines(path: str | Path) -> pl.DataFrame:
     return out
 
 
+def fit_from_store(
+    venue: str,
+    symbol: str,
+    *,
+    start: Any = None,
+    end: Any = None,
+    interval: str | None = None,
+    kind: str = "trade",
+    db: str | Path | None = None,
+    jumps: bool = True,
+    threshold_sigmas: float = 4.0,
+) -> FittedModel:
+    """:func:`fit_from_klines` on klines from the DuckDB market-data store (docs/data.md).
+
+    ``start``/``end`` as the store takes them (datetime, ISO string or epoch ms; half-open);
+    ``kind`` ``trade``/``mark``/``index``/``price``; ``db`` default: the store's default path.
+    """
+    from liqcascade.data import Store
+
+    with Store(db, read_only=True) as st:
+        df = st.klines(venue, symbol, start=start, end=end, interval=interval, kind=kind)
+    if df.height == 0:
+        raise DataError(
+            f"store: no {kind} klines for {venue} {symbol} in [{start}, {end}) "
+            "(ingest some with `liqcascade data ingest`)"
+        )
+    f = fit_from_klines(df, jumps=jumps, threshold_sigmas=threshold_sigmas)
+    return replace(f, source=f"store {venue} {symbol} {kind} {df['interval'][0]}")
+
+
 @dataclass(frozen=True)
 class FittedModel:
     """A :class:`JumpDiffusion` fitted to kline closes, with what it was fitted on.
@@ -557,7 +588,12 @@ def fit_from_klines(
         for c in ("open_time", "close"):
             if c not in df.columns:
                 raise InputError(f"klines frame: column {c!r} missing (have {df.columns})")
-        df = df.select(pl.col("open_time").cast(pl.Int64), pl.col("close").cast(pl.Float64))
+        t_col = pl.col("open_time")
+        # the store returns datetimes; files give epoch milliseconds
+        t_col = (
+            t_col.dt.epoch("ms") if df.schema["open_time"].is_temporal() else t_col.cast(pl.Int64)
+        )
+        df = df.select(t_col.alias("open_time"), pl.col("close").cast(pl.Float64))
         df = df.sort("open_time")
     else:
         paths = [klines] if isinstance(klines, (str, Path)) else list(klines)

@@ -55,15 +55,22 @@ def _vol_and_jumps(
     jump_intensity: float | None,
     jump_mean: float | None,
     jump_std: float | None,
+    store: dict[str, Any] | None = None,
 ) -> tuple[float, dict[str, float], dict[str, Any] | None]:
-    """Volatility and jump parameters: given on the command line, or fitted to kline files."""
+    """Volatility and jump parameters: given on the command line, or fitted to kline files or
+    to klines from the market-data store."""
     from liqcascade import risk
     from liqcascade.errors import InputError
 
     fitted = None
     jump: dict[str, float] = {}
-    if klines:
-        f = risk.fit_from_klines(klines, jumps=(model == "jump"))
+    if klines and store:
+        raise InputError("give --klines or --store, not both")
+    if klines or store:
+        if store:
+            f = risk.fit_from_store(jumps=(model == "jump"), **store)
+        else:
+            f = risk.fit_from_klines(klines, jumps=(model == "jump"))
         fitted = f.as_dict()
         if vol is None:
             vol = f.model.vol_annual
@@ -74,7 +81,9 @@ def _vol_and_jumps(
                 "jump_std_log": f.model.jump_std_log,
             }
     if vol is None:
-        raise InputError("--vol is required (annualised, e.g. 0.6) unless --klines is given")
+        raise InputError(
+            "--vol is required (annualised, e.g. 0.6) unless --klines or --store is given"
+        )
     for key, val in (
         ("jump_intensity_annual", jump_intensity),
         ("jump_mean_log", jump_mean),
@@ -87,6 +96,25 @@ def _vol_and_jumps(
     return vol, jump, fitted
 
 
+def _store_spec(
+    store: str | None, start: str | None, end: str | None, db: Path | None
+) -> dict[str, Any] | None:
+    from liqcascade.errors import InputError
+
+    if store is None:
+        if start or end or db:
+            raise InputError("--start/--end/--db need --store VENUE:SYMBOL")
+        return None
+    venue, sep, symbol = store.partition(":")
+    if not sep or not venue or not symbol:
+        raise InputError(f"--store {store!r}: expected VENUE:SYMBOL, e.g. binance_usdm:BTCUSDT")
+    return {"venue": venue, "symbol": symbol, "start": start, "end": end, "db": db}
+
+
+_STORE = typer.Option(None, "--store", help="fit to stored klines: VENUE:SYMBOL (docs/data.md)")
+_START = typer.Option(None, "--start", help="store klines from (ISO time, UTC)")
+_END = typer.Option(None, "--end", help="store klines until (ISO time, UTC, exclusive)")
+_DB = typer.Option(None, "--db", help="store file (default: the standard location)")
 _SIDE = typer.Option(..., "--side", help="long or short")
 _VOL = typer.Option(None, "--vol", help="annualised volatility (365-day year), e.g. 0.6")
 _HORIZON = typer.Option(1.0, "--horizon-days", help="horizon in days")
@@ -113,6 +141,10 @@ def prob_cmd(
     drift: float = _DRIFT,
     model: str = _MODEL,
     klines: list[Path] | None = _KLINES,
+    store: str | None = _STORE,
+    start: str | None = _START,
+    end: str | None = _END,
+    db: Path | None = _DB,
     jump_intensity: float | None = _JI,
     jump_mean: float | None = _JM,
     jump_std: float | None = _JS,
@@ -123,7 +155,9 @@ def prob_cmd(
     """Probability that the price touches the liquidation price within the horizon."""
     from liqcascade import risk
 
-    vol_, jump, fitted = _vol_and_jumps(vol, klines, model, jump_intensity, jump_mean, jump_std)
+    vol_, jump, fitted = _vol_and_jumps(
+        vol, klines, model, jump_intensity, jump_mean, jump_std, _store_spec(store, start, end, db)
+    )
     res = risk.prob_liquidation(
         price,
         liq,
@@ -471,14 +505,25 @@ def cluster_cmd(
 
 @risk_app.command("fit")
 def fit_cmd(
-    klines: list[Path] = typer.Argument(..., help="kline files (.csv or .zip)"),
+    klines: list[Path] | None = typer.Argument(None, help="kline files (.csv or .zip)"),
+    store: str | None = _STORE,
+    start: str | None = _START,
+    end: str | None = _END,
+    db: Path | None = _DB,
     threshold: float = typer.Option(4.0, "--threshold", help="jump threshold, robust sigmas"),
     as_json: bool = _JSON,
 ) -> None:
     """Fit diffusion volatility and Merton jumps to kline closes (annualised, 365 days)."""
     from liqcascade import risk
+    from liqcascade.errors import InputError
 
-    f = risk.fit_from_klines(klines, threshold_sigmas=threshold)
+    spec = _store_spec(store, start, end, db)
+    if bool(klines) == bool(spec):
+        raise InputError("give kline files or --store VENUE:SYMBOL (one of them)")
+    if spec:
+        f = risk.fit_from_store(threshold_sigmas=threshold, **spec)
+    else:
+        f = risk.fit_from_klines(klines, threshold_sigmas=threshold)
     d = f.as_dict()
     if as_json:
         print_json(d)
