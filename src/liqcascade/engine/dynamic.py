@@ -1284,11 +1284,7 @@ def simulate_shock(
     config.setdefault("quiet_stop_s", 60.0)
     seed = config.pop("seed", 0)
     if venue_over:
-        pos_venues = (
-            book.venues
-            if isinstance(book, PositionArrays)
-            else PositionArrays.from_book(book, venue=venue, symbol=symbol).venues
-        )
+        pos_venues = tuple(book.venues)  # PositionBook or PositionArrays: every venue it names
         vcfg = dict(config.get("venues", {}))
         for name in pos_venues:
             cur = vcfg.get(name, {})
