@@ -268,3 +268,14 @@ def test_overlapping_files_give_one_row_per_candle(tmp_path: Path) -> None:
         assert k.height == 1440 and k["open_time"].is_unique().all()
         assert (k["close"].head(10) == 999.0).all() and (k["close"][10:] != 999.0).all()
         assert s.table_rows("klines") == 1450  # both files stored; the query picks the newest
+
+
+def test_venue_override_applies_to_tardis_rows(tmp_path: Path) -> None:
+    from importlib.resources import files as res_files
+
+    gz = Path(str(res_files("liqcascade") / "sample_data")) / "gemini/trades"
+    db, res = _ingest(tmp_path, gz, venue="gemini_spot")
+    assert res[0].venue == "gemini_spot"
+    with Store(db, read_only=True) as s:
+        assert s.trades("gemini_spot", "BTCUSD").height == 24706
+        assert s.trades("gemini", "BTCUSD").height == 0

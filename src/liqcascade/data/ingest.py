@@ -385,6 +385,7 @@ def _detect_csv(path: Path, format: str | None, venue: str | None, symbol: str |
         exch = fields[0].strip().lower()
         plan.venue = venue or tardis.TARDIS_VENUES.get(exch, exch)
         plan.symbol = symbol or fields[1].strip()
+        plan.options["override"] = {"venue": venue, "symbol": symbol}
     if spec is binance.KLINES:
         plan.kind = binance.kline_kind_from_path(path)
         if token and binance._INTERVAL_RE.match(token):
@@ -488,6 +489,11 @@ def _load_csv(
                 f"$source_file AS source_file FROM {read}",
                 params,
             ).fetchall()[0][0]
+            for key, value in plan.options.get("override", {}).items():
+                if value is not None:  # --venue/--symbol over a per-row column (Tardis)
+                    con.execute(
+                        f"UPDATE {spec.table} SET {key} = ? WHERE file_id = ?", [value, file_id]
+                    )
             tcol = TIME_COLUMN[spec.table]
             # in SQL: a year-50000 timestamp (µs read as ms) has no Python datetime
             bad = con.execute(
