@@ -1188,8 +1188,8 @@ def simulate_stop_paths(
     model: JumpDiffusion,
     side: int,
     horizon_days: float,
-    stop_log: float,
-    liq_log: float,
+    stop_log: float | np.ndarray,
+    liq_log: float | np.ndarray,
     *,
     n_paths: int,
     n_steps: int | None,
@@ -1198,14 +1198,22 @@ def simulate_stop_paths(
     """First passage of a stop and a liquidation barrier (log-distances below 0 in the loss
     direction: ``stop_log`` >= ``liq_log``, both <= 0 for ``y = side*ln(S/S0)``).
 
-    Returns ``(outcome, exit_log, end_log)``: outcome 0 = survived the horizon, 1 = stopped,
-    2 = liquidated; ``exit_log`` the loss-direction log-price of the stop fill (the stop level
-    when the diffusion reached it, the post-jump level when a jump gapped through it; NaN
-    otherwise); ``end_log`` the value of ``y`` at the horizon. A jump that gaps through both
-    barriers liquidates (the venue's mark-price trigger fires before a stop-market order can
-    fill); a continuous path always meets the stop first. Diffusion crossings are detected
-    exactly with the Brownian-bridge minimum; jumps land at step ends.
+    ``stop_log``/``liq_log`` may be equal-length arrays of K barrier pairs, all evaluated on the
+    same paths. Returns ``(outcome, exit_log, end_log)``: outcome 0 = survived the horizon,
+    1 = stopped, 2 = liquidated; ``exit_log`` the loss-direction log-price of the stop fill (the
+    stop level when the diffusion reached it, the post-jump level when a jump gapped through it;
+    NaN otherwise) -- both shape (K, n_paths), or (n_paths,) for scalar barriers; ``end_log``
+    the value of ``y`` at the horizon. A jump that gaps through both barriers liquidates (the
+    venue's mark-price trigger fires before a stop-market order can fill); a continuous path
+    always meets the stop first. Diffusion crossings are detected exactly with the
+    Brownian-bridge minimum; jumps land at step ends.
     """
+    scalar = np.ndim(stop_log) == 0 and np.ndim(liq_log) == 0
+    stop = np.atleast_1d(np.asarray(stop_log, dtype=np.float64))[:, None]
+    liq = np.atleast_1d(np.asarray(liq_log, dtype=np.float64))[:, None]
+    if stop.shape != liq.shape:
+        raise InputError("stop_log and liq_log: expected the same number of barrier pairs")
+    has_stop = stop > liq
     steps = default_n_steps(horizon_days) if n_steps is None else int(n_steps)
     dt = horizon_days / DAYS_PER_YEAR / steps
     a = side * model.log_drift_annual
@@ -1215,32 +1223,31 @@ def simulate_stop_paths(
     lam_dt = model.jump_intensity_annual * dt
     jm, js = side * model.jump_mean_log, model.jump_std_log
     y = np.zeros(n_paths)
-    outcome = np.zeros(n_paths, dtype=np.int8)
-    exit_log = np.full(n_paths, np.nan)
+    outcome = np.zeros((stop.shape[0], n_paths), dtype=np.int8)
+    exit_log = np.full((stop.shape[0], n_paths), np.nan)
     for _ in range(steps):
         y1 = y + a * dt + sdt * rng.standard_normal(n_paths)
         root = np.sqrt((y1 - y) ** 2 - two_var * np.log(rng.random(n_paths)))
         low = 0.5 * (y + y1 - root)
-        alive = outcome == 0
-        hit = alive & (low <= stop_log)
-        if stop_log > liq_log:
-            outcome[hit] = 1
-            exit_log[hit] = stop_log
-        else:
-            outcome[hit] = 2
+        hit = (outcome == 0) & (low[None, :] <= stop)
+        outcome[hit & has_stop] = 1
+        outcome[hit & ~has_stop] = 2
+        exit_log = np.where(hit & has_stop, stop, exit_log)
         if lam_dt > 0.0:
             k = rng.poisson(lam_dt, n_paths)
             jumped = k > 0
             if np.any(jumped):
                 kj = k[jumped]
                 y1[jumped] += kj * jm + np.sqrt(kj) * js * rng.standard_normal(kj.size)
-                alive = outcome == 0
-                gap_liq = alive & (y1 <= liq_log)
+                alive = (outcome == 0) & jumped[None, :]
+                gap_liq = alive & (y1[None, :] <= liq)
                 outcome[gap_liq] = 2
-                gap_stop = alive & ~gap_liq & (y1 <= stop_log)
+                gap_stop = alive & ~gap_liq & (y1[None, :] <= stop)
                 outcome[gap_stop] = 1
-                exit_log[gap_stop] = y1[gap_stop]
+                exit_log = np.where(gap_stop, y1[None, :], exit_log)
         y = y1
+    if scalar:
+        return outcome[0], exit_log[0], y
     return outcome, exit_log, y
 
 
@@ -1374,8 +1381,8 @@ def stop_analysis(
             )
     steps = default_n_steps(horizon_days) if n_steps is None else int(n_steps)
 
-    def run(stop_log: float, liq_log_: float):
-        rng = np.random.default_rng(seed)  # same paths for every scenario
+    def run(stop_log: np.ndarray, liq_log_: np.ndarray):
+        rng = np.random.default_rng(seed)  # one set of paths for every scenario
         return simulate_stop_paths(
             jd, sd, horizon_days, stop_log, liq_log_, n_paths=n_paths, n_steps=steps, rng=rng
         )
@@ -1427,26 +1434,47 @@ def stop_analysis(
 
     # loss at liquidation is measured from entry; re-base to the current price in summarise
     loss_liq = base.loss_at_liquidation_quote
-    rows = []
-    out, ex, end = run(liq_log, liq_log)
-    rows.append(summarise("as is", size_base, liq, loss_liq, None, out, ex, end, 0.0))
+    # every scenario's barrier pair, evaluated in one pass over the same paths
+    specs: list[tuple[str, float, float, float, float | None, float, float, float]] = [
+        ("as is", size_base, liq, loss_liq, None, 0.0, liq_log, liq_log)
+    ]
     if stop_price is not None:
-        out, ex, end = run(sd * math.log(stop_price / price), liq_log)
-        rows.append(summarise("stop", size_base, liq, loss_liq, stop_price, out, ex, end, 0.0))
+        specs.append(
+            (
+                "stop",
+                size_base,
+                liq,
+                loss_liq,
+                stop_price,
+                0.0,
+                sd * math.log(stop_price / price),
+                liq_log,
+            )
+        )
     if h > 0.0:
-        out, ex, end = run(liq_log, liq_log)
-        rows.append(summarise("hedge", size_base, liq, loss_liq, None, out, ex, end, h * size_base))
+        specs.append(("hedge", size_base, liq, loss_liq, None, h * size_base, liq_log, liq_log))
         if h < 1.0:
             small = size_base * (1.0 - h)
             r2 = position_risk(rules, sd, small, entry_price, margin_quote, mark_price=price)
             liq2 = r2.liquidation_price
             liq2_log = sd * math.log(liq2 / price) if liq2 > 0 else -math.inf
-            out, ex, end = run(liq2_log, liq2_log)
-            rows.append(
-                summarise(
-                    "reduced", small, liq2, r2.loss_at_liquidation_quote, None, out, ex, end, 0.0
+            specs.append(
+                (
+                    "reduced",
+                    small,
+                    liq2,
+                    r2.loss_at_liquidation_quote,
+                    None,
+                    0.0,
+                    liq2_log,
+                    liq2_log,
                 )
             )
+    out, ex, end = run(np.array([x[6] for x in specs]), np.array([x[7] for x in specs]))
+    rows = [
+        summarise(name, size, liq_p, loss_l, stop_p, out[k], ex[k], end, hedge)
+        for k, (name, size, liq_p, loss_l, stop_p, hedge, _, _) in enumerate(specs)
+    ]
     return StopAnalysis(
         venue=str(rules.venue),
         symbol=str(rules.symbol),
