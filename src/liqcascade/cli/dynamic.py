@@ -1,0 +1,215 @@
+"""``liqcascade dynamic``: a time-stepped cascade with each venue's process (docs/engine-dynamic.md).
+
+The CLI only parses and prints; the run is :func:`liqcascade.engine.dynamic.simulate`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from liqcascade.cli._common import console, fail, print_json
+
+
+def _number(text: str) -> Any:
+    low = text.strip().lower()
+    if low in ("inf", "+inf", "infinity"):
+        return math.inf
+    if low in ("true", "false"):
+        return low == "true"
+    if low in ("none", "null"):
+        return None
+    try:
+        return int(text) if low.lstrip("+-").isdigit() else float(text)
+    except ValueError:
+        return text.strip()
+
+
+def parse_sets(items: list[str], base: dict[str, Any]) -> dict[str, Any]:
+    """Apply ``key=value`` (DynamicConfig field) and ``venue.key=value`` (VenueProcess field)."""
+    from liqcascade.errors import ConfigError
+
+    cfg = dict(base)
+    venues = {k: dict(v) for k, v in cfg.get("venues", {}).items()}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE or VENUE.KEY=VALUE")
+        key = key.strip()
+        if "." in key:
+            v, _, field = key.partition(".")
+            venues.setdefault(v, {})[field] = _number(value)
+        elif key == "shock_venues":
+            cfg[key] = [s.strip() for s in value.split(",") if s.strip()]
+        else:
+            cfg[key] = _number(value)
+    if venues:
+        cfg["venues"] = venues
+    return cfg
+
+
+def read_path(path: Path, initial_price: float) -> Any:
+    """Per-step exogenous returns from CSV/Parquet: a ``return`` column, or a ``price`` column
+    (returns are taken against the previous row, the first against the initial price)."""
+    import numpy as np
+    import polars as pl
+
+    from liqcascade.errors import InputError
+
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    df = pl.read_parquet(path) if path.suffix.lower() == ".parquet" else pl.read_csv(path)
+    cols = {c.lower(): c for c in df.columns}
+    if "return" in cols:
+        arr = df[cols["return"]].cast(pl.Float64).to_numpy()
+    elif "price" in cols:
+        p = df[cols["price"]].cast(pl.Float64).to_numpy()
+        bad = np.flatnonzero(~(p > 0))
+        if len(bad):
+            raise InputError(f"{path} row {bad[0] + 1}: price must be > 0, got {p[bad[0]]}")
+        arr = np.diff(np.concatenate([[initial_price], p])) / np.concatenate(
+            [[initial_price], p[:-1]]
+        )
+    else:
+        raise InputError(f"{path}: expected a 'return' or a 'price' column, found {df.columns}")
+    bad = np.flatnonzero(~np.isfinite(arr) | (arr <= -1))
+    if len(bad):
+        raise InputError(
+            f"{path} row {bad[0] + 1}: return must be finite and > -1, got {arr[bad[0]]}"
+        )
+    return arr
+
+
+def run_dynamic(
+    positions: Path,
+    price: float,
+    impact: str,
+    shock: float | None = None,
+    path: Path | None = None,
+    venue: str | None = None,
+    symbol: str | None = None,
+    config: Path | None = None,
+    sets: list[str] | None = None,
+) -> Any:
+    """Load the book, build the config, run :func:`simulate`; returns the DynamicResult."""
+    from liqcascade.book import PositionBook
+    from liqcascade.engine.dynamic import DynamicConfig, simulate
+    from liqcascade.errors import InputError
+    from liqcascade.impact import parse_impact
+
+    if (shock is None) == (path is None):
+        raise InputError("give exactly one of --shock or --path")
+    base: dict[str, Any] = {}
+    if config is not None:
+        try:
+            base = json.loads(Path(config).read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise InputError(f"{config}: cannot read a JSON config ({exc})") from exc
+        if not isinstance(base, dict):
+            raise InputError(f"{config}: expected a JSON object of DynamicConfig fields")
+    base.setdefault("quiet_stop_s", 60.0)
+    cfg = DynamicConfig.from_dict(parse_sets(sets or [], base))
+    book = PositionBook.from_file(positions)
+    if venue is not None or symbol is not None:
+        book = book.filter(venue=venue, symbol=symbol)
+    exo = float(shock) if shock is not None else read_path(Path(path), price)
+    return simulate(book, parse_impact(impact), exo, cfg, initial_price=price)
+
+
+def _write(frame: Any, out: Path) -> None:
+    if out.suffix.lower() == ".parquet":
+        frame.write_parquet(out)
+    else:
+        frame.write_csv(out)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("dynamic")
+    def dynamic(
+        positions: Path = typer.Option(..., "--positions", help="Position book (CSV or Parquet)."),
+        price: float = typer.Option(
+            ..., "--price", help="Initial price P0 of every venue (quote per base)."
+        ),
+        impact: str = typer.Option(
+            ..., "--impact", help="linear:DEPTH_1PCT | depth:FILE[@TIME] | sqrt:Y,SIGMA,ADV"
+        ),
+        shock: float = typer.Option(
+            None, "--shock", help="One exogenous shock at step 1 (fraction)."
+        ),
+        path: Path = typer.Option(
+            None, "--path", help="CSV/Parquet with a per-step 'return' or 'price' column."
+        ),
+        venue: str = typer.Option(None, "--venue", help="Only this venue of the book."),
+        symbol: str = typer.Option(
+            None, "--symbol", help="Symbol to simulate (one asset per run)."
+        ),
+        config: Path = typer.Option(None, "--config", help="JSON file of DynamicConfig fields."),
+        sets: list[str] = typer.Option(
+            None,
+            "--set",
+            help="KEY=VALUE (DynamicConfig) or VENUE.KEY=VALUE (VenueProcess); repeatable.",
+        ),
+        timeline_out: Path = typer.Option(
+            None, "--timeline-out", help="Write the timeline (.csv/.parquet)."
+        ),
+        ledger_out: Path = typer.Option(
+            None, "--ledger-out", help="Write the per-event ledger (.csv/.parquet)."
+        ),
+        as_json: bool = typer.Option(False, "--json", help="Print summary and losses as JSON."),
+    ) -> None:
+        """Time-stepped cascade: venue liquidation processes, insurance funds, vaults, ADL."""
+        from liqcascade.errors import LiqcascadeError
+
+        try:
+            res = run_dynamic(positions, price, impact, shock, path, venue, symbol, config, sets)
+        except LiqcascadeError as exc:
+            fail(str(exc))
+        if timeline_out is not None:
+            _write(res.timeline, timeline_out)
+        if ledger_out is not None:
+            _write(res.ledger, ledger_out)
+        if as_json:
+            print_json(json.loads(res.to_json(timeline=False)))
+            return
+        from rich.table import Table
+
+        s = res.summary()
+        t = Table(
+            title=f"dynamic cascade ({s['steps_run']} steps, seed {s['seed']}, hub {s['hub_venue']})"
+        )
+        t.add_column("figure")
+        t.add_column("value", justify="right")
+        for k in (
+            "shock",
+            "initial_price",
+            "shocked_price",
+            "final_price",
+            "cascade_multiplier",
+            "liquidated_count",
+            "liquidated_notional",
+            "adl_notional_total",
+            "bad_debt_total",
+            "conservation_residual",
+        ):
+            v = s[k]
+            t.add_row(k, f"{v:,.6g}" if isinstance(v, float) else str(v))
+        console.print(t)
+        lt = Table(title="losses by venue (value received, quote)")
+        cols = [
+            "venue",
+            "trader_pnl",
+            "fee",
+            "insurance_fund_change",
+            "vault_pnl",
+            "adl_transfer",
+            "bad_debt",
+        ]
+        for c in cols:
+            lt.add_column(c, justify="left" if c == "venue" else "right")
+        for row in res.losses.select(cols).iter_rows():
+            lt.add_row(row[0], *(f"{x:,.2f}" for x in row[1:]))
+        console.print(lt)
