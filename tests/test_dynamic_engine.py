@@ -116,6 +116,10 @@ def test_summary_has_the_static_keys_and_json_roundtrips():
         "bad_debt",
     } <= set(doc["losses"][0])
     assert DynamicConfig.from_dict(doc["config"]).seed == 42
+    cfg = DynamicConfig(
+        resilience_half_life_s=math.inf, venues={"hyperliquid": {"vault_capital_quote": math.inf}}
+    )
+    assert DynamicConfig.from_dict(json.loads(cfg.to_json())) == cfg
     tl = res.timeline
     assert {
         "step",

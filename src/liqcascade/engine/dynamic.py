@@ -198,7 +198,7 @@ class DynamicConfig:
             raise ConfigError(
                 f"dynamic config: unknown keys {sorted(unknown)}; expected some of {sorted(known)}"
             )
-        d = dict(d)
+        d = _decode_inf(dict(d))
         if d.get("shock_venues") is not None:
             d["shock_venues"] = tuple(d["shock_venues"])
         return cls(**d)
@@ -214,13 +214,32 @@ class DynamicConfig:
         return d
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), default=_json_default)
+        """JSON text; non-finite numbers are written as the strings "inf", "-inf", "nan"."""
+        return json.dumps(_encode_inf(self.to_dict()), default=_json_default)
 
     def process_for(self, venue: str) -> VenueProcess:
         v = self.venues.get(venue)
         if isinstance(v, VenueProcess):
             return v
         return VenueProcess.for_venue(venue, **(v or {}))
+
+
+def _encode_inf(o: Any) -> Any:
+    if isinstance(o, float) and not math.isfinite(o):
+        return str(o)
+    if isinstance(o, dict):
+        return {k: _encode_inf(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_encode_inf(v) for v in o]
+    return o
+
+
+def _decode_inf(o: Any) -> Any:
+    if isinstance(o, str) and o in ("inf", "-inf", "nan"):
+        return float(o)
+    if isinstance(o, dict):
+        return {k: _decode_inf(v) for k, v in o.items()}
+    return o
 
 
 def _json_default(o: Any) -> Any:
@@ -493,8 +512,9 @@ class DynamicResult:
         out: dict[str, Any] = {"summary": self.summary(), "losses": self.losses.to_dicts()}
         if timeline:
             out["timeline"] = self.timeline.to_dict(as_series=False)
-        out["config"] = self.config.to_dict()
-        return json.dumps(_clean(out))
+        out = _clean(out)
+        out["config"] = _encode_inf(self.config.to_dict())
+        return json.dumps(out)
 
 
 def _clean(o: Any) -> Any:
