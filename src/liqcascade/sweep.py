@@ -41,7 +41,6 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from scipy import stats
 
 from liqcascade.book import CROSS, PositionBook
 from liqcascade.errors import ConfigError, InputError
@@ -67,6 +66,9 @@ __all__ = [
 
 #: Collateral holders are drawn from this stream of the seed (separate from paths/population).
 COLLATERAL_STREAM = 0x636F6C
+
+#: Auto backend: stay in process when the remaining paths are estimated to take less (seconds).
+AUTO_INLINE_S = 15.0
 
 #: Summary metrics (per-path columns) given mean and quantiles.
 SUMMARY_METRICS = (
@@ -241,6 +243,7 @@ class StressRunner:
     venue_labels: tuple[str, ...]
     columns: tuple[str, ...]
     meta: dict[str, Any] = field(default_factory=dict)
+    monte_carlo: S.MonteCarloConfig = field(default_factory=S.MonteCarloConfig)
 
     def run_path(self, path: int) -> np.ndarray:
         """Metrics of one path as a float64 row (see :attr:`columns`)."""
@@ -445,7 +448,11 @@ def _dask_chunk(runner: StressRunner, start: int, stop: int) -> tuple[int, np.nd
 
 
 def _chunks(n: int, size: int) -> Iterator[tuple[int, int]]:
-    for a in range(0, n, size):
+    return _chunks_from(0, n, size)
+
+
+def _chunks_from(start: int, n: int, size: int) -> Iterator[tuple[int, int]]:
+    for a in range(start, n, size):
         yield a, min(n, a + size)
 
 
@@ -485,8 +492,10 @@ def run_stress(
 ) -> StressResult:
     """Run ``paths`` Monte Carlo paths of a scenario.
 
-    Backends: ``workers=0`` runs in this process; ``workers=N`` (default: CPU count) a local
-    process pool; ``dask_local=N`` a Dask LocalCluster with N single-threaded worker processes;
+    Backends: ``workers=0`` runs in this process; ``workers=N`` a local process pool (spawned:
+    scripts need the ``if __name__ == "__main__":`` guard); ``workers=None`` (default) times the
+    first paths and uses a pool of CPU-count workers only when the run is long enough to pay
+    for it; ``dask_local=N`` a Dask LocalCluster with N single-threaded worker processes;
     ``scheduler="tcp://HOST:PORT"`` an existing Dask cluster (its workers need liqcascade
     installed). ``progress(done_paths, total)`` is called as chunks finish. The result does not
     depend on the backend, worker count or ``chunk_size``.
@@ -495,10 +504,9 @@ def run_stress(
         runner = scenario
         if seed is not None and seed != runner.seed:
             raise InputError(f"seed {seed} differs from the prepared runner's seed {runner.seed}")
-        mc = S.MonteCarloConfig()
     else:
         runner = prepare(scenario, seed)
-        mc = scenario.monte_carlo
+    mc = runner.monte_carlo
     n = mc.paths if paths is None else int(paths)
     if n < 1:
         raise InputError(f"paths must be >= 1, got {n}")
@@ -511,10 +519,9 @@ def run_stress(
         chunk = chunk_size or max(1, min(500, math.ceil(n / (max(nw, 2) * 8))))
         rows = _run_dask(runner, n, chunk, dask_local, scheduler, progress)
     else:
-        nw = (os.cpu_count() or 1) if workers is None else int(workers)
+        chunk = chunk_size or 0
+        rows, nw, chunk = _run_local(runner, n, chunk, workers, progress)
         backend = f"local:{nw}" if nw > 0 else "inline"
-        chunk = chunk_size or max(1, min(500, math.ceil(n / (max(nw, 1) * 8))))
-        rows = _run_local(runner, n, chunk, nw, progress)
     elapsed = time.perf_counter() - t0
     df = pl.DataFrame(rows, schema=list(runner.columns), orient="row")
     df = df.with_columns(
@@ -543,25 +550,44 @@ def _run_local(
     runner: StressRunner,
     n: int,
     chunk: int,
-    workers: int,
+    workers: int | None,
     progress: Callable[[int, int], None] | None,
-) -> np.ndarray:
+) -> tuple[np.ndarray, int, int]:
+    """Local backend; returns (rows, workers used, chunk size).
+
+    ``workers=None`` (auto): the first paths run in this process and are timed; when the rest
+    would take under :data:`AUTO_INLINE_S` seconds the run stays in process (a process pool
+    costs seconds to start), otherwise a pool of ``os.cpu_count()`` workers takes the rest.
+    """
     out = np.empty((n, len(runner.columns)))
     done = 0
-    if workers <= 0:
-        for a, b in _chunks(n, chunk):
+    if workers is None:
+        cpus = os.cpu_count() or 1
+        probe = min(n, 16)
+        t0 = time.perf_counter()
+        out[:probe] = runner.run_chunk(0, probe)
+        per_path = (time.perf_counter() - t0) / probe
+        done = probe
+        if progress:
+            progress(done, n)
+        workers = 0 if cpus == 1 or per_path * (n - probe) < AUTO_INLINE_S else cpus
+    nw = int(workers)
+    if chunk <= 0:
+        chunk = max(1, min(500, math.ceil((n - done) / (max(nw, 1) * 8))))
+    if nw <= 0:
+        for a, b in _chunks_from(done, n, chunk):
             out[a:b] = runner.run_chunk(a, b)
             done += b - a
             if progress:
                 progress(done, n)
-        return out
+        return out, 0, chunk
     import multiprocessing as mp
 
     ctx = mp.get_context("spawn")
     with ProcessPoolExecutor(
-        max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(runner,)
+        max_workers=nw, mp_context=ctx, initializer=_init_worker, initargs=(runner,)
     ) as ex:
-        pending = {ex.submit(_pool_chunk, a, b) for a, b in _chunks(n, chunk)}
+        pending = {ex.submit(_pool_chunk, a, b) for a, b in _chunks_from(done, n, chunk)}
         while pending:
             finished, pending = wait(pending, return_when=FIRST_COMPLETED)
             for f in finished:
@@ -570,7 +596,7 @@ def _run_local(
                 done += len(rows)
                 if progress:
                     progress(done, n)
-    return out
+    return out, nw, chunk
 
 
 def _run_dask(
@@ -634,6 +660,8 @@ def _run_dask(
 # --------------------------------------------------------------------------------------------
 def wilson_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
     """Wilson score interval for a binomial proportion k/n (Wilson 1927)."""
+    from scipy import stats
+
     if n <= 0:
         return (math.nan, math.nan)
     z = float(stats.norm.ppf(0.5 + confidence / 2.0))
@@ -653,6 +681,8 @@ def quantile_ci(x: np.ndarray, q: float, confidence: float = 0.95) -> tuple[floa
     ``(x_(l), x_(u))`` with ``l = B^-1(alpha/2)``, ``u = B^-1(1 - alpha/2) + 1`` (1-based order
     statistics, clipped to [1, n]). The point estimate is numpy's linear-interpolation quantile.
     """
+    from scipy import stats
+
     xs = np.sort(np.asarray(x, dtype=np.float64))
     xs = xs[~np.isnan(xs)]
     n = len(xs)
@@ -679,6 +709,8 @@ def summarize(
     notional), ``VaR95``/``VaR99`` of bad debt, and ``probability`` rows (Wilson interval) for
     fund exhaustion, ADL, bad debt and book exhaustion, overall and per venue.
     """
+    from scipy import stats
+
     rows: list[dict[str, Any]] = []
     n = paths.height
     z = float(stats.norm.ppf(0.5 + confidence / 2.0))
