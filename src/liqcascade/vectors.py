@@ -239,6 +239,16 @@ CUM = (
     "mm_deduction",
     "mm_deduction_usdt",
     "mmd",
+    "maintAmt",
+)
+NOTIONAL = (
+    "notional_quote",
+    "notional_usdt",
+    "notional_usd",
+    "nominal_value",
+    "nominal_value_usdt",
+    "position_value_usdt",
+    "notional",
 )
 TAKER = ("taker_fee_rate", "taker_fee", "taker", "fee_rate")
 
@@ -285,7 +295,7 @@ def _rules_from_table_ref(venue: str, ref: str) -> VenueRules:
 
 
 def _table_rules(inp: Inputs, venue: str) -> VenueRules:
-    rows = inp.get("tiers", "brackets", "tier_table", default=None)
+    rows = inp.get("tiers", "brackets", "tier_table", "leverage_tiers", default=None)
     if isinstance(rows, list) and rows:
         return _rules_from_rows(rows, venue)
     ref = inp.get("bracket_table", "table", "tier_table", "symbol", "pair", "coin", default=None)
@@ -410,12 +420,24 @@ def _hl_rules(inp: Inputs) -> VenueRules:
 
 
 def _with_buffer(inp: Inputs, lp: float) -> float:
-    """freqtrade ``liquidation_buffer`` (move toward entry by buffer*|entry - LP|), floor at 0."""
-    buf = inp.num("liquidation_buffer", default=0.0)
-    if buf and not math.isnan(lp):
+    """freqtrade ``get_liquidation_price`` semantics, selected by input keys (never by case id).
+
+    With a ``liquidation_buffer`` input (a fraction, 0.0 allowed) the price moves toward entry by
+    ``buffer*|entry - LP|`` and is then floored at 0, as freqtrade's wrapper does; a boolean
+    ``floor_at_zero`` input asks for the floor alone. Without either key the venue formula's raw
+    value is returned (a non-positive price is the venue's "--").
+    """
+    if math.isnan(lp):
+        return lp
+    has_buffer = inp.has("liquidation_buffer")
+    if has_buffer:
+        buf = inp.num("liquidation_buffer")
+        if not (0.0 <= buf < 1.0):
+            raise InputError(
+                f"case {inp.case_id}: input liquidation_buffer={buf!r} must be a fraction in [0, 1)"
+            )
         lp = lp + _side(inp) * abs(inp.num(*ENTRY) - lp) * buf
-    if inp.case_id.startswith("ft-") and not math.isnan(lp):
-        # freqtrade's get_liquidation_price floors the (buffered) price at 0
+    if has_buffer or bool(inp.get("floor_at_zero", default=False)):
         return max(lp, 0.0)
     return lp
 
@@ -479,6 +501,35 @@ def _binance_cum_step(inp: Inputs) -> float:
         )
     n = max(levels["floor"])
     return levels["cum"][n - 1] + levels["floor"][n] * (levels["mmr"][n] - levels["mmr"][n - 1])
+
+
+def _tier_lookup(inp: Inputs, venue: str) -> dict[str, Any]:
+    """Tier of a notional in a table given in the inputs: MMR, maintenance amount, max leverage.
+
+    The tier is the last one whose floor is <= the notional (Binance/ccxt ``minNotional``
+    semantics, as freqtrade's ``get_maintenance_ratio_and_amt``); a notional above the last cap
+    or below 0 is an input error.
+    """
+    base = "binance_usdm" if venue.startswith("binance") else venue
+    rules = _table_rules(inp, base)
+    t = rules.tiers
+    n = inp.num(*NOTIONAL)
+    if not (0.0 <= n <= float(t.cap_quote[-1])):
+        raise InputError(
+            f"case {inp.case_id}: notional {n!r} outside the table "
+            f"[0, {float(t.cap_quote[-1])!r}] (quote currency)"
+        )
+    k = int(t.index(n))
+    mmr, cum = float(t.mmr[k]), float(t.cum_quote[k])
+    return {
+        "tier": k + 1,
+        "mmr": mmr,
+        "maintAmt": cum,
+        "cum": cum,
+        "maintenance_amount": cum,
+        "max_leverage": float(t.max_leverage[k]),
+        "maintenance_margin": float(t.maintenance_margin(n)),
+    }
 
 
 def _recurrence_check(inp: Inputs, venue: str) -> bool:
@@ -682,10 +733,17 @@ def evaluate_case(case: dict[str, Any]) -> Any:
         return _dydx(inp, quantity)
     if "recurrence" in quantity:
         return _recurrence_check(inp, venue)
+    tables = ("tiers", "brackets", "tier_table", "bracket_table", "table", "leverage_tiers")
+    if ("maintenance_ratio" in quantity or "tier_lookup" in quantity) or (
+        ("maintenance_amount" in quantity or quantity.startswith("cum"))
+        and inp.has(*NOTIONAL)
+        and inp.has(*tables)
+    ):
+        return _tier_lookup(inp, venue)
     if venue.startswith("binance") and (
         "maintenance_amount" in quantity or quantity.startswith("cum")
     ):
-        if inp.has("table", "bracket_table", "tiers"):
+        if inp.has(*tables):
             return _recurrence_check(inp, venue)
         return _binance_cum_step(inp)
     if venue.startswith("hyperliquid"):
