@@ -495,14 +495,18 @@ def _load_csv(
                         f"UPDATE {spec.table} SET {key} = ? WHERE file_id = ?", [value, file_id]
                     )
             tcol = TIME_COLUMN[spec.table]
-            # in SQL: a year-50000 timestamp (µs read as ms) has no Python datetime
-            bad = con.execute(
-                f"SELECT count(*) FROM {spec.table} WHERE file_id = ? "
-                f"AND ({tcol} < ? OR {tcol} > ?)",
-                [file_id, TIME_MIN, TIME_MAX],
-            ).fetchall()[0][0]
+            # range check and first/last in one scan; in SQL because a year-50000 timestamp
+            # (µs read as ms) has no Python datetime
+            bad, lo, hi = con.execute(
+                f"SELECT count_if(t < $lo OR t > $hi), "
+                f"CASE WHEN count_if(t < $lo OR t > $hi) = 0 THEN min(t) END, "
+                f"CASE WHEN count_if(t < $lo OR t > $hi) = 0 THEN max(t) END "
+                f"FROM (SELECT {tcol} AS t FROM {spec.table} WHERE file_id = $fid)",
+                {"lo": TIME_MIN, "hi": TIME_MAX, "fid": file_id},
+            ).fetchall()[0]
             if bad:
                 raise _RangeError()
+            plan.options["first_last"] = (lo, hi)
         except (duckdb.Error, _RangeError) as exc:
             why = diagnose_csv(csv_path, spec, plan.header, plan.time_unit, label=label)
             if why is None:
@@ -595,10 +599,14 @@ def ingest_file(
                 counts = _load_csv(con, plan, file_id, label)
             else:
                 counts = _load_frames(con, plan, file_id, label)
-            tcol = TIME_COLUMN[plan.table]
-            lo, hi = con.execute(
-                f"SELECT min({tcol}), max({tcol}) FROM {plan.table} WHERE file_id = ?", [file_id]
-            ).fetchall()[0]
+            if "first_last" in plan.options:
+                lo, hi = plan.options["first_last"]
+            else:
+                tcol = TIME_COLUMN[plan.table]
+                lo, hi = con.execute(
+                    f"SELECT min({tcol}), max({tcol}) FROM {plan.table} WHERE file_id = ?",
+                    [file_id],
+                ).fetchall()[0]
             rows = counts.get(plan.table, 0)
             con.execute(
                 "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
