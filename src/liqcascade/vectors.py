@@ -11,6 +11,11 @@ its ``inputs`` only, by the rules in :mod:`liqcascade.margin` and :mod:`liqcasca
 * dict expectations are compared key by key (nested), lists element by element.
 
 A case whose group cannot be evaluated is a failure with a reason, never a skip.
+
+Dispatch uses only ``venue``, ``mode``, ``quantity`` and the input keys, never the ``id``: e.g.
+freqtrade's ``get_liquidation_price`` wrapper (buffer toward entry, then a floor at 0) applies
+when the inputs carry ``liquidation_buffer``; a tier lookup (``quantity`` naming a maintenance
+ratio, or a maintenance amount with a notional input) reads the tier rows given in the inputs.
 """
 
 from __future__ import annotations
