@@ -116,6 +116,7 @@ def test_hyperliquid_payloads(tmp_path: Path) -> None:
     db, res = _ingest(tmp_path, FIX / "hyperliquid")
     fmts = {Path(r.path).name: r.format for r in res}
     assert fmts == {
+        "asset_ctxs_20251010.csv": "hyperliquid_asset_ctxs",  # archive CSV
         "candleSnapshot_BTC_1m.json": "hyperliquid_candles",
         "fundingHistory_BTC.json": "hyperliquid_funding",
         "metaAndAssetCtxs_20251010T2120.json": "hyperliquid_asset_ctxs",
@@ -146,7 +147,10 @@ def test_hyperliquid_payloads(tmp_path: Path) -> None:
         assert nt["time"][0] == datetime(2025, 10, 10, 21, 15, 10, 401372, tzinfo=UTC)  # ns -> µs
         assert nt["side"].to_list() == [-1, 1] and nt["seller"][0].startswith("0x7c1a")
         ctx = s.asset_contexts("hyperliquid", "BTC")
-        assert ctx["impact_bid_price"][0] == 113190.0 and ctx["time"][0].hour == 21
+        # 21:00 archive row, 21:20 API snapshot, 22:00 archive row
+        assert [t.strftime("%H:%M") for t in ctx["time"]] == ["21:00", "21:20", "22:00"]
+        assert ctx["impact_bid_price"].to_list() == [117031.0, 113190.0, 112260.0]
+        assert ctx["open_interest_base"][2] == 28120.55102
         oi = s.open_interest("hyperliquid", "SOL")
         assert oi["open_interest_quote"][0] == pytest.approx(5120033.11 * 181.02)
         assert s.funding("hyperliquid", "BTC")["interval_hours"].unique().to_list() == [1.0]

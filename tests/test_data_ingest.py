@@ -164,6 +164,9 @@ def test_default_db_path_follows_env(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     f = SAMPLE / "binance/um/fundingRate/SOLUSDT-fundingRate-2025-10.csv"
     out = CliRunner().invoke(app, ["data", "ingest", str(f)])
     assert out.exit_code == 0, out.output
+    assert "93 rows added" in out.output and "1 ingested" in out.output
+    again = CliRunner().invoke(app, ["data", "ingest", str(f)])
+    assert again.exit_code == 0 and "0 rows added" in again.output and "1 duplicate" in again.output
     assert (tmp_path / "x.duckdb").exists()
     monkeypatch.delenv("LIQCASCADE_DB")
     assert default_db_path().name == "market.duckdb"
