@@ -171,3 +171,16 @@ def test_tier_lookup_rejects_notional_outside_table(cases):
     case["inputs"]["nominal_value"] = 150_000  # exactly a floor: the upper tier applies
     got = vectors.evaluate_case(case)
     assert (got["mmr"], got["maintAmt"]) == (0.05, 4500.0)
+
+
+def test_tier_lookup_accepts_freqtrades_pair_shape(cases):
+    """freqtrade asserts ``(mmr, maintAmt)``; a list expectation compares in that order."""
+    case = _generic(cases, "ft-tier-lookup-ADA-20000000")
+    case["quantity"] = "maintenance ratio and amount (tier lookup)"
+    case["expected"] = [0.5, 1_527_500.0]
+    assert vectors.check_case(case).passed
+    case["expected"] = [1_527_500.0, 0.5]
+    assert not vectors.check_case(case).passed
+    del case["inputs"]["leverage_tiers"]  # only a pair name: no shipped ADA table -> clear failure
+    r = vectors.check_case(case)
+    assert not r.passed and "ADA" in r.reason

@@ -534,6 +534,8 @@ def _tier_lookup(inp: Inputs, venue: str) -> dict[str, Any]:
         "maintenance_amount": cum,
         "max_leverage": float(t.max_leverage[k]),
         "maintenance_margin": float(t.maintenance_margin(n)),
+        # freqtrade's get_maintenance_ratio_and_amt returns the pair (mmr, maintAmt)
+        "_sequence": [mmr, cum],
     }
 
 
@@ -739,7 +741,8 @@ def evaluate_case(case: dict[str, Any]) -> Any:
     if "recurrence" in quantity:
         return _recurrence_check(inp, venue)
     tables = ("tiers", "brackets", "tier_table", "bracket_table", "table", "leverage_tiers")
-    if ("maintenance_ratio" in quantity or "tier_lookup" in quantity) or (
+    qn = _norm(quantity)
+    if ("maintenanceratio" in qn or ("tier" in qn and "lookup" in qn)) or (
         ("maintenance_amount" in quantity or quantity.startswith("cum"))
         and inp.has(*NOTIONAL)
         and inp.has(*tables)
@@ -828,6 +831,8 @@ def _compare(expected: Any, got: Any, tol: Tolerance, path: str = "") -> tuple[b
                 ok_all, why = False, why or (w or f"{path}{k}: expected {ev!r}, got {_fmt(gv)}")
         return ok_all, worst, why
     if isinstance(expected, list):
+        if isinstance(got, dict) and "_sequence" in got:
+            got = got["_sequence"]
         if not isinstance(got, (list, tuple)) or len(got) != len(expected):
             return False, math.inf, f"{path or 'result'}: expected a list of {len(expected)}"
         ok_all, worst, why = True, 0.0, ""
