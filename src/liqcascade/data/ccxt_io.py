@@ -329,12 +329,3 @@ def read_positions(path: Path, plan: Plan) -> dict[str, pl.DataFrame]:
             }
         )
     return {"positions": frame(rows, "positions")}
-
-
-READERS = {
-    "ccxt_ohlcv": read_ohlcv,
-    "ccxt_funding": read_funding,
-    "ccxt_open_interest": read_open_interest,
-    "ccxt_leverage_tiers": read_leverage_tiers,
-    "ccxt_positions": read_positions,
-}

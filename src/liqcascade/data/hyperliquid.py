@@ -369,12 +369,3 @@ def read_candles(path: Path, plan: Plan) -> dict[str, pl.DataFrame]:
         if not rows[-1]["symbol"] or not rows[-1]["interval"]:
             raise DataError(f"{path}: {where}: fields 's' (coin) and 'i' (interval) are required")
     return {"klines": frame(rows, "klines")}
-
-
-READERS = {
-    "hyperliquid_trades": read_trades,
-    "hyperliquid_fills": read_fills,
-    "hyperliquid_asset_ctxs": read_asset_ctxs,
-    "hyperliquid_funding": read_funding,
-    "hyperliquid_candles": read_candles,
-}
