@@ -139,7 +139,7 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json(recs)
             return
-        table = Table(title=str(path))
+        table = Table(title=f"{path} (times UTC)")
         cols = (
             ["file_id", "name", "format", "venue", "symbol", "rows", "first_time", "last_time"]
             if files
@@ -147,8 +147,16 @@ def register(app: typer.Typer) -> None:
         )
         for c in cols:
             table.add_column(c, justify="right" if c == "rows" else "left")
+
+        def cell(c: str, v: Any) -> str:
+            if c == "rows":
+                return f"{v:,}"
+            if isinstance(v, str) and c in ("first", "last", "first_time", "last_time"):
+                return v[:19].replace("T", " ")  # UTC, to the second
+            return "" if v is None else str(v)
+
         for r in recs:
-            table.add_row(*[f"{r[c]:,}" if c == "rows" else str(r[c] or "") for c in cols])
+            table.add_row(*[cell(c, r[c]) for c in cols])
         console.print(table)
 
     @data_app.command("formats")
