@@ -260,3 +260,36 @@ def test_arb_solve_twin(gap, keep, k1, k2, eaten):
     dear.execute(1.0, q)
     cheap.execute(-1.0, q)
     assert np.log(dear.price / cheap.price) == pytest.approx(keep * p0, rel=1e-6, abs=1e-9)
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    k=st.integers(0, 2),
+    a_frac=st.floats(0.0, 1.2),
+    width=st.floats(0.0, 0.5),
+    sigma=st.sampled_from([1.0, -1.0]),
+)
+def test_curve_integral_between_twin(k, a_frac, width, sigma):
+    from liqcascade.markets import curve_integral_between, curve_integral_between_plain
+
+    t = TABLES[k]
+    vmax = t.volume_base[-1]
+    a, b = a_frac * vmax, (a_frac + width) * vmax
+    got = curve_integral_between(t.volume_base, t.move, t.cum_for(sigma), a, b - a, sigma)
+    want = curve_integral_between_plain(t.volume_base, t.move, t.cum_for(sigma), a, b - a, sigma)
+    assert got == pytest.approx(want, rel=1e-8, abs=1e-10 * vmax)
+    # and it is the difference of the cumulative integrals
+    diff = curve_integral(t.volume_base, t.move, t.cum_for(sigma), b, sigma) - curve_integral(
+        t.volume_base, t.move, t.cum_for(sigma), a, sigma
+    )
+    assert got == pytest.approx(diff, rel=1e-9, abs=1e-9 * vmax)
+
+
+def test_tiny_walk_fills_at_the_touch():
+    t = ImpactTable.from_impact(LinearImpact(depth_1pct_base=50.0))
+    eaten = 0.1492323639610772 * t.volume_base[-1]
+    start = 100.0 * (1 - curve_move(t.volume_base, t.move, eaten))
+    f, quote, _ = execute_on_curve(
+        t.volume_base, t.move, t.cum_bid, 1.0, 100.0, eaten, 1.0, 1e-9, 0.0
+    )
+    assert quote / f == pytest.approx(start, rel=1e-9)

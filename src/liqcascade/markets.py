@@ -43,6 +43,8 @@ __all__ = [
     "arb_volume",
     "arb_volume_plain",
     "curve_integral",
+    "curve_integral_between",
+    "curve_integral_between_plain",
     "curve_integral_plain",
     "curve_move",
     "curve_move_plain",
@@ -165,6 +167,73 @@ def curve_integral_plain(
 
 
 @njit(cache=True)
+def curve_integral_between(
+    vol: np.ndarray, move: np.ndarray, cum: np.ndarray, a: float, width: float, sigma: float
+) -> float:
+    """Integral of ``1 - sigma*x(u)`` over u in [a, a + width], summed piece by piece (no
+    cancellation for short walks: a walk inside one segment is ``width`` times the mean of its
+    ends; longer walks add the cumulative table ``cum`` in the middle)."""
+    if width <= 0.0:
+        return 0.0
+    b = a + width
+    n = vol.shape[0]
+    last = vol[n - 1]
+    total = 0.0
+    if a < last:
+        b_in = b if b < last else last
+        k1 = np.searchsorted(vol, a, side="right") - 1
+        k2 = np.searchsorted(vol, b_in, side="right") - 1
+        if k1 > n - 2:
+            k1 = n - 2
+        if k2 > n - 2:
+            k2 = n - 2
+        if k1 < 0:
+            k1 = 0
+        xa = move[k1] + (a - vol[k1]) / (vol[k1 + 1] - vol[k1]) * (move[k1 + 1] - move[k1])
+        xb = move[k2] + (b_in - vol[k2]) / (vol[k2 + 1] - vol[k2]) * (move[k2 + 1] - move[k2])
+        if k1 == k2:
+            w = width if b <= last else b_in - a
+            total += w * (1.0 - sigma * 0.5 * (xa + xb))
+        else:
+            total += (vol[k1 + 1] - a) * (1.0 - sigma * 0.5 * (xa + move[k1 + 1]))
+            total += cum[k2] - cum[k1 + 1]
+            total += (b_in - vol[k2]) * (1.0 - sigma * 0.5 * (move[k2] + xb))
+    if b > last and sigma < 0.0:
+        slope = (move[n - 1] - move[n - 2]) / (vol[n - 1] - vol[n - 2])
+        a2 = a if a > last else last
+        total += (b - a2) * (1.0 + move[n - 1]) + 0.5 * slope * (
+            (b - last) * (b - last) - (a2 - last) * (a2 - last)
+        )
+    return total
+
+
+def curve_integral_between_plain(
+    vol: np.ndarray, move: np.ndarray, cum: np.ndarray, a: float, width: float, sigma: float
+) -> float:
+    """Plain twin of :func:`curve_integral_between`: adaptive quadrature over [a, a + width]."""
+    from scipy.integrate import quad
+
+    if width <= 0.0:
+        return 0.0
+    b = a + width
+    if b <= a:  # width below the float spacing at a: the integrand is constant there
+        x = curve_move_plain(vol, move, a)
+        return width * (max(0.0, 1.0 - x) if sigma > 0 else 1.0 + x)
+
+    def integrand(u: float) -> float:
+        x = curve_move_plain(vol, move, u)
+        return max(0.0, 1.0 - x) if sigma > 0 else 1.0 + x
+
+    inner = vol[(vol > a) & (vol < b)]
+    edges = np.concatenate([[a], inner[:: max(1, len(inner) // 40)], [b]])
+    total = 0.0
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        if hi > lo:
+            total += quad(integrand, lo, hi, limit=200, epsabs=0.0, epsrel=1e-10)[0]
+    return total * (width / (b - a))  # the float interval [a, b] is not exactly ``width`` wide
+
+
+@njit(cache=True)
 def execute_on_curve(
     vol: np.ndarray,
     move: np.ndarray,
@@ -203,14 +272,7 @@ def execute_on_curve(
         if room < u:
             u = room
     new_e = eaten + u
-    quote = (
-        anchor
-        * scale
-        * (
-            curve_integral(vol, move, cum, new_e, sigma)
-            - curve_integral(vol, move, cum, eaten, sigma)
-        )
-    )
+    quote = anchor * scale * curve_integral_between(vol, move, cum, eaten, u, sigma)
     if quote < 0.0:
         quote = 0.0
     return u * scale, quote, new_e
@@ -242,14 +304,7 @@ def execute_on_curve_plain(
             return 0.0, 0.0, eaten
         u = min(u, room)
     new_e = eaten + u
-    quote = (
-        anchor
-        * scale
-        * (
-            curve_integral_plain(vol, move, cum, new_e, sigma)
-            - curve_integral_plain(vol, move, cum, eaten, sigma)
-        )
-    )
+    quote = anchor * scale * curve_integral_between_plain(vol, move, cum, eaten, u, sigma)
     return u * scale, max(0.0, quote), new_e
 
 
