@@ -492,8 +492,9 @@ def run_stress(
 ) -> StressResult:
     """Run ``paths`` Monte Carlo paths of a scenario.
 
-    Backends: ``workers=0`` runs in this process; ``workers=N`` a local process pool (spawned:
-    scripts need the ``if __name__ == "__main__":`` guard); ``workers=None`` (default) times the
+    Backends: ``workers=0`` runs in this process; ``workers=N`` a local process pool (forked on
+    Linux, spawned elsewhere, where scripts need the ``if __name__ == "__main__":`` guard;
+    ``LIQCASCADE_MP_START=spawn|forkserver|fork`` overrides); ``workers=None`` (default) times the
     first paths and uses a pool of CPU-count workers only when the run is long enough to pay
     for it; ``dask_local=N`` a Dask LocalCluster with N single-threaded worker processes;
     ``scheduler="tcp://HOST:PORT"`` an existing Dask cluster (its workers need liqcascade
@@ -546,6 +547,20 @@ def run_stress(
     return StressResult(df, summary, meta)
 
 
+def _default_start_method() -> str:
+    """``fork`` on Linux: workers inherit the interpreter and the runner (no imports, no
+    pickling; they run only numpy/numba code, never polars, so forking a process that has
+    polars' thread pool is safe here); ``spawn`` elsewhere."""
+    import multiprocessing as mp
+    import sys
+
+    return (
+        "fork"
+        if sys.platform.startswith("linux") and "fork" in mp.get_all_start_methods()
+        else "spawn"
+    )
+
+
 def _run_local(
     runner: StressRunner,
     n: int,
@@ -583,7 +598,7 @@ def _run_local(
         return out, 0, chunk
     import multiprocessing as mp
 
-    ctx = mp.get_context("spawn")
+    ctx = mp.get_context(os.environ.get("LIQCASCADE_MP_START") or _default_start_method())
     with ProcessPoolExecutor(
         max_workers=nw, mp_context=ctx, initializer=_init_worker, initargs=(runner,)
     ) as ex:
