@@ -158,11 +158,11 @@ def curve_integral_plain(
         return 1.0 + x
 
     pts = vol[(vol > 0) & (vol < e)]
+    kink = [vol[-1]] if 0.0 < vol[-1] < e else []  # the bid side's floor at x = 1
     total = 0.0
-    edges = np.concatenate([[0.0], pts[:: max(1, len(pts) // 40)], [e]])
+    edges = np.unique(np.concatenate([[0.0], pts[:: max(1, len(pts) // 40)], kink, [e]]))
     for a, b in zip(edges[:-1], edges[1:], strict=True):
-        if b > a:
-            total += quad(integrand, a, b, limit=200, epsabs=0.0, epsrel=1e-10)[0]
+        total += quad(integrand, a, b, limit=200, epsabs=0.0, epsrel=1e-10)[0]
     return total
 
 
@@ -225,11 +225,11 @@ def curve_integral_between_plain(
         return max(0.0, 1.0 - x) if sigma > 0 else 1.0 + x
 
     inner = vol[(vol > a) & (vol < b)]
-    edges = np.concatenate([[a], inner[:: max(1, len(inner) // 40)], [b]])
+    kink = [vol[-1]] if a < vol[-1] < b else []  # the bid side's floor at x = 1
+    edges = np.unique(np.concatenate([[a], inner[:: max(1, len(inner) // 40)], kink, [b]]))
     total = 0.0
     for lo, hi in zip(edges[:-1], edges[1:], strict=True):
-        if hi > lo:
-            total += quad(integrand, lo, hi, limit=200, epsabs=0.0, epsrel=1e-10)[0]
+        total += quad(integrand, lo, hi, limit=200, epsabs=0.0, epsrel=1e-10)[0]
     return total * (width / (b - a))  # the float interval [a, b] is not exactly ``width`` wide
 
 
