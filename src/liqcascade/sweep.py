@@ -232,6 +232,92 @@ def collateral_subset(
 
 
 @dataclass(eq=False)
+class DynamicSetup:
+    """Per-path runs through :func:`liqcascade.engine.dynamic.simulate` (``engine = "dynamic"``).
+
+    Mapping of the scenario: ``dt_s`` = the shock's ``step_s`` (1 s for a jump), the path as
+    step returns ``S[t]/S[t-1] - 1`` followed by ``settle_s`` quiet seconds; insurance funds and
+    clearance fees from ``[[venues]]``; ``arbitrage.linkage`` a per step -> ``arb_rate_per_s =
+    -ln(1 - a)/dt``; ``mm_withdrawal`` -> ``depth_scale_path`` from the EWMA volatility of the
+    exogenous path (the dynamic engine's own ``stress_beta`` rule stays off). Retail
+    deleveraging, dip bids and collateral shocks have no hook in the dynamic engine and are
+    rejected. Metrics: liquidated notional per side from the timeline (at the price each
+    position left the venue), fund use = the negative insurance-fund changes, ADL loss =
+    -sum(adl_transfer), bad debt = fund use + ADL loss + uncovered loss + vault losses.
+    """
+
+    book: PositionBook
+    markets: dict[str, tuple[Any, Any]]
+    initial_price: dict[str, float]
+    venue_names: tuple[str, ...]
+    config: dict[str, Any]
+    dt_s: float
+    settle_steps: int
+
+    def run(self, sp: Any, seed: int, bvec: np.ndarray) -> np.ndarray:
+        from liqcascade.engine.dynamic import simulate
+        from liqcascade.scenarios import behaviours as B
+
+        s = sp.price_ratio
+        rets = s[1:] / s[:-1] - 1.0
+        rets = np.concatenate([rets, np.zeros(self.settle_steps)])
+        depth = None
+        if bvec[B.B_MM_ON] > 0:
+            var, depth = 0.0, np.ones(len(rets))
+            for t in range(len(rets)):
+                vol = B.annualised_vol(var, self.dt_s)
+                depth[t] = B.mm_depth_scale(
+                    vol, bvec[B.B_MM_LO], bvec[B.B_MM_HI], bvec[B.B_MM_FLOOR]
+                )
+                var = B.ewma_update(var, math.log1p(rets[t]), bvec[B.B_MM_LAM])
+        cfg = dict(self.config, steps=len(rets), dt_s=self.dt_s)
+        res = simulate(
+            self.book,
+            self.markets,
+            rets,
+            cfg,
+            seed,
+            initial_price=self.initial_price,
+            depth_scale_path=depth,
+        )
+        nv = len(self.venue_names)
+        out = np.zeros((nv, C.N_METRICS))
+        tl, lg, ls = res.timeline, res.ledger, res.losses
+        for v, name in enumerate(self.venue_names):
+            t = tl.filter(pl.col("venue") == name)
+            if t.height == 0:
+                continue
+            e = lg.filter(pl.col("venue") == name)
+            row = ls.filter(pl.col("venue") == name)
+            ifc = e["insurance_fund_change"].to_numpy()
+            used = float(-ifc[ifc < 0].sum())
+            adl_loss = float(-e["adl_transfer"].sum())
+            vault = float(e["vault_pnl"].sum())
+            out[v, C.M_LONG] = float(t["liquidated_notional_long"].sum())
+            out[v, C.M_SHORT] = float(t["liquidated_notional_short"].sum())
+            out[v, C.M_COUNT] = float(row["liquidated_count"][0])
+            price = t["price"].to_numpy()
+            out[v, C.M_FINAL], out[v, C.M_MIN], out[v, C.M_MAX] = (
+                price[-1],
+                price.min(),
+                price.max(),
+            )
+            out[v, C.M_FEES] = float(ifc[ifc > 0].sum())
+            out[v, C.M_USED] = used
+            out[v, C.M_BAD] = (
+                used + max(adl_loss, 0.0) - float(e["bad_debt"].sum()) + max(-vault, 0.0)
+            )
+            out[v, C.M_ADLN] = float(row["adl_notional"][0])
+            out[v, C.M_ADLL] = adl_loss
+            out[v, C.M_FEXH] = float(
+                out[v, C.M_ADLN] > 0 or float(row["insurance_fund_end"][0]) <= 0 < used
+            )
+            out[v, C.M_BEXH] = float(row["book_exhausted"][0])
+            out[v, C.M_FEND] = float(row["insurance_fund_end"][0])
+        return out
+
+
+@dataclass(eq=False)
 class StressRunner:
     """Everything a worker needs to run paths: shipped once, then only path numbers travel."""
 
@@ -244,14 +330,20 @@ class StressRunner:
     columns: tuple[str, ...]
     meta: dict[str, Any] = field(default_factory=dict)
     monte_carlo: S.MonteCarloConfig = field(default_factory=S.MonteCarloConfig)
+    dynamic: DynamicSetup | None = None
 
     def run_path(self, path: int) -> np.ndarray:
         """Metrics of one path as a float64 row (see :attr:`columns`)."""
         rng = np.random.default_rng(path_seed(self.seed, path))
         sp = self.shock.sample(rng)
-        out = C.run_path_nb(
-            self.index, sp.price_ratio, sp.collateral_ratio, self.step_s, self.behaviours.vector
-        )
+        if self.dynamic is not None:
+            out = self.dynamic.run(
+                sp, int(path_seed(self.seed, path).generate_state(1)[0]), self.behaviours.vector
+            )
+        else:
+            out = C.run_path_nb(
+                self.index, sp.price_ratio, sp.collateral_ratio, self.step_s, self.behaviours.vector
+            )
         return _row(path, sp, out, self.index)
 
     def run_chunk(self, start: int, stop: int) -> np.ndarray:
@@ -387,6 +479,9 @@ def prepare(scenario: S.Scenario, seed: int | None = None) -> StressRunner:
         coll,
     )
     labels = tuple(_venue_label(v, sc.venues) for v in sc.venues)
+    dynamic = None
+    if sc.monte_carlo.engine == "dynamic":
+        dynamic = _dynamic_setup(sc, book, vcode, venues, impacts, step_s)
     meta = {
         "scenario": sc.scenario.name,
         "seed": seed,
@@ -408,10 +503,86 @@ def prepare(scenario: S.Scenario, seed: int | None = None) -> StressRunner:
         "n_positions": len(book),
         "collateral_positions": 0 if coll is None else len(coll["rows"]),
         "population": None if pop is None else pop.__dict__,
+        "engine": sc.monte_carlo.engine,
         "prepare_s": time.perf_counter() - t0,
     }
     return StressRunner(
-        seed, index, shock, beh, step_s, labels, _columns(labels, shock.assets), meta
+        seed,
+        index,
+        shock,
+        beh,
+        step_s,
+        labels,
+        _columns(labels, shock.assets),
+        meta,
+        sc.monte_carlo,
+        dynamic,
+    )
+
+
+def _dynamic_setup(
+    sc: S.Scenario,
+    book: PositionBook,
+    vcode: np.ndarray,
+    venues: list[VenueSpec],
+    impacts: list[tuple[Any, Any]],
+    step_s: float,
+) -> DynamicSetup:
+    src = _src(sc)
+    for name in ("retail_deleverage", "dip_buying"):
+        if name in sc.behaviours.active():
+            raise ConfigError(
+                f"{src}: [behaviours.{name}]: not available with [monte_carlo].engine = 'dynamic' "
+                "(the dynamic engine has no hook for it); set enabled = false or use engine = 'index'"
+            )
+    if isinstance(sc.shock, S.CollateralShock):
+        raise ConfigError(
+            f"{src}: [shock].kind = 'collateral' needs [monte_carlo].engine = 'index'"
+        )
+    names = tuple(v.rules.venue for v in venues)
+    if len(set(names)) != len(names):
+        raise ConfigError(
+            f"{src}: [monte_carlo].engine = 'dynamic' needs distinct venue names, got {names}"
+        )
+    # the dynamic engine keys venues by name: give the book the scenario's venue codes
+    b = PositionBook(
+        account_id=book.account_id,
+        venue_code=vcode.astype(np.int16),
+        symbol_code=vcode.astype(np.int16),
+        venues=names,
+        symbols=tuple(v.symbol for v in venues),
+        side=book.side,
+        size_base=book.size_base,
+        entry_price=book.entry_price,
+        margin_mode=book.margin_mode,
+        margin_quote=book.margin_quote,
+        leverage=book.leverage,
+        liquidation_price=book.liquidation_price,
+        bankruptcy_price=book.bankruptcy_price,
+        segment=book.segment,
+        account_collateral_quote=book.account_collateral_quote,
+        source=book.source,
+    )
+    dt = step_s if step_s > 0 else 1.0
+    arb = sc.behaviours.arbitrage
+    rate = (
+        -math.log(1.0 - min(arb.linkage, 0.999999)) / dt if arb is not None and arb.enabled else 0.0
+    )
+    vcfg = {
+        v.rules.venue: {
+            "insurance_fund_quote": c.insurance_fund_quote,
+            "clearance_fee_rate": v.rules.liquidation_fee_rate,
+        }
+        for v, c in zip(venues, sc.venues, strict=True)
+    }
+    return DynamicSetup(
+        book=b,
+        markets={v.rules.venue: imp for v, imp in zip(venues, impacts, strict=True)},
+        initial_price={v.rules.venue: v.initial_price for v in venues},
+        venue_names=names,
+        config={"arb_rate_per_s": rate, "venues": vcfg, "stress_beta": 0.0},
+        dt_s=dt,
+        settle_steps=int(math.ceil(sc.monte_carlo.settle_s / dt)),
     )
 
 

@@ -528,6 +528,16 @@ class MonteCarloConfig(_Cfg, kw_only=True):
     seed: Annotated[int, msgspec.Meta(ge=0)] = 0
     quantiles: list[Frac] = msgspec.field(default_factory=lambda: [0.5, 0.95, 0.99])
     confidence: Annotated[float, msgspec.Meta(gt=0.0, lt=1.0)] = 0.95
+    #: ``index``: the stress kernel on the indexed book (fast; every behaviour);
+    #: ``dynamic``: :func:`liqcascade.engine.dynamic.simulate` per path (venue processes,
+    #: resilience, partial liquidations, ADL policies; slower).
+    engine: str = "index"
+    #: dynamic engine only: seconds simulated after the path ends (the cascade settles).
+    settle_s: NonNeg = 60.0
+
+    def __post_init__(self) -> None:
+        if self.engine not in ("index", "dynamic"):
+            raise ValueError(f"engine: expected one of index|dynamic, got {self.engine!r}")
 
 
 class ScenarioMeta(_Cfg, kw_only=True):
