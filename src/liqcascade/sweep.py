@@ -804,7 +804,7 @@ def _run_dask(
             n_workers=dask_local,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            dashboard_address=":0",
             silence_logs=40,
         )
         client = Client(cluster)
