@@ -10,13 +10,13 @@ States: ``queued`` -> ``running`` -> ``done`` | ``failed`` | ``cancelled``.
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 import traceback
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,16 +76,29 @@ class JobManager:
     """Runs jobs on a small thread pool and keeps the most recent ``max_jobs`` of them.
 
     Threads rather than processes: the library's kernels are numpy/numba (they release the GIL
-    in the heavy parts) and results stay in memory for the page to fetch without pickling.
+    in the heavy parts) and results stay in memory for the page to fetch without pickling. The
+    worker threads are daemons, so stopping the server never waits for a long run to finish
+    (``concurrent.futures`` would join them at interpreter exit).
     """
 
     def __init__(self, max_workers: int = 2, max_jobs: int = 200) -> None:
-        self._pool = ThreadPoolExecutor(
-            max_workers=max_workers, thread_name_prefix="liqcascade-job"
-        )
+        self._queue: queue.Queue[tuple[Job, JobFn] | None] = queue.Queue()
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._lock = threading.Lock()
         self.max_jobs = max_jobs
+        self._workers = [
+            threading.Thread(target=self._worker, name=f"liqcascade-job-{i}", daemon=True)
+            for i in range(max_workers)
+        ]
+        for t in self._workers:
+            t.start()
+
+    def _worker(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            self._run(*item)
 
     def submit(self, kind: str, params: dict[str, Any], fn: JobFn) -> Job:
         """Queue ``fn`` as a job of ``kind``; returns the job at once (status ``queued``)."""
@@ -97,7 +110,7 @@ class JobManager:
                 if old.status in ("queued", "running"):
                     break
                 self._jobs.pop(old_id)
-        self._pool.submit(self._run, job, fn)
+        self._queue.put((job, fn))
         return job
 
     def get(self, job_id: str) -> Job | None:
@@ -135,10 +148,11 @@ class JobManager:
             time.sleep(0.02)
 
     def shutdown(self) -> None:
-        """Cancel what is pending and stop the worker threads."""
+        """Cancel every queued or running job and let the worker threads end (does not wait)."""
         for job in self.list():
             self.cancel(job.id)
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        for _ in self._workers:
+            self._queue.put(None)
 
     def _run(self, job: Job, fn: JobFn) -> None:
         if job.cancel_event.is_set():
