@@ -77,6 +77,7 @@ def test_cascade_page_shows_api_numbers(server, chromium) -> None:
             "initial_price": 121000,
             "shock": -0.06,
             "impact": {"model": "linear", "depth_1pct_base": 40},
+            "ladder": True,
         },
         timeout=60,
     ).json()

@@ -142,10 +142,14 @@ class CascadeRequest(BaseModel):
         gt=-1, le=10, allow_inf_nan=False, description="fraction: -0.1 is a 10% drop"
     )
     impact: ImpactSpec
+    ladder: bool = Field(
+        default=False,
+        description="also solve a shock ladder (21 shocks from 0 to twice ``shock``) for the chart",
+    )
     ladder_shocks: list[float] | None = Field(
         default=None,
         max_length=401,
-        description="shocks for the ladder chart (fractions); default 20 steps from 0 to 2x shock",
+        description="solve the ladder at these shocks (fractions) instead of the default grid",
     )
 
     @model_validator(mode="after")
@@ -233,7 +237,10 @@ class CascadeService:
         """Solve ``req`` on its indexed book (``idx`` when the caller already has it)."""
         idx = idx if idx is not None else self.index(req)
         result = idx.solve(req.shock, req.initial_price)
-        shocks = req.ladder_shocks if req.ladder_shocks is not None else default_ladder(req.shock)
+        if req.ladder_shocks is not None:
+            shocks = req.ladder_shocks
+        else:
+            shocks = default_ladder(req.shock) if req.ladder else []
         ladder = arrays_to_lists(idx.solve_arrays(shocks, req.initial_price)) if shocks else None
         venue, symbol = idx.venue_symbol if idx.venue_symbol else (req.venue, req.symbol)
         return {

@@ -126,6 +126,7 @@ document.addEventListener("DOMContentLoaded", async () => {
       const res = await LC.waitJob(start.job_id, (job) => { LC.progress(job.progress); LC.status(job.message); });
       drawDynamic(res);
     } else {
+      req.ladder = true;
       drawStatic(await LC.api("POST", "/api/cascade", req));
     }
   });
