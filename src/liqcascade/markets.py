@@ -504,6 +504,9 @@ class VenueMarket:
         p = self.price
         self._hist.append(p)
         if self.stress_beta == 0.0:
+            # No stress rule: the base scale is 1 every step, so an external per-step depth
+            # multiplier (depth_scale_path) applies to it and never compounds across steps.
+            self.scale = 1.0
             return
         w = max(1, int(round(self.stress_window_s / dt_s)))
         window = self._hist[-(w + 1) :]
