@@ -260,3 +260,12 @@ def test_serve_cli_binds_localhost_and_serves(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def test_no_page_loads_anything_from_another_host(client: TestClient) -> None:
+    # FastAPI's Swagger UI would pull scripts from a CDN: it is switched off, the schema stays
+    assert client.get("/docs").status_code == 404
+    assert client.get("/openapi.json").status_code == 200
+    for url in ["/"] + [f"/{p}" for p in client.get("/api/health").json()["pages"]]:
+        text = client.get(url).text
+        assert "http://" not in text and "https://" not in text, url

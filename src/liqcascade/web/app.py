@@ -227,6 +227,10 @@ def create_app(config: WebConfig | None = None, **overrides: Any) -> FastAPI:
         title="liqcascade",
         version=__version__,
         description="Liquidation cascades in crypto perpetual futures: HTTP API behind the dashboard.",
+        # FastAPI's Swagger/ReDoc pages load their scripts from a CDN; the dashboard works offline,
+        # so only the schema itself is served (/openapi.json).
+        docs_url=None,
+        redoc_url=None,
     )
     state = AppState(config=config, jobs=jobs, pages=pages)
     app.state.lc = state
