@@ -117,7 +117,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Liquidation price, bankruptcy price, maintenance margin and tier of one position."""
         from liqcascade import margin
-        from liqcascade.errors import InputError
+        from liqcascade.errors import InputError, LiqcascadeError
         from liqcascade.venues import load_tier_file, load_venue, normalize_venue
 
         if (leverage is None) == (margin_quote is None) and mode == "isolated":
@@ -134,10 +134,26 @@ def register(app: typer.Typer) -> None:
                 rules = load_tier_file(tiers_file, venue=venue, symbol=symbol)
         else:
             rules = load_venue(venue, symbol, version=version)
+        for name, value in (("--size", size), ("--entry", entry)):
+            if not (math.isfinite(value) and value > 0):
+                fail(f"{name} must be a finite number > 0, got {value}")
+        if margin_quote is not None and not (math.isfinite(margin_quote) and margin_quote > 0):
+            fail(f"--margin must be a finite number > 0, got {margin_quote}")
         notional = size * entry
         im = None
         if leverage is not None:
             im = float(margin.initial_margin(rules, notional, leverage))
+        elif margin_quote is not None and mode == "isolated":
+            # The posted margin implies a leverage; the venue must allow it at this notional.
+            implied = notional / margin_quote
+            try:
+                margin.initial_margin(rules, notional, implied)
+            except LiqcascadeError as exc:
+                fail(
+                    f"--margin {margin_quote:,.2f} implies leverage {implied:,.2f} on notional "
+                    f"{notional:,.2f}, above what {rules.venue} {rules.symbol} allows: {exc}"
+                )
+            im = margin_quote
         if mode == "cross":
             if wallet is None:
                 fail("--mode cross needs --wallet (cross wallet balance in quote)")
