@@ -212,6 +212,7 @@ def test_real_server_survives_bad_requests(data_dir: Path) -> None:
         assert http.get("/api/health").json()["status"] == "ok"
 
 
+@pytest.mark.slow
 def test_serve_cli_binds_localhost_and_serves(tmp_path: Path) -> None:
     import subprocess
     import sys
