@@ -5,6 +5,15 @@ auto-deleveraging, an embedded DuckDB market-data store, event replay, Monte Car
 tests and a policy lab.
 """
 
+import os as _os
+
+# Parallel numba kernels use the 'workqueue' threading layer unless the user chose one: GNU OpenMP
+# aborts a process that forks after a parallel region, and the stress runner forks workers.
+if not _os.environ.get("NUMBA_THREADING_LAYER"):
+    import numba as _numba
+
+    _numba.config.THREADING_LAYER = "workqueue"
+
 from liqcascade.errors import DataError, InputError, LiqcascadeError, RuleError
 
 __version__ = "0.1.0"

@@ -33,13 +33,19 @@ A liquidation price <= 0 (a long that cannot be liquidated) is returned as NaN.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from liqcascade.errors import InputError, RuleError
 from liqcascade.venues.base import TierTable, VenueRules, require_positive
+
+# The kernels below are parallel (numba prange). numba's 'workqueue' threading layer is
+# fork-safe (the stress runner forks worker processes) but not thread-safe, so calls are
+# serialised with this lock (the web server calls from several threads). See liqcascade/__init__.
+_PARALLEL_LOCK = threading.Lock()
 
 __all__ = [
     "as_side",
@@ -79,7 +85,8 @@ def maintenance_margin(rules: VenueRules, notional_quote: Any) -> np.ndarray:
     n = np.asarray(notional_quote, dtype=np.float64)
     t = rules.tiers
     flat = np.ascontiguousarray(n).reshape(-1)
-    out, nbad = _mm_kernel(flat, t.floor_quote, t.mmr, t.cum_quote)
+    with _PARALLEL_LOCK:
+        out, nbad = _mm_kernel(flat, t.floor_quote, t.mmr, t.cum_quote)
     if nbad:
         bad = int(np.argmin((flat >= 0) & np.isfinite(flat)))
         raise InputError(f"notional_quote must be >= 0 and finite, got {flat[bad]!r} (index {bad})")
@@ -137,13 +144,14 @@ def _check_leverage(rules: VenueRules, n: np.ndarray, lev: np.ndarray) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", parallel=True)
 def _liq_kernel(side, size, entry, margin, floors, mmr, cum, fee):  # pragma: no cover - numba
     """Liquidation price and tier, branch-free, in cache-sized chunks (SIMD-friendly).
 
     MM(N) = max_k (N*mmr_k - cum_k) (convex, continuous), so the price where equity meets MM is
     ``max_k P_k`` for a long and ``min_k P_k`` for a short, with
     ``P_k = (M + cum_k - s*Q*EP) / (Q*(mmr_k + fee - s))``; the tier is the one containing Q*P.
+    Chunks are independent and run on all cores (numba prange).
     Returns (price, tier, number of invalid rows); callers locate and report invalid rows.
     """
     n = size.shape[0]
@@ -153,12 +161,15 @@ def _liq_kernel(side, size, entry, margin, floors, mmr, cum, fee):  # pragma: no
     inv_long = 1.0 / (mmr + fee - 1.0)
     inv_short = 1.0 / (mmr + fee + 1.0)
     chunk = 256
-    base = np.empty(chunk)
-    sgn = np.empty(chunk)
-    best = np.empty(chunk)
-    nbad = 0
-    for start in range(0, n, chunk):
+    nchunks = (n + chunk - 1) // chunk
+    bad = np.zeros(nchunks, dtype=np.int64)
+    for c in prange(nchunks):
+        start = c * chunk
         m = min(chunk, n - start)
+        base = np.empty(chunk)
+        sgn = np.empty(chunk)
+        best = np.empty(chunk)
+        nb = 0
         for j in range(m):
             i = start + j
             s = np.float64(side[i])
@@ -167,10 +178,11 @@ def _liq_kernel(side, size, entry, margin, floors, mmr, cum, fee):  # pragma: no
             mg = margin[i]
             ok = (q > 0.0) & (q < np.inf) & (ep > 0.0) & (ep < np.inf)
             ok = ok & ((s == 1.0) | (s == -1.0)) & (np.abs(mg) < np.inf)
-            nbad += 0 if ok else 1
+            nb += 0 if ok else 1
             base[j] = mg - s * q * ep
             sgn[j] = s
             best[j] = -np.inf
+        bad[c] = nb
         for k in range(nt):
             ck = cum[k]
             il = inv_long[k]
@@ -188,10 +200,10 @@ def _liq_kernel(side, size, entry, margin, floors, mmr, cum, fee):  # pragma: no
                 kk += 1 if floors[k] <= x else 0
             out[i] = p if p > 0 else np.nan
             tier[i] = kk
-    return out, tier, nbad
+    return out, tier, bad.sum()
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", parallel=True)
 def _mm_kernel(notional, floors, mmr, cum):  # pragma: no cover - numba
     """MM = N*mmr_k - cum_k, k = number of floors above the first that are <= N (branch-free).
 
@@ -201,7 +213,7 @@ def _mm_kernel(notional, floors, mmr, cum):  # pragma: no cover - numba
     nt = floors.shape[0]
     out = np.empty(n)
     nbad = 0
-    for i in range(n):
+    for i in prange(n):
         x = notional[i]
         nbad += 0 if (x >= 0.0) & (x < np.inf) else 1
         k = 0
@@ -288,7 +300,10 @@ def liquidation_price_and_tier(
     shape, s, q, ep, m = _prep(rules, side, size_base, entry_price, margin_quote)
     t = rules.tiers
     if use_numba and rules.formula != "bybit":
-        p, k, nbad = _liq_kernel(s, q, ep, m, t.floor_quote, t.mmr, t.cum_quote, rules.mm_fee_rate)
+        with _PARALLEL_LOCK:
+            p, k, nbad = _liq_kernel(
+                s, q, ep, m, t.floor_quote, t.mmr, t.cum_quote, rules.mm_fee_rate
+            )
         if nbad:
             _raise_first_bad(s, q, ep, m)
         return p.reshape(shape), k.reshape(shape)
