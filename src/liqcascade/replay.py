@@ -1238,3 +1238,68 @@ window to {html.escape(ms_to_iso(result.event.window_end_ms))}. Method: docs/rep
     out.write_text(doc, encoding="utf-8")
     result.report_path = str(out)
     return out
+
+
+def replay_day(
+    date: str,
+    *,
+    symbol: str | None = None,
+    db: Path | None = None,
+    data: Path | None = None,
+    prior: str = "default",
+    fit_on: str = "2025-10-10",
+    oi_base: float | None = None,
+    report: Path | None = None,
+    max_evals: int | None = None,
+) -> Any:
+    """Ingest ``data`` (optional) into the store, fit on ``fit_on`` when needed, replay ``date``.
+
+    Returns the :class:`liqcascade.replay.ReplayResult` with ``report_path`` set.
+    """
+    from liqcascade.data import Store, default_db_path, ingest_paths
+    from liqcascade.errors import InputError
+    from liqcascade.estimate import to_ms
+    from liqcascade.venues import load_venue
+
+    db_path = Path(db) if db else default_db_path()
+    if data is not None:
+        if not Path(data).exists():
+            raise InputError(f"data {data}: no such file or directory")
+        ingest_paths([str(data)], db=str(db_path))
+    lookback_ms = 168 * 3_600_000
+    with Store(db_path, read_only=True) as store:
+        ref = load_event(fit_on)
+        ref_symbol = ref.default_symbol
+        if date in list_events():
+            event = load_event(date)
+        else:
+            day0 = to_ms(f"{date}T00:00:00Z")
+            probe = load_frames(
+                store, ref.venue, symbol or ref_symbol, day0 - lookback_ms, day0 + 86_400_000
+            )
+            event = plain_day_event(date, probe.klines, ref.venue, symbol or ref_symbol, ref)
+        sym = symbol or event.default_symbol
+        load_venue(event.venue, sym)  # fail before fitting when the venue rules lack the symbol
+        frames = load_frames(
+            store, event.venue, sym, event.news_ms - lookback_ms, event.window_end_ms
+        )
+        kw = {} if max_evals is None else {"max_evals": max_evals}
+        if event.is_defined and event.date == ref.date and sym == ref_symbol:
+            result = run_replay(frames, event, sym, prior=prior, open_interest_base=oi_base, **kw)
+        else:
+            ref_frames = load_frames(
+                store, ref.venue, ref_symbol, ref.news_ms - lookback_ms, ref.window_end_ms
+            )
+            params, info = fit_replay(ref_frames, ref, ref_symbol, prior=prior, **kw)
+            result = run_replay(
+                frames,
+                event,
+                sym,
+                params=params,
+                fit_info=info,
+                prior=prior,
+                open_interest_base=oi_base,
+            )
+    out = report or Path(db_path).parent / "reports" / f"replay-{event.date}-{sym}.html"
+    write_report(result, out)
+    return result

@@ -74,7 +74,8 @@ def register(app: typer.Typer) -> None:
 
         import platformdirs
 
-        from liqcascade.cli.replay import print_replay, replay_day
+        from liqcascade.cli.replay import print_replay
+        from liqcascade.replay import replay_day
 
         sample = Path(str(resources.files("liqcascade") / "sample_data"))
         store = db or Path(platformdirs.user_data_dir("liqcascade")) / "demo.duckdb"

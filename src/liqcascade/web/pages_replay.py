@@ -26,9 +26,12 @@ BLURB = "model against observed for a stored event (price path, depth, liquidate
 
 def missing_capability() -> str | None:
     try:
-        from liqcascade.cli.replay import replay_day  # noqa: F401
         from liqcascade.data import Store  # noqa: F401
-        from liqcascade.replay import list_events, run_replay  # noqa: F401
+        from liqcascade.replay import (  # noqa: F401
+            list_events,
+            replay_day,  # noqa: F401
+            run_replay,
+        )
     except ImportError as exc:
         return f"replay not installed ({exc})"
     return None
@@ -58,10 +61,9 @@ def _ms_to_iso(values: list[Any]) -> list[str]:
 
 
 def run_replay_job(state: Any, req: ReplayRequest, progress: Any) -> dict[str, Any]:
-    """Job body: ``liqcascade.cli.replay.replay_day`` with the server's store and report folder."""
-    from liqcascade.cli.replay import replay_day
+    """Job body: ``liqcascade.replay.replay_day`` with the server's store and report folder."""
     from liqcascade.data import default_db_path
-    from liqcascade.replay import list_events
+    from liqcascade.replay import list_events, replay_day
 
     if req.fit_on not in list_events():
         raise InputError(
