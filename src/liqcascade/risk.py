@@ -1007,6 +1007,56 @@ def _check_target(target_prob: float) -> float:
     return t
 
 
+def _liq_log_distance(side: int, price: float, liq_price: float) -> float:
+    """Log-distance ``|ln(liq/price)|`` from ``price`` to the liquidation price in the loss
+    direction: ``inf`` when a long cannot be liquidated (``liq <= 0``), 0 when already past."""
+    if side == 1 and not liq_price > 0:
+        return math.inf
+    if side * (price - liq_price) <= 0:
+        return 0.0
+    return abs(math.log(liq_price / price))
+
+
+def _safe_result(
+    rules: Any,
+    side: int,
+    price: float,
+    margin_quote: float,
+    size_base: float,
+    target: float,
+    binding: str,
+    model: str,
+    horizon_days: float,
+    jd: JumpDiffusion,
+    law: _BarrierLaw,
+    d_star: float,
+    seed: int,
+    n_paths: int,
+) -> SafeSize:
+    """The :class:`SafeSize` answer shared by :func:`safe_size` and :func:`safe_leverage`."""
+    liq = _liq_price(rules, side, size_base, price, margin_quote)
+    return SafeSize(
+        venue=str(rules.venue),
+        symbol=str(rules.symbol),
+        side=side,
+        price=price,
+        margin_quote=margin_quote,
+        size_base=size_base,
+        notional_quote=size_base * price,
+        leverage=size_base * price / margin_quote,
+        liquidation_price=liq,
+        probability=law.prob(_liq_log_distance(side, price, liq)),
+        target_probability=target,
+        binding=binding,
+        model=model,
+        horizon_days=horizon_days,
+        vol_annual=jd.vol_annual,
+        max_distance_log=d_star,
+        seed=seed if model == "jump" else None,
+        n_paths=n_paths if model == "jump" else None,
+    )
+
+
 def safe_size(
     rules: Any,
     side: int | str,
@@ -1055,12 +1105,7 @@ def safe_size(
     size_cap = n_cap / price
 
     def dist_at(size: float) -> float:
-        liq = _liq_price(rules, sd, size, price, margin_quote)
-        if sd == 1 and not liq > 0:
-            return math.inf
-        if sd * (price - liq) <= 0:
-            return 0.0
-        return abs(math.log(liq / price))
+        return _liq_log_distance(sd, price, _liq_price(rules, sd, size, price, margin_quote))
 
     if dist_at(size_cap) >= d_star:
         size, binding = size_cap, cap_reason
@@ -1078,27 +1123,21 @@ def safe_size(
         while dist_at(size) < d_star:
             size *= 1.0 - 1e-12
         binding = "liquidation probability"
-    liq = _liq_price(rules, sd, size, price, margin_quote)
-    d = dist_at(size)
-    return SafeSize(
-        venue=str(rules.venue),
-        symbol=str(rules.symbol),
-        side=sd,
-        price=price,
-        margin_quote=margin_quote,
-        size_base=size,
-        notional_quote=size * price,
-        leverage=size * price / margin_quote,
-        liquidation_price=liq,
-        probability=law.prob(d),
-        target_probability=target,
-        binding=binding,
-        model=model,
-        horizon_days=horizon_days,
-        vol_annual=jd.vol_annual,
-        max_distance_log=d_star,
-        seed=seed if model == "jump" else None,
-        n_paths=n_paths if model == "jump" else None,
+    return _safe_result(
+        rules,
+        sd,
+        price,
+        margin_quote,
+        size,
+        target,
+        binding,
+        model,
+        horizon_days,
+        jd,
+        law,
+        d_star,
+        seed,
+        n_paths,
     )
 
 
@@ -1136,12 +1175,7 @@ def safe_leverage(
     d_star = law.distance_for(target)
 
     def dist_at(margin_q: float) -> float:
-        liq = _liq_price(rules, sd, size_base, price, margin_q)
-        if sd == 1 and not liq > 0:
-            return math.inf
-        if sd * (price - liq) <= 0:
-            return 0.0
-        return abs(math.log(liq / price))
+        return _liq_log_distance(sd, price, _liq_price(rules, sd, size_base, price, margin_q))
 
     m_min = notional / lev_cap
     if dist_at(m_min) >= d_star:
@@ -1158,26 +1192,21 @@ def safe_leverage(
         while dist_at(margin_q) < d_star:
             margin_q *= 1.0 + 1e-12
         binding = "liquidation probability"
-    liq = _liq_price(rules, sd, size_base, price, margin_q)
-    return SafeSize(
-        venue=str(rules.venue),
-        symbol=str(rules.symbol),
-        side=sd,
-        price=price,
-        margin_quote=margin_q,
-        size_base=size_base,
-        notional_quote=notional,
-        leverage=notional / margin_q,
-        liquidation_price=liq,
-        probability=law.prob(dist_at(margin_q)),
-        target_probability=target,
-        binding=binding,
-        model=model,
-        horizon_days=horizon_days,
-        vol_annual=jd.vol_annual,
-        max_distance_log=d_star,
-        seed=seed if model == "jump" else None,
-        n_paths=n_paths if model == "jump" else None,
+    return _safe_result(
+        rules,
+        sd,
+        price,
+        margin_q,
+        size_base,
+        target,
+        binding,
+        model,
+        horizon_days,
+        jd,
+        law,
+        d_star,
+        seed,
+        n_paths,
     )
 
 
