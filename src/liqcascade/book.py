@@ -272,13 +272,7 @@ class PositionBook:
         rules: RulesArg = None,
     ) -> PositionBook:
         """Load a CSV file (columns in the module docstring)."""
-        p = Path(path)
-        if not p.exists():
-            raise InputError(f"{p}: positions file not found")
-        try:
-            df = pl.read_csv(p, infer_schema_length=0)  # all text; parsed and checked per field
-        except (pl.exceptions.PolarsError, OSError, UnicodeDecodeError) as exc:
-            raise DataError(f"{p}: cannot read as CSV ({exc})") from exc
+        p, df = _read_positions_file(path, "CSV")
         return cls.from_frame(df, venue=venue, symbol=symbol, source=p.name, rules=rules)
 
     @classmethod
@@ -291,13 +285,7 @@ class PositionBook:
         rules: RulesArg = None,
     ) -> PositionBook:
         """Load a Parquet file (columns in the module docstring)."""
-        p = Path(path)
-        if not p.exists():
-            raise InputError(f"{p}: positions file not found")
-        try:
-            df = pl.read_parquet(p)
-        except (pl.exceptions.PolarsError, OSError) as exc:
-            raise DataError(f"{p}: cannot read as Parquet ({exc})") from exc
+        p, df = _read_positions_file(path, "Parquet")
         return cls.from_frame(df, venue=venue, symbol=symbol, source=p.name, rules=rules)
 
     @classmethod
@@ -453,6 +441,23 @@ class PositionBook:
             raise InputError("concat: no books given")
         df = pl.concat(frames, how="vertical")
         return _build(df, venue=None, symbol=None, source="+".join(b.source for b in books))
+
+
+def _read_positions_file(path: str | Path, fmt: str) -> tuple[Path, pl.DataFrame]:
+    """Read a positions file as ``fmt`` ("CSV": every column as text, parsed and checked per
+    field later; "Parquet"): InputError when missing, DataError when unreadable."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{p}: positions file not found")
+    csv = fmt == "CSV"
+    errors: tuple[type[Exception], ...] = (pl.exceptions.PolarsError, OSError)
+    if csv:
+        errors += (UnicodeDecodeError,)
+    try:
+        df = pl.read_csv(p, infer_schema_length=0) if csv else pl.read_parquet(p)
+    except errors as exc:
+        raise DataError(f"{p}: cannot read as {fmt} ({exc})") from exc
+    return p, df
 
 
 def _isin_sorted(values: np.ndarray, pool: np.ndarray) -> np.ndarray:
