@@ -18,6 +18,7 @@ is detected per file from the first data row and every row must agree.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -72,14 +73,19 @@ AGG_TRADES = CsvSpec(
     time_column="transact_time",
     description="Binance futures aggTrades (7 columns)",
 )
-AGG_TRADES_SPOT = CsvSpec(
-    format="binance_agg_trades",
-    table="agg_trades",
-    columns=(*AGG_TRADES.columns, Col("is_best_match", "BOOLEAN", allowed=_BOOL)),
-    select=_AGG_SELECT + ", is_best_match",
-    time_column="transact_time",
-    description="Binance spot aggTrades (8 columns, no header)",
-)
+
+
+def _spot_variant(spec: CsvSpec, description: str) -> CsvSpec:
+    """The spot layout of a futures trade file: one more column ``is_best_match``."""
+    return replace(
+        spec,
+        columns=(*spec.columns, Col("is_best_match", "BOOLEAN", allowed=_BOOL)),
+        select=spec.select + ", is_best_match",
+        description=description,
+    )
+
+
+AGG_TRADES_SPOT = _spot_variant(AGG_TRADES, "Binance spot aggTrades (8 columns, no header)")
 
 _TRADES_SELECT = """$venue AS venue, $symbol AS symbol, {t:time} AS time,
     CAST(id AS VARCHAR) AS trade_id, price, qty AS size_base, quote_qty,
@@ -99,14 +105,7 @@ TRADES = CsvSpec(
     time_column="time",
     description="Binance futures trades (6 columns)",
 )
-TRADES_SPOT = CsvSpec(
-    format="binance_trades",
-    table="trades",
-    columns=(*TRADES.columns, Col("is_best_match", "BOOLEAN", allowed=_BOOL)),
-    select=_TRADES_SELECT + ", is_best_match",
-    time_column="time",
-    description="Binance spot trades (7 columns, no header)",
-)
+TRADES_SPOT = _spot_variant(TRADES, "Binance spot trades (7 columns, no header)")
 
 _DEPTH_COLS = (
     Col("timestamp", "TIMESTAMP"),
