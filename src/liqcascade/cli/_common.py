@@ -29,6 +29,25 @@ def _clean(obj: Any) -> Any:
     return obj
 
 
+def format_money(v: float | None) -> str:
+    """An amount in quote currency (USD) for a table cell: ``-`` for missing/NaN, ``0`` under
+    0.5, else ``1,234``, ``12.3k``, ``4.56M``, ``7.89B``."""
+    import math
+
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    a = abs(v)
+    if a < 0.5:
+        return "0"
+    if a >= 1e9:
+        return f"{v / 1e9:,.2f}B"
+    if a >= 1e6:
+        return f"{v / 1e6:,.2f}M"
+    if a >= 1e3:
+        return f"{v / 1e3:,.1f}k"
+    return f"{v:,.0f}"
+
+
 def fail(message: str, code: int = 2) -> NoReturn:
     err_console.print(f"[red]error:[/red] {message}")
     raise SystemExit(code)

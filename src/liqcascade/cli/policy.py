@@ -9,22 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from liqcascade.cli._common import console, err_console, print_json
-
-
-def _money(v: float | None) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "-"
-    a = abs(v)
-    if a < 0.5:
-        return "0"
-    if a >= 1e9:
-        return f"{v / 1e9:,.2f}B"
-    if a >= 1e6:
-        return f"{v / 1e6:,.2f}M"
-    if a >= 1e3:
-        return f"{v / 1e3:,.1f}k"
-    return f"{v:,.0f}"
+from liqcascade.cli._common import console, err_console, format_money, print_json
 
 
 def _frac(v: float | None) -> str:
@@ -35,14 +20,14 @@ def _frac(v: float | None) -> str:
 
 _COLUMNS = (
     ("variant", "variant", str),
-    ("liquidated", "liquidated_notional_quote", _money),
-    ("bad debt", "bad_debt_quote", _money),
-    ("fund used", "insurance_fund_used_quote", _money),
-    ("fund net", "insurance_fund_net_quote", _money),
-    ("fees", "fees_quote", _money),
-    ("ADL taken", "adl_taken_quote", _money),
-    ("ADL needed", "adl_needed_quote", _money),
-    ("overshoot", "adl_overshoot_quote", _money),
+    ("liquidated", "liquidated_notional_quote", format_money),
+    ("bad debt", "bad_debt_quote", format_money),
+    ("fund used", "insurance_fund_used_quote", format_money),
+    ("fund net", "insurance_fund_net_quote", format_money),
+    ("fees", "fees_quote", format_money),
+    ("ADL taken", "adl_taken_quote", format_money),
+    ("ADL needed", "adl_needed_quote", format_money),
+    ("overshoot", "adl_overshoot_quote", format_money),
     ("multiplier", "cascade_multiplier", lambda v: f"{v:.3f}" if v == v else "-"),
     ("accounts hit", "accounts_hit", lambda v: f"{v:,.0f}"),
     ("retail loss", "retail_loss_share", _frac),
@@ -152,9 +137,9 @@ def register(app: typer.Typer) -> None:
         for row in res.reference.iter_rows(named=True):
             r.add_row(
                 row["policy"],
-                _money(row["needed_usd"]),
-                _money(row["taken_usd"]),
-                _money(row["overshoot_usd"]),
+                format_money(row["needed_usd"]),
+                format_money(row["taken_usd"]),
+                format_money(row["overshoot_usd"]),
                 f"{row['overshoot_over_needed']:.2f}",
             )
         console.print(r)
