@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from web_support import (
-    chromium_browser,
+    chromium_fixture,  # noqa: F401 - pytest fixture "chromium"
     dom_value,
     figure_data,
     new_page,
@@ -50,12 +50,6 @@ def server(tmp_path_factory: pytest.TempPathFactory):
     write_book(data / "books" / "btc_book.csv")
     with running_server(create_app(data_dir=data)) as srv:
         yield srv
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    with chromium_browser() as b:
-        yield b
 
 
 def test_cascade_page_shows_api_numbers(server, chromium) -> None:

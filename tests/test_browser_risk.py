@@ -6,32 +6,18 @@ import httpx
 import pytest
 
 from web_support import (
-    chromium_browser,
+    chromium_fixture,  # noqa: F401 - pytest fixture "chromium"
     dom_value,
     figure_data,
     new_page,
-    running_server,
     screenshot,
+    server_fixture,  # noqa: F401 - pytest fixture "server"
     submit_and_wait,
 )
 
 pytestmark = pytest.mark.browser
 
 pytest.importorskip("liqcascade.risk", reason="risk tools not installed")
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory):
-    from liqcascade.web import create_app
-
-    with running_server(create_app(data_dir=tmp_path_factory.mktemp("webdata"))) as srv:
-        yield srv
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    with chromium_browser() as b:
-        yield b
 
 
 def fill(page, values: dict[str, str]) -> None:

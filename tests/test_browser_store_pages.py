@@ -7,7 +7,7 @@ import pytest
 
 from web_support import (
     build_sample_store,
-    chromium_browser,
+    chromium_fixture,  # noqa: F401 - pytest fixture "chromium"
     dom_value,
     figure_data,
     new_page,
@@ -30,12 +30,6 @@ def server(tmp_path_factory: pytest.TempPathFactory):
     db = build_sample_store(base / "market.duckdb")
     with running_server(create_app(data_dir=base / "data", db_path=db)) as srv:
         yield srv
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    with chromium_browser() as b:
-        yield b
 
 
 def wait_last_job(url: str, kind: str) -> dict:

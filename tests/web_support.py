@@ -192,3 +192,22 @@ def build_sample_store(db_path: Path) -> Path:
     report = ingest_paths(sample_files_for_store(), db=str(db_path))
     assert report.ok, report.failed
     return db_path
+
+
+# ---------------------------------------------------------------------------- shared fixtures
+# Import them into a test module (``from web_support import chromium_fixture``) to have the
+# fixture ``chromium`` there; each module gets its own instance (scope "module").
+@pytest.fixture(scope="module", name="chromium")
+def chromium_fixture() -> Iterator[Any]:
+    """One headless Debian chromium for the module's tests."""
+    with chromium_browser() as b:
+        yield b
+
+
+@pytest.fixture(scope="module", name="server")
+def server_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
+    """A live server of ``liqcascade.web.create_app`` on an empty data folder."""
+    from liqcascade.web import create_app
+
+    with running_server(create_app(data_dir=tmp_path_factory.mktemp("webdata"))) as srv:
+        yield srv

@@ -1151,57 +1151,33 @@ def write_report(result: ReplayResult, path: str | Path) -> Path:
         subplot_titles=("Price (quote)", "Depth within 1% (fraction of pre-shock)"),
     )
     to_dt = lambda a: pl.Series(a).cast(pl.Int64).cast(pl.Datetime("ms")).to_list()  # noqa: E731
-    fig.add_trace(
-        go.Scatter(
-            x=to_dt(obs.path["time_ms"]),
-            y=obs.path["close"].to_list(),
-            name="observed close (1m)",
-            line={"color": "#222"},
+    model_t, obs_t = result.model.time_ms, obs.path["time_ms"]
+    # (time_ms, y, name, line style, subplot row)
+    traces: list[tuple[Any, list, str, dict[str, str], int]] = [
+        (obs_t, obs.path["close"].to_list(), "observed close (1m)", {"color": "#222"}, 1),
+        (
+            obs_t,
+            obs.path["low"].to_list(),
+            "observed low (1m)",
+            {"color": "#888", "dash": "dot"},
+            1,
         ),
-        row=1,
-        col=1,
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=to_dt(obs.path["time_ms"]),
-            y=obs.path["low"].to_list(),
-            name="observed low (1m)",
-            line={"color": "#888", "dash": "dot"},
+        (model_t, result.model.price.tolist(), "model", {"color": "#d62728"}, 1),
+        (
+            model_t,
+            result.model.depth_factor.tolist(),
+            "model depth factor",
+            {"color": "#d62728"},
+            2,
         ),
-        row=1,
-        col=1,
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=to_dt(result.model.time_ms),
-            y=result.model.price.tolist(),
-            name="model",
-            line={"color": "#d62728"},
-        ),
-        row=1,
-        col=1,
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=to_dt(result.model.time_ms),
-            y=result.model.depth_factor.tolist(),
-            name="model depth factor",
-            line={"color": "#d62728"},
-        ),
-        row=2,
-        col=1,
-    )
+    ]
     if obs.depth_path is not None and obs.depth_pre_1pct_base:
-        fig.add_trace(
-            go.Scatter(
-                x=to_dt(obs.depth_path["time_ms"]),
-                y=(obs.depth_path["ask_1pct_base"] / obs.depth_pre_1pct_base).to_list(),
-                name="observed ask depth +1% / pre",
-                line={"color": "#222"},
-            ),
-            row=2,
-            col=1,
+        ask = (obs.depth_path["ask_1pct_base"] / obs.depth_pre_1pct_base).to_list()
+        traces.append(
+            (obs.depth_path["time_ms"], ask, "observed ask depth +1% / pre", {"color": "#222"}, 2)
         )
+    for time_ms, y, name, line, row in traces:
+        fig.add_trace(go.Scatter(x=to_dt(time_ms), y=y, name=name, line=line), row=row, col=1)
     fig.update_layout(
         height=720,
         title=f"Replay {result.event.date} {result.symbol}: model vs observed",
