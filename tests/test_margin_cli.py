@@ -14,25 +14,15 @@ from liqcascade.venues import load_venue
 runner = CliRunner()
 
 
+def liq_price(venue: str, symbol: str, side: str, entry: str, size: str, *extra: str):
+    """Invoke ``liqcascade liq-price`` for one position, with ``extra`` options appended."""
+    opts = {"--venue": venue, "--symbol": symbol, "--side": side, "--entry": entry, "--size": size}
+    return runner.invoke(app, ["liq-price", *(x for kv in opts.items() for x in kv), *extra])
+
+
 def test_liq_price_json_matches_library():
-    res = runner.invoke(
-        app,
-        [
-            "liq-price",
-            "--venue",
-            "binance_usdm",
-            "--symbol",
-            "BTCUSDT",
-            "--side",
-            "long",
-            "--entry",
-            "60000",
-            "--size",
-            "0.85",
-            "--leverage",
-            "20",
-            "--json",
-        ],
+    res = liq_price(
+        "binance_usdm", "BTCUSDT", "long", "60000", "0.85", "--leverage", "20", "--json"
     )
     assert res.exit_code == 0, res.output
     out = json.loads(res.output)
@@ -46,26 +36,8 @@ def test_liq_price_json_matches_library():
 
 
 def test_liq_price_cross_and_margin_options():
-    res = runner.invoke(
-        app,
-        [
-            "liq-price",
-            "--venue",
-            "hyperliquid",
-            "--symbol",
-            "ETH",
-            "--side",
-            "short",
-            "--entry",
-            "3000",
-            "--size",
-            "10",
-            "--mode",
-            "cross",
-            "--wallet",
-            "2000",
-            "--json",
-        ],
+    res = liq_price(
+        "hyperliquid", "ETH", "short", "3000", "10", "--mode", "cross", "--wallet", "2000", "--json"
     )
     assert res.exit_code == 0, res.output
     out = json.loads(res.output)
@@ -73,46 +45,12 @@ def test_liq_price_cross_and_margin_options():
     assert out["liquidation_price"] == pytest.approx(
         float(margin.liquidation_price(r, -1, 10, 3000, 2000))
     )
-    res2 = runner.invoke(
-        app,
-        [
-            "liq-price",
-            "--venue",
-            "okx",
-            "--symbol",
-            "BTC-USDT-SWAP",
-            "--side",
-            "long",
-            "--entry",
-            "100000",
-            "--size",
-            "1",
-            "--margin",
-            "5000",
-        ],
-    )
+    res2 = liq_price("okx", "BTC-USDT-SWAP", "long", "100000", "1", "--margin", "5000")
     assert res2.exit_code == 0 and "liquidation_price" in res2.output
 
 
 def test_liq_price_rejects_leverage_above_tier_cap():
-    res = runner.invoke(
-        app,
-        [
-            "liq-price",
-            "--venue",
-            "binance_usdm",
-            "--symbol",
-            "BTCUSDT",
-            "--side",
-            "long",
-            "--entry",
-            "60000",
-            "--size",
-            "1000",
-            "--leverage",
-            "100",
-        ],
-    )
+    res = liq_price("binance_usdm", "BTCUSDT", "long", "60000", "1000", "--leverage", "100")
     assert res.exit_code != 0
     assert "leverage=100 not allowed" in str(res.exception) + res.output
 
@@ -140,26 +78,17 @@ def test_demo_margin_table_of_example_book():
 def test_liq_price_with_own_tier_file_up_to_1001x(tmp_path):
     f = tmp_path / "tiers.csv"
     f.write_text("floor_quote,max_leverage\n0,1001\n50000,500\n")
-    res = runner.invoke(
-        app,
-        [
-            "liq-price",
-            "--venue",
-            "generic",
-            "--symbol",
-            "XYZ",
-            "--side",
-            "long",
-            "--entry",
-            "100",
-            "--size",
-            "10",
-            "--leverage",
-            "1001",
-            "--tiers-file",
-            str(f),
-            "--json",
-        ],
+    res = liq_price(
+        "generic",
+        "XYZ",
+        "long",
+        "100",
+        "10",
+        "--leverage",
+        "1001",
+        "--tiers-file",
+        str(f),
+        "--json",
     )
     assert res.exit_code == 0, res.output
     out = json.loads(res.output)
@@ -168,25 +97,8 @@ def test_liq_price_with_own_tier_file_up_to_1001x(tmp_path):
     assert out["liquidation_price"] == pytest.approx(
         (10 * 100 - m) / (10 * (1 - 1 / 2002)), rel=1e-12
     )
-    res2 = runner.invoke(
-        app,
-        [
-            "liq-price",
-            "--venue",
-            "generic",
-            "--symbol",
-            "XYZ",
-            "--side",
-            "long",
-            "--entry",
-            "100",
-            "--size",
-            "1000",
-            "--leverage",
-            "1001",
-            "--tiers-file",
-            str(f),
-        ],
+    res2 = liq_price(
+        "generic", "XYZ", "long", "100", "1000", "--leverage", "1001", "--tiers-file", str(f)
     )
     assert res2.exit_code != 0
     assert "tier 2: 1 <= leverage <= 500" in str(res2.exception) + res2.output
