@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
-import numpy as np
-import polars as pl
 import pytest
 
 from web_support import (
@@ -17,28 +15,12 @@ from web_support import (
     running_server,
     screenshot,
     submit_and_wait,
+    write_btc_book,
 )
 
 pytestmark = pytest.mark.browser
 
 pytest.importorskip("liqcascade.engine.static", reason="static cascade engine not installed")
-
-
-def write_book(path: Path, n: int = 2000, seed: int = 7) -> None:
-    """A seeded isolated-margin BTCUSDT book around 121k (leverage 5-50x)."""
-    rng = np.random.default_rng(seed)
-    side = rng.choice(np.array([1, -1]), n)
-    pl.DataFrame(
-        {
-            "account_id": np.arange(n),
-            "venue": "binance_usdm",
-            "symbol": "BTCUSDT",
-            "side": side,
-            "size_base": rng.lognormal(-2.0, 1.0, n),
-            "entry_price": rng.uniform(105_000, 125_000, n),
-            "leverage": rng.choice(np.array([5.0, 10.0, 20.0, 50.0]), n),
-        }
-    ).write_csv(path)
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +29,7 @@ def server(tmp_path_factory: pytest.TempPathFactory):
 
     data = tmp_path_factory.mktemp("webdata")
     (data / "books").mkdir()
-    write_book(data / "books" / "btc_book.csv")
+    write_btc_book(data / "books" / "btc_book.csv", n=2000, seed=7)
     with running_server(create_app(data_dir=data)) as srv:
         yield srv
 
@@ -113,7 +95,7 @@ def test_cascade_page_shows_validation_error(server, chromium) -> None:
 def test_cascade_page_upload_then_run(server, chromium, tmp_path: Path) -> None:
     errors: list[str] = []
     book = tmp_path / "mine.csv"
-    write_book(book, n=500, seed=11)
+    write_btc_book(book, n=500, seed=11)
     page = new_page(chromium, errors)
     page.goto(server.url + "/cascade")
     page.wait_for_function("document.body.dataset.ready === '1'")

@@ -5,36 +5,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-import polars as pl
 import pytest
 from fastapi.testclient import TestClient
 
 from liqcascade.web import create_app
+from web_support import write_btc_book
 
 pytest.importorskip("liqcascade.engine.static", reason="static cascade engine not installed")
-
-
-def write_book(path: Path, n: int = 3000, seed: int = 3) -> None:
-    rng = np.random.default_rng(seed)
-    pl.DataFrame(
-        {
-            "account_id": np.arange(n),
-            "venue": "binance_usdm",
-            "symbol": "BTCUSDT",
-            "side": rng.choice(np.array([1, -1]), n),
-            "size_base": rng.lognormal(-2.0, 1.0, n),
-            "entry_price": rng.uniform(105_000, 125_000, n),
-            "leverage": rng.choice(np.array([5.0, 10.0, 20.0, 50.0]), n),
-        }
-    ).write_csv(path)
 
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory):
     data = tmp_path_factory.mktemp("webapi")
     (data / "books").mkdir()
-    write_book(data / "books" / "b.csv")
+    write_btc_book(data / "books" / "b.csv", n=3000, seed=3)
     client = TestClient(
         create_app(data_dir=data, db_path=data / "missing.duckdb", max_upload_bytes=2 * 1024 * 1024)
     )
@@ -152,7 +136,7 @@ def test_cascade_rejects_non_json_and_wrong_content(env) -> None:
 def test_upload_valid_and_invalid_books(env, tmp_path: Path) -> None:
     client, data = env
     good = tmp_path / "good.csv"
-    write_book(good, n=50, seed=9)
+    write_btc_book(good, n=50, seed=9)
     resp = client.post(
         "/api/books/upload", files={"file": ("good.csv", good.read_bytes(), "text/csv")}
     )

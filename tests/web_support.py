@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import polars as pl
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -192,6 +194,24 @@ def build_sample_store(db_path: Path) -> Path:
     report = ingest_paths(sample_files_for_store(), db=str(db_path))
     assert report.ok, report.failed
     return db_path
+
+
+def write_btc_book(path: Path, *, n: int, seed: int) -> None:
+    """Write a seeded isolated-margin BTCUSDT book CSV of ``n`` positions: entries 105k-125k
+    quote, sizes lognormal (median 0.14 BTC), leverage 5/10/20/50x, both sides."""
+    rng = np.random.default_rng(seed)
+    side = rng.choice(np.array([1, -1]), n)
+    pl.DataFrame(
+        {
+            "account_id": np.arange(n),
+            "venue": "binance_usdm",
+            "symbol": "BTCUSDT",
+            "side": side,
+            "size_base": rng.lognormal(-2.0, 1.0, n),
+            "entry_price": rng.uniform(105_000, 125_000, n),
+            "leverage": rng.choice(np.array([5.0, 10.0, 20.0, 50.0]), n),
+        }
+    ).write_csv(path)
 
 
 # ---------------------------------------------------------------------------- shared fixtures
