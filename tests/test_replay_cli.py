@@ -12,34 +12,26 @@ from liqcascade.cli import app
 SAMPLE = Path(str(resources.files("liqcascade") / "sample_data"))
 
 
-def test_map_cli_writes_png_and_html(tmp_path: Path) -> None:
+def kline_store(db: Path) -> Path:
+    """A store at ``db`` holding the shipped BTCUSDT 1m klines of 10 Oct 2025."""
     from liqcascade.data import ingest_paths
 
-    db = tmp_path / "m.duckdb"
     assert ingest_paths(
         [str(SAMPLE / "binance/um/klines/BTCUSDT-1m-2025-10-10.csv")], db=str(db)
     ).ok
+    return db
+
+
+def btc_map(db: Path, *extra: str):
+    """``liqcascade map`` of binance_usdm BTCUSDT at 2025-10-10T20:50 on the store ``db``."""
+    args = ["map", "--venue", "binance_usdm", "--symbol", "BTCUSDT", "--at", "2025-10-10T20:50"]
+    return CliRunner().invoke(app, [*args, "--db", str(db), *extra])
+
+
+def test_map_cli_writes_png_and_html(tmp_path: Path) -> None:
+    db = kline_store(tmp_path / "m.duckdb")
     out = tmp_path / "map"
-    r = CliRunner().invoke(
-        app,
-        [
-            "map",
-            "--venue",
-            "binance_usdm",
-            "--symbol",
-            "BTCUSDT",
-            "--at",
-            "2025-10-10T20:50",
-            "--oi-base",
-            "100243",
-            "--lookback-hours",
-            "6",
-            "--db",
-            str(db),
-            "--out",
-            str(out),
-        ],
-    )
+    r = btc_map(db, "--oi-base", "100243", "--lookback-hours", "6", "--out", str(out))
     assert r.exit_code == 0, r.output
     assert "Densest liquidation levels" in r.output and "Sensitivity" in r.output
     assert (tmp_path / "map.png").stat().st_size > 10_000
@@ -48,26 +40,8 @@ def test_map_cli_writes_png_and_html(tmp_path: Path) -> None:
 
 
 def test_map_cli_without_open_interest_fails_clearly(tmp_path: Path) -> None:
-    from liqcascade.data import ingest_paths
-
-    db = tmp_path / "m.duckdb"
-    assert ingest_paths(
-        [str(SAMPLE / "binance/um/klines/BTCUSDT-1m-2025-10-10.csv")], db=str(db)
-    ).ok
-    r = CliRunner().invoke(
-        app,
-        [
-            "map",
-            "--venue",
-            "binance_usdm",
-            "--symbol",
-            "BTCUSDT",
-            "--at",
-            "2025-10-10T20:50",
-            "--db",
-            str(db),
-        ],
-    )
+    db = kline_store(tmp_path / "m.duckdb")
+    r = btc_map(db)
     assert r.exit_code != 0
     assert "--oi-base" in str(r.exception) or "--oi-base" in r.output
 
