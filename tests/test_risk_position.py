@@ -188,28 +188,23 @@ def test_stop_with_jumps_can_gap_into_liquidation(binance):
 
 
 def test_stop_on_the_wrong_side_is_rejected(binance):
+    # 1 BTC long at 100k with 5k margin, 50% vol over one day
+    def stop_at(stop_price: float):
+        return risk.stop_analysis(
+            binance,
+            "long",
+            1.0,
+            100_000.0,
+            5_000.0,
+            vol_annual=0.5,
+            horizon_days=1,
+            stop_price=stop_price,
+        )
+
     with pytest.raises(InputError, match="beyond the liquidation price"):
-        risk.stop_analysis(
-            binance,
-            "long",
-            1.0,
-            100_000.0,
-            5_000.0,
-            vol_annual=0.5,
-            horizon_days=1,
-            stop_price=90_000.0,
-        )
+        stop_at(90_000.0)
     with pytest.raises(InputError, match="must be below"):
-        risk.stop_analysis(
-            binance,
-            "long",
-            1.0,
-            100_000.0,
-            5_000.0,
-            vol_annual=0.5,
-            horizon_days=1,
-            stop_price=101_000.0,
-        )
+        stop_at(101_000.0)
 
 
 def test_cluster_warning_finds_the_densest_band():
