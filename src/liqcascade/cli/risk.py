@@ -48,6 +48,16 @@ def _kv_table(title: str, d: dict[str, Any]) -> Table:
     return t
 
 
+def _frame_table(title: str, df: Any, cols: list[str]) -> Table:
+    """A right-aligned table of the columns ``cols`` of the polars frame ``df``."""
+    t = Table(title=title)
+    for c in cols:
+        t.add_column(c, justify="right")
+    for row in df.select(cols).iter_rows():
+        t.add_row(*[_fmt(v) for v in row])
+    return t
+
+
 def _vol_and_jumps(
     vol: float | None,
     klines: list[Path] | None,
@@ -298,12 +308,7 @@ def account_cmd(
         cols += ["distance_sigma", "liquidation_probability_gbm"]
     if move is not None:
         cols += ["pnl_change_quote", "liquidated"]
-    t = Table(title=f"Positions ({path.name})")
-    for c in cols:
-        t.add_column(c, justify="right")
-    for row in res.positions.select(cols).iter_rows():
-        t.add_row(*[_fmt(v) for v in row])
-    console.print(t)
+    console.print(_frame_table(f"Positions ({path.name})", res.positions, cols))
     acols = [
         "pool",
         "margin_mode",
@@ -315,12 +320,9 @@ def account_cmd(
     ]
     if move is not None:
         acols += ["new_equity_quote", "new_margin_ratio", "liquidated"]
-    t = Table(title="Margin pools (cross account or isolated position)")
-    for c in acols:
-        t.add_column(c, justify="right")
-    for row in res.accounts.select(acols).iter_rows():
-        t.add_row(*[_fmt(v) for v in row])
-    console.print(t)
+    console.print(
+        _frame_table("Margin pools (cross account or isolated position)", res.accounts, acols)
+    )
 
 
 @risk_app.command("size")
