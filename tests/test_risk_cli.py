@@ -23,47 +23,16 @@ def _json(args):
 
 def test_prob_json_contract_gbm_and_jump():
     out = _json(
-        [
-            "risk",
-            "prob",
-            "--price",
-            "100000",
-            "--liq",
-            "90000",
-            "--side",
-            "long",
-            "--vol",
-            "0.6",
-            "--horizon-days",
-            "7",
-            "--json",
-        ]
+        "risk prob --price 100000 --liq 90000 --side long --vol 0.6 --horizon-days 7 --json".split()
     )
     assert out["probability"] == pytest.approx(
         risk.prob_liquidation(100_000, 90_000, "long", 0.6, 7).probability
     )
     out = _json(
-        [
-            "risk",
-            "prob",
-            "--price",
-            "100000",
-            "--liq",
-            "110000",
-            "--side",
-            "short",
-            "--vol",
-            "0.6",
-            "--horizon-days",
-            "7",
-            "--drift",
-            "0.2",
-            "--model",
-            "jump",
-            "--paths",
-            "20000",
-            "--json",
-        ]
+        (
+            "risk prob --price 100000 --liq 110000 --side short --vol 0.6 --horizon-days 7 "
+            "--drift 0.2 --model jump --paths 20000 --json"
+        ).split()
     )
     assert out["ci_low"] <= out["probability"] <= out["ci_high"] and out["seed"] == 20251010
     assert out["drift_annual"] == 0.2
@@ -75,19 +44,9 @@ def test_prob_with_volatility_from_klines():
     k = str(files("liqcascade") / "sample_data/binance/um/klines/BTCUSDT-1m-2025-10-11.csv")
     out = _json(
         [
-            "risk",
-            "prob",
-            "--price",
-            "100000",
-            "--liq",
-            "95000",
-            "--side",
-            "long",
-            "--klines",
+            *"risk prob --price 100000 --liq 95000 --side long --klines".split(),
             k,
-            "--horizon-days",
-            "1",
-            "--json",
+            *"--horizon-days 1 --json".split(),
         ]
     )
     assert out["vol_annual"] == pytest.approx(out["fitted_from_klines"]["realised_vol_annual"])
@@ -95,66 +54,24 @@ def test_prob_with_volatility_from_klines():
 
 def test_size_position_stop_commands_run():
     s = _json(
-        [
-            "risk",
-            "size",
-            "--side",
-            "long",
-            "--price",
-            "100000",
-            "--margin",
-            "1000",
-            "--target",
-            "0.05",
-            "--vol",
-            "0.6",
-            "--horizon-days",
-            "7",
-            "--json",
-        ]
+        (
+            "risk size --side long --price 100000 --margin 1000 --target 0.05 --vol 0.6 "
+            "--horizon-days 7 --json"
+        ).split()
     )
     assert s["probability"] <= 0.05 and s["size_base"] > 0
     p = _json(
-        [
-            "risk",
-            "position",
-            "--side",
-            "long",
-            "--size",
-            "0.85",
-            "--entry",
-            "60000",
-            "--margin",
-            "2550",
-            "--move",
-            "-0.05",
-            "--json",
-        ]
+        (
+            "risk position --side long --size 0.85 --entry 60000 --margin 2550 --move -0.05 --json"
+        ).split()
     )
     assert p["liquidation_price"] == pytest.approx(57_228.92, abs=0.01)
     assert p["moves"][0]["liquidated"] is True
     st = _json(
-        [
-            "risk",
-            "stop",
-            "--side",
-            "long",
-            "--size",
-            "1",
-            "--entry",
-            "100000",
-            "--margin",
-            "5000",
-            "--stop",
-            "97000",
-            "--vol",
-            "0.5",
-            "--horizon-days",
-            "2",
-            "--paths",
-            "5000",
-            "--json",
-        ]
+        (
+            "risk stop --side long --size 1 --entry 100000 --margin 5000 --stop 97000 --vol 0.5 "
+            "--horizon-days 2 --paths 5000 --json"
+        ).split()
     )
     assert [x["name"] for x in st["scenarios"]] == ["as is", "stop"]
 
@@ -162,20 +79,7 @@ def test_size_position_stop_commands_run():
 def test_bad_input_raises_input_error_in_process():
     res = runner.invoke(
         app,
-        [
-            "risk",
-            "prob",
-            "--price",
-            "100",
-            "--liq",
-            "110",
-            "--side",
-            "long",
-            "--vol",
-            "0.5",
-            "--horizon-days",
-            "1",
-        ],
+        "risk prob --price 100 --liq 110 --side long --vol 0.5 --horizon-days 1".split(),
     )
     assert isinstance(res.exception, InputError)
 
@@ -183,21 +87,7 @@ def test_bad_input_raises_input_error_in_process():
 def test_bad_input_is_one_line_and_exit_code_2(monkeypatch, capsys):
     from liqcascade.cli import main
 
-    argv = [
-        "liqcascade",
-        "risk",
-        "prob",
-        "--price",
-        "100",
-        "--liq",
-        "90",
-        "--side",
-        "long",
-        "--vol",
-        "-1",
-        "--horizon-days",
-        "1",
-    ]
+    argv = "liqcascade risk prob --price 100 --liq 90 --side long --vol -1 --horizon-days 1".split()
     monkeypatch.setattr(sys, "argv", argv)
     with pytest.raises(SystemExit) as exc:
         main()
