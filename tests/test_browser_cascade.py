@@ -12,6 +12,7 @@ from web_support import (
     dom_value,
     figure_data,
     new_page,
+    open_ready_page,
     running_server,
     screenshot,
     submit_and_wait,
@@ -36,9 +37,7 @@ def server(tmp_path_factory: pytest.TempPathFactory):
 
 def test_cascade_page_shows_api_numbers(server, chromium) -> None:
     errors: list[str] = []
-    page = new_page(chromium, errors)
-    page.goto(server.url + "/cascade")
-    page.wait_for_function("document.body.dataset.ready === '1'")
+    page = open_ready_page(chromium, server.url + "/cascade", errors)
     page.select_option('[data-testid="book-select"]', "data:books/btc_book.csv")
     page.fill('[data-testid="initial_price"]', "121000")
     page.fill('[data-testid="shock"]', "-0.06")
@@ -83,9 +82,7 @@ def test_cascade_page_shows_api_numbers(server, chromium) -> None:
 
 def test_cascade_page_shows_validation_error(server, chromium) -> None:
     errors: list[str] = []
-    page = new_page(chromium, errors)
-    page.goto(server.url + "/cascade")
-    page.wait_for_function("document.body.dataset.ready === '1'")
+    page = open_ready_page(chromium, server.url + "/cascade", errors)
     page.fill('[data-testid="shock"]', "-1.5")
     page.click('[data-testid="run"]')
     page.wait_for_function("document.body.dataset.state === 'error'")
@@ -96,9 +93,7 @@ def test_cascade_page_upload_then_run(server, chromium, tmp_path: Path) -> None:
     errors: list[str] = []
     book = tmp_path / "mine.csv"
     write_btc_book(book, n=500, seed=11)
-    page = new_page(chromium, errors)
-    page.goto(server.url + "/cascade")
-    page.wait_for_function("document.body.dataset.ready === '1'")
+    page = open_ready_page(chromium, server.url + "/cascade", errors)
     page.set_input_files('[data-testid="book-upload"]', str(book))
     page.wait_for_function(
         "document.querySelector('[data-testid=status]').textContent.startsWith('uploaded')"
@@ -115,9 +110,7 @@ def test_cascade_page_upload_then_run(server, chromium, tmp_path: Path) -> None:
 )
 def test_cascade_page_dynamic_mode_on_shipped_example(server, chromium) -> None:
     errors: list[str] = []
-    page = new_page(chromium, errors)
-    page.goto(server.url + "/cascade")
-    page.wait_for_function("document.body.dataset.ready === '1'")
+    page = open_ready_page(chromium, server.url + "/cascade", errors)
     options = page.eval_on_selector_all(
         '[data-testid="book-select"] option', "els => els.map(e => e.value)"
     )

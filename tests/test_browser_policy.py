@@ -8,7 +8,7 @@ import pytest
 from web_support import (
     chromium_fixture,  # noqa: F401 - pytest fixture "chromium"
     figure_data,
-    new_page,
+    open_ready_page,
     screenshot,
     server_fixture,  # noqa: F401 - pytest fixture "server"
     submit_and_wait,
@@ -20,9 +20,7 @@ pytest.importorskip("liqcascade.policy", reason="policy lab not installed")
 
 
 def test_policy_page_rejects_bad_vary(server, chromium) -> None:
-    page = new_page(chromium, [])
-    page.goto(server.url + "/policy")
-    page.wait_for_function("document.body.dataset.ready === '1'")
+    page = open_ready_page(chromium, server.url + "/policy", [])
     page.fill('[data-testid="vary1"]', "max_leverage=lots")
     page.click('[data-testid="run"]')
     page.wait_for_function("document.body.dataset.state === 'error'")
@@ -32,9 +30,7 @@ def test_policy_page_rejects_bad_vary(server, chromium) -> None:
 @pytest.mark.slow
 def test_policy_page_table_and_bars_match_job(server, chromium) -> None:
     errors: list[str] = []
-    page = new_page(chromium, errors)
-    page.goto(server.url + "/policy")
-    page.wait_for_function("document.body.dataset.ready === '1'")
+    page = open_ready_page(chromium, server.url + "/policy", errors)
     page.select_option('[data-testid="file"]', "policy_scenario_crash.toml")
     page.fill('[data-testid="vary1"]', "max_leverage=125,20")
     page.fill('[data-testid="paths"]', "1")

@@ -9,7 +9,7 @@ from web_support import (
     chromium_fixture,  # noqa: F401 - pytest fixture "chromium"
     dom_value,
     figure_data,
-    new_page,
+    open_ready_page,
     screenshot,
     server_fixture,  # noqa: F401 - pytest fixture "server"
     submit_and_wait,
@@ -27,9 +27,7 @@ def fill(page, values: dict[str, str]) -> None:
 
 def test_risk_page_gbm_matches_api(server, chromium) -> None:
     errors: list[str] = []
-    page = new_page(chromium, errors)
-    page.goto(server.url + "/risk")
-    page.wait_for_function("document.body.dataset.ready === '1'")
+    page = open_ready_page(chromium, server.url + "/risk", errors)
     page.select_option('[data-testid="venue"]', "binance_usdm")
     page.select_option('[data-testid="side"]', "short")
     fill(
@@ -82,9 +80,7 @@ def test_risk_page_gbm_matches_api(server, chromium) -> None:
 
 def test_risk_page_jump_model_runs_as_job(server, chromium) -> None:
     errors: list[str] = []
-    page = new_page(chromium, errors)
-    page.goto(server.url + "/risk")
-    page.wait_for_function("document.body.dataset.ready === '1'")
+    page = open_ready_page(chromium, server.url + "/risk", errors)
     page.select_option('[data-testid="model"]', "jump")
     fill(page, {"n_paths": "5000", "seed": "7"})
     submit_and_wait(page, "risk-form")
@@ -102,9 +98,7 @@ def test_risk_page_jump_model_runs_as_job(server, chromium) -> None:
 
 def test_risk_page_shows_venue_limit_error(server, chromium) -> None:
     errors: list[str] = []
-    page = new_page(chromium, errors)
-    page.goto(server.url + "/risk")
-    page.wait_for_function("document.body.dataset.ready === '1'")
+    page = open_ready_page(chromium, server.url + "/risk", errors)
     fill(page, {"leverage": "900"})
     page.click('[data-testid="run"]')
     page.wait_for_function("document.body.dataset.state === 'error'")

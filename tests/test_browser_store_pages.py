@@ -10,7 +10,7 @@ from web_support import (
     chromium_fixture,  # noqa: F401 - pytest fixture "chromium"
     dom_value,
     figure_data,
-    new_page,
+    open_ready_page,
     running_server,
     screenshot,
     submit_and_wait,
@@ -42,9 +42,7 @@ def wait_last_job(url: str, kind: str) -> dict:
 
 def test_map_page_heatmap_matches_api(server, chromium) -> None:
     errors: list[str] = []
-    page = new_page(chromium, errors)
-    page.goto(server.url + "/map")
-    page.wait_for_function("document.body.dataset.ready === '1'")
+    page = open_ready_page(chromium, server.url + "/map", errors)
     page.fill('[data-testid="start"]', "2025-10-10T14:00")
     page.fill('[data-testid="end"]', "2025-10-10T23:30")
     page.fill('[data-testid="snapshots"]', "5")
@@ -86,9 +84,7 @@ def test_map_page_heatmap_matches_api(server, chromium) -> None:
 
 def test_map_page_reports_missing_data(server, chromium) -> None:
     errors: list[str] = []
-    page = new_page(chromium, errors)
-    page.goto(server.url + "/map")
-    page.wait_for_function("document.body.dataset.ready === '1'")
+    page = open_ready_page(chromium, server.url + "/map", errors)
     page.fill('[data-testid="start"]', "2024-01-01T00:00")
     page.fill('[data-testid="end"]', "2024-01-02T00:00")
     page.click('[data-testid="run"]')
@@ -99,9 +95,7 @@ def test_map_page_reports_missing_data(server, chromium) -> None:
 @pytest.mark.slow
 def test_replay_page_model_vs_observed(server, chromium) -> None:
     errors: list[str] = []
-    page = new_page(chromium, errors)
-    page.goto(server.url + "/replay")
-    page.wait_for_function("document.body.dataset.ready === '1'")
+    page = open_ready_page(chromium, server.url + "/replay", errors)
     page.fill('[data-testid="date"]', "2025-10-10")
     page.fill('[data-testid="max_evals"]', "20")
     submit_and_wait(page, "replay-form", timeout_ms=300_000)

@@ -126,6 +126,15 @@ def new_page(browser: Any, errors: list[str]) -> Any:
     return page
 
 
+def open_ready_page(browser: Any, url: str, errors: list[str]) -> Any:
+    """A new page (see :func:`new_page`) at ``url``, returned once its script has set
+    ``document.body.dataset.ready = '1'``."""
+    page = new_page(browser, errors)
+    page.goto(url)
+    page.wait_for_function("document.body.dataset.ready === '1'")
+    return page
+
+
 def screenshot(page: Any, name: str) -> Path:
     """Write a full-page screenshot to test-output/screenshots/<name>.png."""
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
