@@ -665,6 +665,8 @@ class ReplayResult:
     table: pl.DataFrame
     inputs: dict[str, Any]
     report_path: str = ""
+    market_model: dict[str, Any] | None = None
+    sensitivity: list[dict[str, Any]] | None = None
 
     def summary(self) -> dict[str, Any]:
         """JSON-friendly summary (inputs, parameters, comparison rows)."""
@@ -677,6 +679,8 @@ class ReplayResult:
             "inputs": self.inputs,
             "table": self.table.to_dicts(),
             "report": self.report_path,
+            "model": self.market_model,
+            "sensitivity": self.sensitivity,
         }
 
 
@@ -1227,6 +1231,11 @@ def replay_day(
     oi_base: float | None = None,
     report: Path | None = None,
     max_evals: int | None = None,
+    params_file: str | Path | None = None,
+    attribution: bool = False,
+    n_paths: int = 1000,
+    seed: int = 0,
+    sensitivity: bool = True,
 ) -> Any:
     """Ingest ``data`` (optional) into the store, fit on ``fit_on`` when needed, replay ``date``.
 
@@ -1276,6 +1285,72 @@ def replay_day(
                 prior=prior,
                 open_interest_base=oi_base,
             )
+    result.market_model, result.sensitivity = market_model_replay(
+        frames, event, sym, params=params_file, attribution=attribution,
+        n_paths=n_paths, seed=seed, sensitivity=sensitivity,
+    )  # fmt: skip
     out = report or Path(db_path).parent / "reports" / f"replay-{event.date}-{sym}.html"
     write_report(result, out)
     return result
+
+
+def market_model_replay(
+    frames: MarketFrames,
+    event: Event,
+    symbol: str,
+    *,
+    params: str | Path | None = None,
+    attribution: bool = False,
+    n_paths: int = 1000,
+    seed: int = 0,
+    sensitivity: bool = True,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The market model's ensemble replay of a day (liqcascade.market, shipped calibration).
+
+    Trigger mode: the model sees the tape up to the news minute and the next
+    ``liqcascade.validate.TRIGGER_BARS - 1`` minutes, then runs on its own. On a day without an
+    event file the news minute is the first bar of the day's largest 60-minute fall (as
+    ``liqcascade validate`` picks it). With ``attribution`` the tape-driven attribution
+    (:func:`liqcascade.validate.attribute_event`) is reported beside it.
+    """
+    from liqcascade import validate as v
+    from liqcascade.data.klines import largest_fall, tape_from_frame
+    from liqcascade.market import load_params
+
+    k = frames.klines.select(
+        pl.col("open_time_ms").alias("open_time"), "open", "high", "low", "close",
+        pl.col("volume_base").alias("volume"),
+        pl.col("taker_buy_volume_base").alias("taker_buy_volume"),
+    ).filter(pl.col("open_time") < event.window_end_ms + v.REPLAY_HORIZON * _MS_MIN)  # fmt: skip
+    tape = tape_from_frame(k, f"store:{symbol}", symbol)
+    pf = load_params(params)
+    mt = v.ModelTape(tape, 0, pf, v.grid_prior(pf.book.venue, pf.book.symbol))
+    day0 = int(tape.open_ms[0])
+    if event.is_defined:
+        first = int(np.searchsorted(tape.open_ms, event.news_ms))
+        span = tape.low[first : first + v.EVENT_MINUTES]
+        low_idx = first + int(np.argmin(span))
+        picked = "event file news time"
+    else:
+        i, j = largest_fall(tape.slice(0, int(np.searchsorted(tape.open_ms, day0 + _MS_DAY))))
+        first, low_idx = i, j
+        picked = "largest 60-minute fall of the day"
+    rep = v.replay_event(mt, first, low_idx=low_idx, seed=seed, n_paths=n_paths)
+    model: dict[str, Any] = {
+        "mode": "trigger",
+        "event_first_bar": tape.iso(first),
+        "event_picked_by": picked,
+        "sees_tape_until": tape.iso(rep.origin),
+        **{k2: rep.replay[k2] for k2 in ("low_p10", "low_p50", "low_p90", "low_time_p50")},
+        "endogenous_share": rep.replay["endogenous_share"],
+        "p_fall_beyond": rep.replay["p_fall_beyond"],
+        "impact_only_low_p50": rep.impact_only["low_p50"],
+        "observed": rep.observed,
+        "n_paths": n_paths,
+        "seed": seed,
+        "params": str(params) if params else "shipped (liqcascade/market_params.toml)",
+    }
+    if attribution:
+        model["attribution"] = v.attribute_event(mt, first, horizon=v.REPLAY_HORIZON)
+    sens = v.replay_sensitivity(mt, first, seed=seed, n_paths=n_paths) if sensitivity else []
+    return model, sens
