@@ -14,7 +14,8 @@ a flag saying whether the tapes identify it. docs/market-model.md states each es
 4. flow: ``flow_vol_elasticity`` = slope of ``log|q_t|`` on ``log sr``; ``flow_persistence``
    and ``flow_scale_ref_base`` by AR(1) least squares on ``q_t / sr**gamma_q``; tail df by
    Student-t likelihood of the innovations.
-5. volume: ``log V_t`` on ``log sr`` (slope, intercept, residual sd).
+5. volume: ``log V_t`` on ``log sr`` (slope, residual sd ``s``); ``volume_ref_base`` is the
+   mean at ``sr = 1``, ``exp(intercept + s**2 / 2)``.
 6. ``range_scale``: for a Brownian bridge between two closes with variance ``k**2 h``,
    ``2 (a - m)(b - m) / h`` is exponential with mean ``k**2`` (m the bar low in log; the same
    with highs), so ``k**2`` is its sample mean.
@@ -232,7 +233,7 @@ def fit_point(tapes: Sequence[Tape]) -> tuple[MarketParams, dict[str, float]]:
         flow_scale_ref_base=sq,
         flow_vol_elasticity=gq,
         flow_tail_df=flow_df,
-        volume_ref_base=float(math.exp(iv)),
+        volume_ref_base=float(math.exp(iv + 0.5 * float(np.var(vres)))),
         volume_vol_elasticity=float(gv),
         volume_log_sd=float(np.std(vres)),
         range_scale=math.sqrt(max(k2, 1e-6)),

@@ -62,6 +62,7 @@ __all__ = [
     "run_ensemble",
     "simulate_paths",
     "simulate_paths_plain",
+    "simulate_tape",
     "write_params",
 ]
 
@@ -358,7 +359,9 @@ def _crossed(cum, d, g):  # pragma: no cover - numba
 
 
 @njit(cache=True, nogil=True)
-def _path(p, h0, t0, q0, pv, cum, lm, oi, u, zn, zq, ul, uh, oc, olo, of, oe):  # pragma: no cover
+def _path(
+    p, h0, t0, q0, pv, cum, lm, oi, u, zn, zq, ul, uh, oc, olo, of, oe, ohi, oq, ov
+):  # pragma: no cover
     """One path of the numba kernel; fills row p of the outputs."""
     lam_ref = pv[0]
     beta = pv[1]
@@ -394,7 +397,7 @@ def _path(p, h0, t0, q0, pv, cum, lm, oi, u, zn, zq, ul, uh, oc, olo, of, oe):  
         lam = lam_ref * lm[p] * sr**beta
         vol = vref * sr**gv
         qe = phi * qe + sq * sr**gq * zq[p, k]
-        qe = min(max(qe, -vol), vol)
+        qe = min(max(qe, -3.0 * vol), 3.0 * vol)
         cap = capf * vol
         fs = min(ql, cap)
         ql -= fs
@@ -427,12 +430,17 @@ def _path(p, h0, t0, q0, pv, cum, lm, oi, u, zn, zq, ul, uh, oc, olo, of, oe):  
         olo[p, k] = lo
         of[p, k] = fs - fb
         oe[p, k] = perm * sf + (1.0 - perm) * tf
+        ohi[p, k] = hi
+        oq[p, k] = q
+        ov[p, k] = vol
 
 
 @njit(cache=True, parallel=True, nogil=True)
-def _kernel(h0, t0, q0, pv, cum, lm, oi, u, zn, zq, ul, uh, oc, olo, of, oe):  # pragma: no cover
+def _kernel(
+    h0, t0, q0, pv, cum, lm, oi, u, zn, zq, ul, uh, oc, olo, of, oe, ohi, oq, ov
+):  # pragma: no cover
     for p in prange(oc.shape[0]):
-        _path(p, h0, t0, q0, pv, cum, lm, oi, u, zn, zq, ul, uh, oc, olo, of, oe)
+        _path(p, h0, t0, q0, pv, cum, lm, oi, u, zn, zq, ul, uh, oc, olo, of, oe, ohi, oq, ov)
 
 
 def crossed_size(cum: np.ndarray, d: float) -> float:
@@ -455,7 +463,7 @@ def _simulate_numpy(h0, t0, q0, pv, cum, d: PathDraws):
     )
     n, hz = d.n_paths, d.horizon
     g = BOOK_BIN_LOG
-    oc, olo, of, oe = (np.empty((n, hz)) for _ in range(4))
+    oc, olo, of, oe, ohi, oq, ov = (np.empty((n, hz)) for _ in range(7))
     x = np.zeros(n)
     h = np.full(n, h0)
     tr = np.full(n, t0)
@@ -480,7 +488,7 @@ def _simulate_numpy(h0, t0, q0, pv, cum, d: PathDraws):
         sr = np.clip(sig / s0, 0.05, 200.0)
         lam = lam_ref * d.lam_mult * sr**beta
         vol = vref * sr**gv
-        qe = np.clip(phi * qe + sq * sr**gq * d.z_flow[:, k], -vol, vol)
+        qe = np.clip(phi * qe + sq * sr**gq * d.z_flow[:, k], -3.0 * vol, 3.0 * vol)
         cap = capf * vol
         fs = np.minimum(ql, cap)
         ql = ql - fs
@@ -513,7 +521,10 @@ def _simulate_numpy(h0, t0, q0, pv, cum, d: PathDraws):
         olo[:, k] = lo
         of[:, k] = fs - fb
         oe[:, k] = perm * sf + (1.0 - perm) * tf
-    return oc, olo, of, oe
+        ohi[:, k] = hi
+        oq[:, k] = q
+        ov[:, k] = vol
+    return oc, olo, of, oe, ohi, oq, ov
 
 
 def simulate_paths(
@@ -533,20 +544,29 @@ def simulate_paths(
         draws: :class:`PathDraws`.
         plain: run the plain-Python twin instead of the numba kernel.
 
-    Returns log-price paths relative to the origin close: ``close``, ``low`` (n_paths,
-    horizon), ``forced_base`` (net forced sell flow executed per bar) and ``endogenous``
-    (the forced orders' share of the log price level, same shape).
+    Returns log-price paths relative to the origin close: ``close``, ``low``, ``high`` (n_paths,
+    horizon), ``forced_base`` (net forced sell flow executed per bar), ``endogenous`` (the
+    forced orders' part of the log price level), ``net_flow_base`` (total net taker flow) and
+    ``expected_volume_base`` (the liquidity state's traded volume per bar).
     """
     n, hz = draws.n_paths, draws.horizon
-    oc, olo, of, oe = (np.empty((n, hz)) for _ in range(4))
+    oc, olo, of, oe, ohi, oq, ov = (np.empty((n, hz)) for _ in range(7))
     h0, t0, q0 = (float(v) for v in state)
     if plain:
-        oc, olo, of, oe = _simulate_numpy(h0, t0, q0, pv, cum, draws)
+        oc, olo, of, oe, ohi, oq, ov = _simulate_numpy(h0, t0, q0, pv, cum, draws)
     else:
         d = draws
         args = (d.lam_mult, d.oi_mult, d.lev_mix, d.z_noise, d.z_flow, d.u_low, d.u_high)
-        _kernel(h0, t0, q0, pv, cum, *args, oc, olo, of, oe)
-    return {"close": oc, "low": olo, "forced_base": of, "endogenous": oe}
+        _kernel(h0, t0, q0, pv, cum, *args, oc, olo, of, oe, ohi, oq, ov)
+    return {
+        "close": oc,
+        "low": olo,
+        "high": ohi,
+        "forced_base": of,
+        "endogenous": oe,
+        "net_flow_base": oq,
+        "expected_volume_base": ov,
+    }
 
 
 def simulate_paths_plain(
@@ -611,3 +631,57 @@ def run_ensemble(
         endogenous=out["endogenous"],
         seed=draws.seed,
     )
+
+
+def simulate_tape(
+    pf: ParamsFile,
+    n_bars: int,
+    seed: int | np.random.SeedSequence,
+    *,
+    start_price: float = 100_000.0,
+    start_ms: int = 1_760_000_040_000,
+    n_tapes: int = 1,
+) -> list[Any]:
+    """Synthetic 1m kline tapes drawn from the model (no position book), for calibration tests.
+
+    Volume is the liquidity state's expected volume times a lognormal factor with
+    ``volume_log_sd`` (mean one), raised to at least the bar's |net flow|; taker-buy volume is
+    ``(volume + net flow) / 2``. Returns :class:`liqcascade.data.klines.Tape` objects.
+    """
+    from liqcascade.data.klines import Tape
+
+    ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    draws = draw_ensemble(pf, n_tapes, n_bars, child_seed(ss, 0))
+    draws = PathDraws(
+        z_noise=draws.z_noise, z_flow=draws.z_flow, u_low=draws.u_low, u_high=draws.u_high,
+        lam_mult=np.ones(n_tapes), oi_mult=np.ones(n_tapes), lev_mix=np.zeros(n_tapes),
+        seed=draws.seed,
+    )  # fmt: skip
+    g_vol = np.random.default_rng(child_seed(ss, 1))
+    pv = _param_vector(pf.market, pf.book.forced_cap_frac)
+    out = simulate_paths((SIGMA_REF_PER_MIN**2, 0.0, 0.0), pv, empty_book(), draws)
+    sd = pf.market.volume_log_sd
+    tapes = []
+    for i in range(n_tapes):
+        c = start_price * np.exp(out["close"][i])
+        o = np.concatenate([[start_price], c[:-1]])
+        vol = out["expected_volume_base"][i] * np.exp(
+            sd * g_vol.standard_normal(n_bars) - 0.5 * sd**2
+        )
+        q = out["net_flow_base"][i]
+        vol = np.maximum(vol, np.abs(q))  # the traded volume holds the net taker flow
+        tb = 0.5 * (vol + q)
+        tapes.append(
+            Tape(
+                source=f"simulated:{i}",
+                symbol="SIMUSDT",
+                open_ms=start_ms + 60_000 * np.arange(n_bars, dtype=np.int64),
+                open=o,
+                high=np.maximum(start_price * np.exp(out["high"][i]), np.maximum(o, c)),
+                low=np.minimum(start_price * np.exp(out["low"][i]), np.minimum(o, c)),
+                close=c,
+                volume_base=vol,
+                taker_buy_base=tb,
+            )
+        )
+    return tapes
