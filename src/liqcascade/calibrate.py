@@ -9,8 +9,9 @@ a flag saying whether the tapes identify it. docs/market-model.md states each es
 2. impact: weighted least squares of ``r_t`` on ``q_t sr**beta`` and the transient state
    ``T~_{t-1}`` (weights ``1/h_{t-1}``), on a grid of ``beta`` (vol elasticity) and the decay
    time ``tau``; ``lam_ref`` and ``perm`` follow from the two coefficients.
-3. noise: ``noise_scale`` = std of the residual / ``sqrt(h_{t-1})``; ``noise_tail_df`` by
-   Student-t maximum likelihood on the standardised residuals.
+3. noise: with ``v_q`` the variance the flow's impact contributes at the state (the model's
+   own formula), ``noise_scale = sqrt(mean(resid**2 / max(h - v_q, 0.05 h)))``;
+   ``noise_tail_df`` by Student-t maximum likelihood on the standardised residuals.
 4. flow: ``flow_vol_elasticity`` = slope of ``log|q_t|`` on ``log sr``; ``flow_persistence``
    and ``flow_scale_ref_base`` by AR(1) least squares on ``q_t / sr**gamma_q``; tail df by
    Student-t likelihood of the innovations.
@@ -189,9 +190,6 @@ def fit_point(tapes: Sequence[Tape]) -> tuple[MarketParams, dict[str, float]]:
         [np.concatenate([[0.0], signal.lfilter([1.0], [1.0, -rho], x)[:-1]])[sl] for x in xs_all]
     )
     resid = r - (lam * x1 - lam * (1.0 - perm) * (1.0 - rho) * x2)
-    z = resid / np.sqrt(h)
-    noise_scale = float(np.sqrt(np.mean(z * z)))
-    noise_df = _tfit(z / noise_scale)
     r2_impact = 1.0 - float(np.sum(wts * resid**2) / np.sum(wts * r**2))
     # 4. flow
     ok = np.abs(q) > 0
@@ -209,6 +207,12 @@ def fit_point(tapes: Sequence[Tape]) -> tuple[MarketParams, dict[str, float]]:
     innov = y - phi * xl
     sq = float(np.std(innov))
     flow_df = _tfit(innov / max(sq, 1e-12))
+    # 3. noise: the part of the volatility state the flow's impact leaves, scaled by c_e
+    lam_t = lam * sr**beta
+    v_imp = (lam_t * sq * sr**gq) ** 2 / (1.0 - min(phi * phi, 0.9025))
+    rest = np.maximum(h - v_imp, 0.05 * h)
+    noise_scale = float(np.sqrt(np.mean(resid * resid / rest)))
+    noise_df = _tfit(resid / np.sqrt(rest) / noise_scale)
     # 5. volume
     v = np.concatenate([p.v[sl] for p in preps])
     okv = v > 0

@@ -16,7 +16,10 @@ One step (bar t+1), with ``sr = sqrt(h_t) / sigma_ref``:
 - forced flow: the liquidation engine executes at most ``forced_cap_frac * V`` of each queue
   per minute (forced orders are taker orders and never exceed what the market trades);
 - transient impact (a propagator with kernel ``G(k) = perm + (1 - perm) rho**k``):
-  ``r = lam * q - (1 - perm) (1 - rho) T + c_e sqrt(h) z``, ``T' = rho T + lam q``;
+  ``r = lam * q - (1 - perm) (1 - rho) T + c_e sqrt(max(h - v_q, 0.05 h)) z``,
+  ``T' = rho T + lam q``, where ``v_q = (lam s_q sr**gamma_q)**2 / (1 - phi**2)`` is the
+  variance the flow's impact contributes: the noise fills the rest of the volatility state, so
+  a step's variance is about ``h`` before forced orders add to it;
 - bar low and high: the extremes of a Brownian bridge between the two closes with variance
   ``(k_range**2) h`` (exact sampling by the reflection principle);
 - crossing: when the running low passes liquidation levels of the book grid, their size joins
@@ -404,7 +407,10 @@ def _path(
         fb = min(qs, cap)
         qs -= fb
         q = qe - fs + fb
-        dx = lam * q - (1.0 - perm) * (1.0 - rho) * tr + ce * sig * zn[p, k]
+        fsd = lam * sq * sr**gq
+        v_imp = fsd * fsd / (1.0 - phi * phi)
+        nsd = ce * math.sqrt(max(h - v_imp, 0.05 * h))
+        dx = lam * q - (1.0 - perm) * (1.0 - rho) * tr + nsd * zn[p, k]
         dx = min(max(dx, -0.5), 0.5)
         tr = rho * tr + lam * q
         sf += lam * (fb - fs)
@@ -495,9 +501,10 @@ def _simulate_numpy(h0, t0, q0, pv, cum, d: PathDraws):
         fb = np.minimum(qs, cap)
         qs = qs - fb
         q = qe - fs + fb
-        dx = np.clip(
-            lam * q - (1.0 - perm) * (1.0 - rho) * tr + ce * sig * d.z_noise[:, k], -0.5, 0.5
-        )
+        v_imp = (lam * sq * sr**gq) ** 2 / (1.0 - phi * phi)
+        nsd = ce * np.sqrt(np.maximum(h - v_imp, 0.05 * h))
+        dx = lam * q - (1.0 - perm) * (1.0 - rho) * tr + nsd * d.z_noise[:, k]
+        dx = np.clip(dx, -0.5, 0.5)
         tr = rho * tr + lam * q
         sf = sf + lam * (fb - fs)
         tf = rho * tf + lam * (fb - fs)
@@ -590,6 +597,7 @@ class Ensemble:
     forced_base: np.ndarray
     endogenous: np.ndarray
     seed: int
+    high: np.ndarray | None = None
 
     def min_low(self) -> np.ndarray:
         return self.low.min(axis=1)
@@ -630,6 +638,7 @@ def run_ensemble(
         forced_base=out["forced_base"],
         endogenous=out["endogenous"],
         seed=draws.seed,
+        high=c0 * np.exp(out["high"]),
     )
 
 

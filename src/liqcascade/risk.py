@@ -33,7 +33,6 @@ Clopper-Pearson interval.
 
 from __future__ import annotations
 
-import io
 import math
 import zipfile
 from collections.abc import Mapping, Sequence
@@ -440,20 +439,6 @@ def prob_liquidation(
 # --------------------------------------------------------------------------------------------
 # fitting volatility and jumps from klines
 # --------------------------------------------------------------------------------------------
-_KLINE_COLUMNS = (
-    "open_time",
-    "open",
-    "high",
-    "low",
-    "close",
-    "volume",
-    "close_time",
-    "quote_volume",
-    "count",
-    "taker_buy_volume",
-    "taker_buy_quote_volume",
-    "ignore",
-)
 
 
 def read_klines(path: str | Path) -> pl.DataFrame:
@@ -476,17 +461,9 @@ def read_klines(path: str | Path) -> pl.DataFrame:
             raw = p.read_bytes()
     except zipfile.BadZipFile as exc:
         raise DataError(f"{p}: not a readable zip file ({exc})") from exc
-    first = raw.split(b"\n", 1)[0].decode("utf-8", "replace")
-    has_header = not first[:1].isdigit()
-    try:
-        df = pl.read_csv(
-            io.BytesIO(raw),
-            has_header=has_header,
-            new_columns=None if has_header else list(_KLINE_COLUMNS[: first.count(",") + 1]),
-            infer_schema_length=0,
-        )
-    except pl.exceptions.PolarsError as exc:
-        raise DataError(f"{p}: not a kline csv ({exc})") from exc
+    from liqcascade.data.klines import epoch_ms_expr, parse_kline_text
+
+    df, _ = parse_kline_text(raw, str(p))
     missing = [c for c in ("open_time", "close") if c not in df.columns]
     if missing:
         raise DataError(f"{p}: kline columns {missing} missing (have {df.columns})")
@@ -498,7 +475,8 @@ def read_klines(path: str | Path) -> pl.DataFrame:
                 for c in ("open", "high", "low", "close")
                 if c in df.columns
             ],
-        ).sort("open_time")
+        )
+        out = out.with_columns(epoch_ms_expr("open_time")).sort("open_time")
     except pl.exceptions.PolarsError as exc:
         raise DataError(f"{p}: open_time/close not numeric ({exc})") from exc
     bad = out.filter(~(pl.col("close") > 0))

@@ -32,6 +32,18 @@ def register(app: typer.Typer) -> None:
             float | None, typer.Option(help="Open interest at the shock (base units); overrides")
         ] = None,
         report: Annotated[Path | None, typer.Option(help="HTML report path")] = None,
+        params: Annotated[
+            Path | None,
+            typer.Option(help="Market-model parameters file (default: the shipped calibration)"),
+        ] = None,
+        attribution: Annotated[
+            bool,
+            typer.Option(
+                "--attribution", help="Also split the observed fall into forced and exogenous flow"
+            ),
+        ] = False,
+        paths_n: Annotated[int, typer.Option("--paths", help="Market-model ensemble paths")] = 1000,
+        seed: Annotated[int, typer.Option(help="Seed of the market-model ensembles")] = 0,
         json_out: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
     ) -> None:
         """Replay a cascade day: model against observed price low, depth and liquidations."""
@@ -44,6 +56,10 @@ def register(app: typer.Typer) -> None:
             fit_on=fit_on,
             oi_base=oi_base,
             report=report,
+            params_file=params,
+            attribution=attribution,
+            n_paths=paths_n,
+            seed=seed,
         )
         if json_out:
             print_json(res.summary())
@@ -52,7 +68,8 @@ def register(app: typer.Typer) -> None:
 
 
 def print_replay(res: Any) -> None:
-    """Print the model-versus-observed table of a replay result and the report path."""
+    """Print the model-versus-observed table of a replay result, the market-model block and the
+    report path."""
     from rich.table import Table
 
     from liqcascade.replay import table_rows_text
@@ -83,4 +100,77 @@ def print_replay(res: Any) -> None:
         f"impulse {res.inputs['impulse_base']:,.1f} base over {res.inputs['impulse_minutes']} min; "
         f"impact: {res.inputs['impact']['model']}"
     )
+    print_market_model(res.market_model, res.sensitivity)
     console.print(f"report: {res.report_path}")
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None or v != v else f"{100 * v:+.2f} %"
+
+
+def _rel(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None or not b else a / b - 1.0
+
+
+def _hm(iso: str | None) -> str:
+    """``2025-10-10T21:20:00Z`` -> ``21:20`` (the date is in the table title)."""
+    return "-" if not iso else str(iso)[11:16]
+
+
+def print_market_model(model: dict[str, Any] | None, sens: list[dict[str, Any]] | None) -> None:
+    """Print the market model's trigger-mode replay block and its sensitivity rows."""
+    from rich.table import Table
+
+    if not model:
+        return
+    obs = model.get("observed", {})
+    lo = obs.get("low")
+    t = Table(
+        title=(
+            f"Market model ({model.get('mode')} mode, {model.get('n_paths')} paths, "
+            f"seed {model.get('seed')}): sees the tape until {model.get('sees_tape_until')}"
+        )
+    )
+    for c in ("metric", "model", "observed", "error"):
+        t.add_column(c, overflow="fold")
+    for key, label in (("low_p10", "low p10"), ("low_p50", "low p50"), ("low_p90", "low p90")):
+        v = model.get(key)
+        t.add_row(label, f"{v:,.1f}", f"{lo:,.1f}", _pct(_rel(v, lo)))
+    t.add_row("time of the low (p50)", _hm(model.get("low_time_p50")), _hm(obs.get("low_time")), "")
+    t.add_row("endogenous share of the fall", f"{100 * model['endogenous_share']:.1f} %", "", "")
+    ip = model.get("impact_only_low_p50")
+    t.add_row("impact-only low p50 (empty book)", f"{ip:,.1f}", f"{lo:,.1f}", _pct(_rel(ip, lo)))
+    oc = obs.get("origin_close")
+    for k, p in (model.get("p_fall_beyond") or {}).items():
+        t.add_row(f"P(fall beyond {k} from the last seen close)", f"{100 * p:.1f} %", "", "")
+    console.print(t)
+    console.print(
+        f"event first bar {model.get('event_first_bar')} ({model.get('event_picked_by')}); "
+        f"last seen close {oc:,.1f} at {obs.get('origin_time')}; parameters {model.get('params')}",
+        markup=False,
+        soft_wrap=True,
+    )
+    att = model.get("attribution")
+    if att:
+        console.print(
+            f"attribution (observed path): forced {att['forced_base_total']:,.1f} base, "
+            f"exogenous {att['exogenous_flow_base_total']:,.1f} base (observed net flow "
+            f"{att['observed_net_flow_base_total']:,.1f}), max forced share of a minute's volume "
+            f"{100 * att['max_forced_share_of_volume']:.1f} %, endogenous share "
+            f"{100 * att['endogenous_share']:.1f} %",
+            markup=False,
+            soft_wrap=True,
+        )
+    if sens:
+        base = model.get("low_p50")
+        st = Table(title="Sensitivity: low p50 with one fitted parameter scaled (same draws)")
+        for c in ("param", "factor", "low_p50", "change vs base p50"):
+            st.add_column(c, overflow="fold")
+        for r in sens:
+            st.add_row(
+                r["param"],
+                f"{r['factor']:g}",
+                f"{r['low_p50']:,.1f}",
+                _pct(_rel(r["low_p50"], base)),
+            )
+        console.print(st)

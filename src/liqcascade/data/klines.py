@@ -370,6 +370,15 @@ def _locate_structure_error(
     return DataError(f"{source}: not a Binance kline CSV ({exc})")
 
 
+def epoch_ms_expr(name: str) -> pl.Expr:
+    """Lenient per-row µs -> ms for an integer epoch column: values >= 1e14 are divided by 1000.
+
+    For the loose readers; :func:`read_klines` instead requires one unit per file.
+    """
+    c = pl.col(name)
+    return pl.when(c >= 10**14).then(c // 1000).otherwise(c).alias(name)
+
+
 def _typed_columns(df: pl.DataFrame, where: _Where) -> dict[str, np.ndarray]:
     """Cast the required string columns to numbers; name the first missing or non-numeric cell."""
     out: dict[str, np.ndarray] = {}

@@ -19,7 +19,6 @@ Volatilities are annualised on a 365-day year (crypto trades every day).
 
 from __future__ import annotations
 
-import io
 import math
 import zipfile
 from dataclasses import dataclass, field
@@ -116,17 +115,9 @@ def _read_one_kline(path: Path) -> pl.DataFrame:
             data = zf.read(names[0])
     else:
         data = path.read_bytes()
-    first = data.split(b"\n", 1)[0]
-    has_header = first.startswith(b"open_time")
-    try:
-        df = pl.read_csv(
-            io.BytesIO(data),
-            has_header=has_header,
-            new_columns=None if has_header else list(KLINE_COLUMNS),
-            infer_schema_length=0,
-        )
-    except Exception as exc:  # polars raises several exception types on bad csv
-        raise DataError(f"{path}: not a Binance kline CSV ({exc})") from None
+    from liqcascade.data.klines import epoch_ms_expr, parse_kline_text
+
+    df, _ = parse_kline_text(data, str(path))
     missing = [
         c
         for c in ("open_time", "high", "low", "close", "volume", "quote_volume")
@@ -143,7 +134,7 @@ def _read_one_kline(path: Path) -> pl.DataFrame:
                 pl.col(c).cast(pl.Float64)
                 for c in ("open", "high", "low", "close", "volume", "quote_volume")
             ),
-        )
+        ).with_columns(epoch_ms_expr("open_time"))
     except Exception as exc:
         raise DataError(f"{path}: non-numeric kline values ({exc})") from None
     bad = out.filter(
