@@ -9,9 +9,12 @@ a flag saying whether the tapes identify it. docs/market-model.md states each es
 2. impact: weighted least squares of ``r_t`` on ``q_t sr**beta`` and the transient state
    ``T~_{t-1}`` (weights ``1/h_{t-1}``), on a grid of ``beta`` (vol elasticity) and the decay
    time ``tau``; ``lam_ref`` and ``perm`` follow from the two coefficients.
-3. noise: with ``v_q`` the variance the flow's impact contributes at the state (the model's
-   own formula), ``noise_scale = sqrt(mean(resid**2 / max(h - v_q, 0.05 h)))``;
-   ``noise_tail_df`` by Student-t maximum likelihood on the standardised residuals.
+3. noise: the noise fills the part ``max(h - v_q, 0.05 h)`` of the volatility state that the
+   flow's impact (variance ``v_q``, the model's own formula) leaves, so a step's variance is
+   the state ``h`` and the state stays stable (``noise_scale`` = 1 by construction; the
+   empirical ratio ``sqrt(mean(resid**2 / max(h - v_q, 0.05 h)))`` is reported as
+   ``noise_rms_over_rest``); ``noise_tail_df`` by Student-t maximum likelihood on the
+   residuals standardised by that ratio.
 4. flow: ``flow_vol_elasticity`` = slope of ``log|q_t|`` on ``log sr``; ``flow_persistence``
    and ``flow_scale_ref_base`` by AR(1) least squares on ``q_t / sr**gamma_q``; tail df by
    Student-t likelihood of the innovations.
@@ -52,7 +55,6 @@ FIT_NAMES = (
     "impact_vol_elasticity",
     "impact_permanent_frac",
     "impact_decay_minutes",
-    "noise_scale",
     "noise_tail_df",
     "flow_persistence",
     "flow_scale_ref_base",
@@ -211,8 +213,8 @@ def fit_point(tapes: Sequence[Tape]) -> tuple[MarketParams, dict[str, float]]:
     lam_t = lam * sr**beta
     v_imp = (lam_t * sq * sr**gq) ** 2 / (1.0 - min(phi * phi, 0.9025))
     rest = np.maximum(h - v_imp, 0.05 * h)
-    noise_scale = float(np.sqrt(np.mean(resid * resid / rest)))
-    noise_df = _tfit(resid / np.sqrt(rest) / noise_scale)
+    noise_ratio = float(np.sqrt(np.mean(resid * resid / rest)))
+    noise_df = _tfit(resid / np.sqrt(rest) / noise_ratio)
     # 5. volume
     v = np.concatenate([p.v[sl] for p in preps])
     okv = v > 0
@@ -231,7 +233,7 @@ def fit_point(tapes: Sequence[Tape]) -> tuple[MarketParams, dict[str, float]]:
         impact_vol_elasticity=beta,
         impact_permanent_frac=perm,
         impact_decay_minutes=tau,
-        noise_scale=noise_scale,
+        noise_scale=1.0,
         noise_tail_df=noise_df,
         flow_persistence=float(np.clip(phi, -0.95, 0.95)),
         flow_scale_ref_base=sq,
@@ -246,6 +248,7 @@ def fit_point(tapes: Sequence[Tape]) -> tuple[MarketParams, dict[str, float]]:
         "n_bars": int(r.size),
         "n_tapes": len(preps),
         "impact_weighted_r2": r2_impact,
+        "noise_rms_over_rest": noise_ratio,
         "vol_qmle_nll_per_bar": best[0] / r.size,
     }
     return mp, metrics

@@ -641,13 +641,20 @@ _UNIT_INTERVAL = {"vol_decay": 0.999, "impact_permanent_frac": 1.0}
 
 
 def scaled_params(pf: ParamsFile, name: str, factor: float) -> ParamsFile:
-    """``pf`` with one market parameter multiplied by ``factor`` (fractions kept below 1)."""
+    """``pf`` with one market parameter multiplied by ``factor`` (fractions kept at most 1).
+
+    For ``vol_decay`` the factor scales the state's memory ``1 / (1 - a)`` instead, so that
+    0.9 and 1.1 stay inside (0, 1).
+    """
     import msgspec
 
     m = msgspec.to_builtins(pf.market)
     if name not in m:
         raise InputError(f"unknown market parameter {name!r}; expected one of {sorted(m)}")
-    v = m[name] * factor
+    if name == "vol_decay":  # the factor scales the memory 1 / (1 - a) of the EWMA state
+        v = 1.0 - (1.0 - m[name]) / factor
+    else:
+        v = m[name] * factor
     if name in _UNIT_INTERVAL:
         v = min(v, _UNIT_INTERVAL[name])
     m[name] = v

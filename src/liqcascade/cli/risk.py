@@ -129,7 +129,12 @@ _SIDE = typer.Option(..., "--side", help="long or short")
 _VOL = typer.Option(None, "--vol", help="annualised volatility (365-day year), e.g. 0.6")
 _HORIZON = typer.Option(1.0, "--horizon-days", help="horizon in days")
 _DRIFT = typer.Option(0.0, "--drift", help="annualised drift of the price itself (mu)")
-_MODEL = typer.Option("gbm", "--model", help="gbm (closed form) or jump (Merton, simulated)")
+_MODEL = typer.Option(
+    "gbm",
+    "--model",
+    help="gbm (closed form), jump (Merton, simulated) or ensemble (calibrated market model with "
+    "book and liquidity state from --klines, printed beside GBM and Merton)",
+)
 _KLINES = typer.Option(None, "--klines", help="kline file(s) (.csv/.zip) to fit vol and jumps")
 _JI = typer.Option(None, "--jump-intensity", help="jumps per year (lambda)")
 _JM = typer.Option(None, "--jump-mean", help="mean jump in log-price, e.g. -0.05")
@@ -165,6 +170,10 @@ def prob_cmd(
     """Probability that the price touches the liquidation price within the horizon."""
     from liqcascade import risk
 
+    if model == "ensemble":
+        _prob_ensemble(price, liq, side, horizon_days, klines, db, paths, seed, as_json)
+        return
+
     vol_, jump, fitted = _vol_and_jumps(
         vol, klines, model, jump_intensity, jump_mean, jump_std, _store_spec(store, start, end, db)
     )
@@ -187,6 +196,50 @@ def prob_cmd(
         print_json(out)
         return
     console.print(_kv_table("Probability of liquidation", out))
+
+
+def _prob_ensemble(
+    price: float,
+    liq: float,
+    side: str,
+    horizon_days: float,
+    klines: list[Path] | None,
+    db: Path | None,
+    paths: int,
+    seed: int,
+    as_json: bool,
+) -> None:
+    """The calibrated ensemble beside GBM and Merton fitted to the same kline file."""
+    from liqcascade import risk
+    from liqcascade.errors import InputError
+    from liqcascade.forecast import liquidation_probability
+
+    if not klines or len(klines) != 1:
+        raise InputError(
+            "--model ensemble needs one --klines file (1m klines; its last bar is now)"
+        )
+    n_ens = min(paths, 5000)
+    ens = liquidation_probability(
+        klines[0], price, liq, side, round(horizon_days * 1440), db=db, n_paths=n_ens, seed=seed
+    )
+    rows: dict[str, Any] = {
+        "ensemble (book + liquidity state)": ens.probability,
+        "ensemble, impact only (no book)": ens.probability_impact_only,
+    }
+    for m in ("gbm", "jump"):
+        vol_, jump, _ = _vol_and_jumps(None, klines, m, None, None, None)
+        r = risk.prob_liquidation(
+            price, liq, side, vol_, horizon_days, model=m, n_paths=paths, seed=seed, **jump
+        )
+        rows["GBM (vol fitted to the klines)" if m == "gbm" else "Merton jump-diffusion"] = (
+            r.probability
+        )
+    if as_json:
+        print_json({"ensemble": ens.as_dict(), "probabilities": rows})
+        return
+    out = {k: f"{100 * v:.2f} %" for k, v in rows.items()}
+    out["ensemble paths / seed / state at"] = f"{ens.n_paths} / {ens.seed} / {ens.state_time}"
+    console.print(_kv_table("Probability of liquidation within the horizon", out))
 
 
 @risk_app.command("position")
