@@ -12,7 +12,7 @@ One step (bar t+1), with ``sr = sqrt(h_t) / sigma_ref``:
 - liquidity state: impact per base unit ``lam = lam_ref * sr**beta`` (Kyle lambda rises as
   volatility rises: depth is withdrawn), expected traded volume ``V = v_ref * sr**gamma_v``;
 - exogenous flow ``qe' = phi * qe + s_q * sr**gamma_q * z_q`` (Student-t ``z_q``), clipped to
-  +-V;
+  +-3 V (a bound that binds only in the far tail);
 - forced flow: the liquidation engine executes at most ``forced_cap_frac * V`` of each queue
   per minute (forced orders are taker orders and never exceed what the market trades);
 - transient impact (a propagator with kernel ``G(k) = perm + (1 - perm) rho**k``):
@@ -132,7 +132,7 @@ def _toml_value(v: Any) -> str:
         return "true" if v else "false"
     if isinstance(v, int | float):
         if isinstance(v, float) and not math.isfinite(v):
-            return '"nan"'
+            return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")  # TOML 1.0 floats
         return repr(v)
     if isinstance(v, str):
         return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'

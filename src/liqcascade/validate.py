@@ -674,7 +674,8 @@ def replay_sensitivity(
     from liqcascade.calibrate import FIT_NAMES
 
     rows = []
-    for name in names or FIT_NAMES:
+    # volume_log_sd only shapes simulated tapes (simulate_tape); the ensemble does not read it
+    for name in names or [n for n in FIT_NAMES if n != "volume_log_sd"]:
         for f in factors:
             pf2 = scaled_params(mt.pf, name, f)
             mt2 = ModelTape(mt.tape, mt.k0, pf2, mt.gp)

@@ -117,6 +117,12 @@ def _hm(iso: str | None) -> str:
     return "-" if not iso else str(iso)[11:16]
 
 
+def _minutes(a: str | None, b: str | None) -> str:
+    from liqcascade.estimate import to_ms
+
+    return "" if not a or not b else f"{(to_ms(a) - to_ms(b)) / 60_000:+.0f} min"
+
+
 def print_market_model(model: dict[str, Any] | None, sens: list[dict[str, Any]] | None) -> None:
     """Print the market model's trigger-mode replay block and its sensitivity rows."""
     from rich.table import Table
@@ -136,17 +142,18 @@ def print_market_model(model: dict[str, Any] | None, sens: list[dict[str, Any]] 
     for key, label in (("low_p10", "low p10"), ("low_p50", "low p50"), ("low_p90", "low p90")):
         v = model.get(key)
         t.add_row(label, f"{v:,.1f}", f"{lo:,.1f}", _pct(_rel(v, lo)))
-    t.add_row("time of the low (p50)", _hm(model.get("low_time_p50")), _hm(obs.get("low_time")), "")
+    tm, to = model.get("low_time_p50"), obs.get("low_time")
+    t.add_row("time of the low (p50)", _hm(tm), _hm(to), _minutes(tm, to))
     t.add_row("endogenous share of the fall", f"{100 * model['endogenous_share']:.1f} %", "", "")
     ip = model.get("impact_only_low_p50")
     t.add_row("impact-only low p50 (empty book)", f"{ip:,.1f}", f"{lo:,.1f}", _pct(_rel(ip, lo)))
     oc = obs.get("origin_close")
     for k, p in (model.get("p_fall_beyond") or {}).items():
-        t.add_row(f"P(fall beyond {k} from the last seen close)", f"{100 * p:.1f} %", "", "")
+        t.add_row(f"P(fall beyond {k})", f"{100 * p:.1f} %", "", "")
     console.print(t)
     console.print(
         f"event first bar {model.get('event_first_bar')} ({model.get('event_picked_by')}); "
-        f"last seen close {oc:,.1f} at {obs.get('origin_time')}; parameters {model.get('params')}",
+        f"falls are measured from the last seen close {oc:,.1f} at {obs.get('origin_time')}; parameters {model.get('params')}",
         markup=False,
         soft_wrap=True,
     )

@@ -209,41 +209,41 @@ def _check_bars(cols: Mapping[str, np.ndarray], where: _Where) -> None:
         v = cols[c]
         add(
             _first(~np.isfinite(v)),
-            lambda k, c=c, v=v: f"{where(k, c)}: {v[k]!r} is not a finite number",
+            lambda k, c=c, v=v: f"{where(k, c)}: {float(v[k])!r} is not a finite number",
         )
     for c in _PRICES:
         v = cols[c]
         add(
             _first(np.isfinite(v) & ~(v > 0)),
-            lambda k, c=c, v=v: f"{where(k, c)}: price {v[k]!r}; expected a price > 0",
+            lambda k, c=c, v=v: f"{where(k, c)}: price {float(v[k])!r}; expected a price > 0",
         )
     for c in _VOLUMES:
         v = cols[c]
         add(
             _first(np.isfinite(v) & (v < 0)),
-            lambda k, c=c, v=v: f"{where(k, c)}: volume {v[k]!r}; expected a volume >= 0",
+            lambda k, c=c, v=v: f"{where(k, c)}: volume {float(v[k])!r}; expected a volume >= 0",
         )
     o, h, lo, c_ = cols["open"], cols["high"], cols["low"], cols["close"]
     add(
         _first(lo > np.minimum(o, c_)),
         lambda k: (
-            f"{where(k, 'low')}: low {lo[k]!r} is above min(open, close) = "
-            f"{min(o[k], c_[k])!r}; expected low <= open and low <= close"
+            f"{where(k, 'low')}: low {float(lo[k])!r} is above min(open, close) = "
+            f"{float(min(o[k], c_[k]))!r}; expected low <= open and low <= close"
         ),
     )
     add(
         _first(h < np.maximum(o, c_)),
         lambda k: (
-            f"{where(k, 'high')}: high {h[k]!r} is below max(open, close) = "
-            f"{max(o[k], c_[k])!r}; expected high >= open and high >= close"
+            f"{where(k, 'high')}: high {float(h[k])!r} is below max(open, close) = "
+            f"{float(max(o[k], c_[k]))!r}; expected high >= open and high >= close"
         ),
     )
     vol, tb = cols["volume"], cols["taker_buy_volume"]
     add(
         _first(tb > vol),
         lambda k: (
-            f"{where(k, 'taker_buy_volume')}: taker-buy volume {tb[k]!r} exceeds the volume "
-            f"{vol[k]!r}; expected taker_buy_volume <= volume"
+            f"{where(k, 'taker_buy_volume')}: taker-buy volume {float(tb[k])!r} exceeds the volume "
+            f"{float(vol[k])!r}; expected taker_buy_volume <= volume"
         ),
     )
     ct = cols.get("close_time")
