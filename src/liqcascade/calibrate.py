@@ -34,8 +34,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import numpy as np
-from scipy import optimize, signal, special
+from scipy import optimize, special
 
 from liqcascade.data.klines import Tape, read_klines
 from liqcascade.errors import InputError
@@ -44,7 +45,8 @@ from liqcascade.market import (
     BookPrior,
     MarketParams,
     ParamsFile,
-    initial_variance,
+    transient_state,
+    variance_state,
 )
 
 __all__ = ["FIT_NAMES", "CalibrationResult", "calibrate", "calibrate_files", "fit_point"]
@@ -101,12 +103,22 @@ def _prep(tape: Tape) -> _Prepared:
 
 def _var_state(p: _Prepared, decay: float) -> np.ndarray:
     """h_{t-1} for each return r_t (the state known before bar t)."""
-    h0 = initial_variance(p.close, WARMUP_BARS)
-    r2 = p.r * p.r
-    # h_t = decay h_{t-1} + (1 - decay) r_t^2 with h_0 = h0; the state before r_t is h_{t-1}
-    zi = signal.lfiltic([1.0 - decay], [1.0, -decay], [h0])
-    h_after = signal.lfilter([1.0 - decay], [1.0, -decay], r2, zi=zi)[0]
-    return np.maximum(np.concatenate([[h0], h_after[:-1]]), 1e-12)
+    return np.maximum(variance_state(p.close, decay, WARMUP_BARS)[:-1], 1e-12)
+
+
+def _impulses(
+    preps: Sequence[_Prepared], hs: Sequence[np.ndarray], beta: float
+) -> list[np.ndarray]:
+    """Per tape, the impact regressor ``q_t sr**beta`` (impact per unit of ``lam_ref``)."""
+    s0 = SIGMA_REF_PER_MIN
+    return [
+        p.q * np.clip(np.sqrt(h) / s0, 0.05, 200.0) ** beta for p, h in zip(preps, hs, strict=True)
+    ]
+
+
+def _lagged_transient(xs: Sequence[np.ndarray], rho: float, sl: slice) -> np.ndarray:
+    """``T~_{t-1}`` pooled over tapes: the transient state before each bar, per unit of lam."""
+    return np.concatenate([np.concatenate([[0.0], transient_state(x, rho)[:-1]])[sl] for x in xs])
 
 
 def _tfit(x: np.ndarray) -> float:
@@ -159,19 +171,10 @@ def fit_point(tapes: Sequence[Tape]) -> tuple[MarketParams, dict[str, float]]:
     # 2. impact: grid over (beta, tau), WLS for (lam, coefficient of the transient state)
     best_fit: tuple[float, float, float, float, float] | None = None
     for beta in _BETAS:
-        xs_all = [
-            p.q * np.clip(np.sqrt(hh) / s0, 0.05, 200.0) ** beta
-            for p, hh in zip(preps, hs, strict=True)
-        ]
+        xs_all = _impulses(preps, hs, float(beta))
         x1 = np.concatenate([x[sl] for x in xs_all])
         for tau in _TAUS:
-            rho = math.exp(-1.0 / tau)
-            x2 = np.concatenate(
-                [
-                    np.concatenate([[0.0], signal.lfilter([1.0], [1.0, -rho], x)[:-1]])[sl]
-                    for x in xs_all
-                ]
-            )
+            x2 = _lagged_transient(xs_all, math.exp(-1.0 / tau), sl)
             X = np.column_stack([x1, x2])
             sw = np.sqrt(wts)
             coef, *_ = np.linalg.lstsq(X * sw[:, None], r * sw, rcond=None)
@@ -184,13 +187,7 @@ def fit_point(tapes: Sequence[Tape]) -> tuple[MarketParams, dict[str, float]]:
     lam = max(lam, 1e-12)
     perm = float(np.clip(1.0 + c2 / (lam * (1.0 - rho)), 0.0, 1.0))
     x1 = q * sr**beta
-    xs_all = [
-        p.q * np.clip(np.sqrt(hh) / s0, 0.05, 200.0) ** beta
-        for p, hh in zip(preps, hs, strict=True)
-    ]
-    x2 = np.concatenate(
-        [np.concatenate([[0.0], signal.lfilter([1.0], [1.0, -rho], x)[:-1]])[sl] for x in xs_all]
-    )
+    x2 = _lagged_transient(_impulses(preps, hs, beta), rho, sl)
     resid = r - (lam * x1 - lam * (1.0 - perm) * (1.0 - rho) * x2)
     r2_impact = 1.0 - float(np.sum(wts * resid**2) / np.sum(wts * r**2))
     # 4. flow
@@ -262,7 +259,7 @@ class CalibrationResult:
 
     def table(self) -> list[dict[str, Any]]:
         """Rows of (param, value, stderr, identified) for printing."""
-        m = msgspec_builtins(self.params.market)
+        m = msgspec.to_builtins(self.params.market)
         return [
             {
                 "param": k,
@@ -272,13 +269,6 @@ class CalibrationResult:
             }
             for k in FIT_NAMES
         ]
-
-
-def msgspec_builtins(x: Any) -> dict[str, Any]:
-    import msgspec
-
-    out: dict[str, Any] = msgspec.to_builtins(x)
-    return out
 
 
 def calibrate(
@@ -306,10 +296,10 @@ def calibrate(
             mp, _ = fit_point([tapes[i] for i in idx])
         except InputError:
             continue
-        bd = msgspec_builtins(mp)
+        bd = msgspec.to_builtins(mp)
         for k in FIT_NAMES:
             boots[k].append(float(bd[k]))
-    pd = msgspec_builtins(point)
+    pd = msgspec.to_builtins(point)
     stderr: dict[str, float] = {}
     ident: dict[str, bool] = {}
     edges = {

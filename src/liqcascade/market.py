@@ -46,6 +46,7 @@ from typing import Any
 import msgspec
 import numpy as np
 from numba import njit, prange
+from scipy import signal
 
 from liqcascade.errors import ConfigError
 
@@ -61,6 +62,9 @@ __all__ = [
     "default_params",
     "draw_ensemble",
     "filter_state",
+    "impact_scale",
+    "transient_state",
+    "variance_state",
     "load_params",
     "run_ensemble",
     "simulate_paths",
@@ -216,34 +220,36 @@ def initial_variance(close: np.ndarray, warmup: int = 30) -> float:
     return max(v, 1e-10)
 
 
+def variance_state(close: np.ndarray, decay: float, warmup: int = 30) -> np.ndarray:
+    """The volatility state after each bar: ``h_0`` = :func:`initial_variance`,
+    ``h_t = decay h_{t-1} + (1 - decay) r_t**2`` with ``r_t`` the 1m log return of bar t."""
+    h0 = initial_variance(close, warmup)
+    r = np.diff(np.log(close))
+    zi = signal.lfiltic([1.0 - decay], [1.0, -decay], [h0])
+    after = signal.lfilter([1.0 - decay], [1.0, -decay], r * r, zi=zi)[0]
+    return np.concatenate([[h0], after])
+
+
+def transient_state(impulse: np.ndarray, rho: float) -> np.ndarray:
+    """The propagator's transient part after each bar: ``T_t = rho T_{t-1} + impulse_t``."""
+    return signal.lfilter([1.0], [1.0, -rho], np.asarray(impulse, dtype=float))
+
+
+def impact_scale(h_before: np.ndarray, params: MarketParams) -> np.ndarray:
+    """Impact per base unit given the volatility state before a bar: ``lam_ref * sr**beta``."""
+    sr = np.clip(np.sqrt(h_before) / SIGMA_REF_PER_MIN, 0.05, 200.0)
+    return params.impact_lambda_ref_per_base * sr**params.impact_vol_elasticity
+
+
 def filter_state(
     close: np.ndarray, net_flow_base: np.ndarray, params: MarketParams, warmup: int = 30
 ) -> MarketState:
     """Run the model's state recursions over an observed tape (causal: bar t uses bars <= t)."""
-    n = close.size
-    r = np.zeros(n)
-    r[1:] = np.diff(np.log(close))
-    h = np.empty(n)
-    tr = np.empty(n)
-    lam = np.empty(n)
-    a = params.vol_decay
-    rho = params.rho
-    hv = initial_variance(close, warmup)
-    tv = 0.0
-    for t in range(n):
-        sr = _clip_sr(math.sqrt(hv) / SIGMA_REF_PER_MIN)
-        lt = params.impact_lambda_ref_per_base * sr**params.impact_vol_elasticity
-        lam[t] = lt
-        if t > 0:
-            hv = a * hv + (1.0 - a) * r[t] * r[t]
-        tv = rho * tv + lt * net_flow_base[t]
-        h[t] = hv
-        tr[t] = tv
-    return MarketState(h=h, transient=tr, flow_base=np.asarray(net_flow_base, float), lam=lam)
-
-
-def _clip_sr(x: float) -> float:
-    return min(max(x, 0.05), 200.0)
+    q = np.asarray(net_flow_base, dtype=float)
+    h = variance_state(close, params.vol_decay, warmup)
+    lam = impact_scale(np.concatenate([h[:1], h[:-1]]), params)
+    tr = transient_state(lam * q, params.rho)
+    return MarketState(h=h, transient=tr, flow_base=q, lam=lam)
 
 
 # --------------------------------------------------------------------------------------------
