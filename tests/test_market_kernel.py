@@ -125,7 +125,8 @@ def test_forced_flow_never_exceeds_the_cap(crash_tape: ModelTape) -> None:
 
 
 def _ens(mt: ModelTape, seed: int, book: bool = True) -> Ensemble:
-    return mt.ensemble(CRASH_FIRST + 4, 60, np.random.SeedSequence(seed), 200, book=book)
+    draws = draw_ensemble(mt.pf, 200, 60, np.random.SeedSequence(seed))
+    return mt.ensemble(CRASH_FIRST + 4, draws, book=book)
 
 
 def test_ensemble_is_deterministic_for_a_seed(crash_tape: ModelTape) -> None:

@@ -66,7 +66,7 @@ def liquidation_probability(
     bar low reaches the barrier, a short when a bar high does.
     """
     from liqcascade import validate as v
-    from liqcascade.market import draw_ensemble, empty_book, run_ensemble
+    from liqcascade.market import draw_ensemble
     from liqcascade.risk import parse_side
 
     sd = parse_side(side)
@@ -85,17 +85,13 @@ def liquidation_probability(
     origin = len(mt.tape) - 1
     hz = int(horizon_minutes)
     draws = draw_ensemble(pf, n_paths, hz, seed)
-    t = mt.tape
     barrier = math.log(liq_price / price)
     out = []
-    for cum in (mt.book(origin), empty_book()):
-        ens = run_ensemble(pf, t.close, t.net_flow_base, origin, cum, draws, state=mt.state)
-        if sd == 1:
-            ext = np.log(ens.low.min(axis=1) / ens.origin_close)
-            out.append(float(np.mean(ext <= barrier)))
-        else:
-            hi = _highs(ens)
-            out.append(float(np.mean(hi >= barrier)))
+    for book in (True, False):
+        ens = mt.ensemble(origin, draws, book=book)
+        ext = ens.low.min(axis=1) if sd == 1 else ens.high.max(axis=1)
+        x = np.log(ext / ens.origin_close)
+        out.append(float(np.mean(x <= barrier if sd == 1 else x >= barrier)))
     p = out[0]
     return EnsembleProbability(
         probability=p,
@@ -107,11 +103,5 @@ def liquidation_probability(
         horizon_minutes=hz,
         n_paths=n_paths,
         seed=seed,
-        state_time=t.iso(origin),
+        state_time=mt.tape.iso(origin),
     )
-
-
-def _highs(ens: Any) -> np.ndarray:
-    if ens.high is None:
-        raise InputError("ensemble holds no bar highs")
-    return np.log(ens.high.max(axis=1) / ens.origin_close)

@@ -602,8 +602,8 @@ class Ensemble:
     low: np.ndarray
     forced_base: np.ndarray
     endogenous: np.ndarray
+    high: np.ndarray
     seed: int
-    high: np.ndarray | None = None
 
     def min_low(self) -> np.ndarray:
         return self.low.min(axis=1)

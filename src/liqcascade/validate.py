@@ -35,7 +35,7 @@ import polars as pl
 from liqcascade import scoring
 from liqcascade.data.klines import Tape, history_from_store, join_history, largest_fall, read_klines
 from liqcascade.errors import InputError
-from liqcascade.estimate import GridPrior, book_grids, grid_prior
+from liqcascade.estimate import GridPrior, book_grids, grid_prior, ms_to_iso
 from liqcascade.log import logger
 from liqcascade.market import (
     BOOK_BIN_LOG,
@@ -43,6 +43,7 @@ from liqcascade.market import (
     Ensemble,
     MarketState,
     ParamsFile,
+    PathDraws,
     child_seed,
     crossed_size,
     draw_ensemble,
@@ -110,10 +111,8 @@ class ModelTape:
             b.old_entry_log_sd, BOOK_BIN_LOG, BOOK_BINS,
         )  # fmt: skip
 
-    def ensemble(
-        self, origin: int, horizon: int, seed: np.random.SeedSequence, n_paths: int, book: bool
-    ) -> Ensemble:
-        draws = draw_ensemble(self.pf, n_paths, horizon, seed)
+    def ensemble(self, origin: int, draws: PathDraws, book: bool) -> Ensemble:
+        """The ensemble from bar ``origin`` with the tape's book (or an empty one)."""
         cum = self.book(origin) if book else empty_book()
         t = self.tape
         return run_ensemble(self.pf, t.close, t.net_flow_base, origin, cum, draws, state=self.state)
@@ -157,12 +156,6 @@ class EventReplay:
         }
 
 
-def _iso(ms: int) -> str:
-    from liqcascade.estimate import ms_to_iso
-
-    return ms_to_iso(int(ms))
-
-
 def ensemble_low_summary(mt: ModelTape, ens: Ensemble, first: int, origin: int) -> dict[str, Any]:
     """Low quantiles (10/50/90 %), median time of the low and the endogenous share."""
     tp = mt.tape
@@ -184,7 +177,7 @@ def ensemble_low_summary(mt: ModelTape, ens: Ensemble, first: int, origin: int) 
         "low_p10": p10,
         "low_p50": p50,
         "low_p90": p90,
-        "low_time_p50": _iso(int(np.median(t_ms) // 60_000 * 60_000)),
+        "low_time_p50": ms_to_iso(int(np.median(t_ms) // 60_000 * 60_000)),
         "endogenous_share": float(np.median(share)),
         "p_fall_beyond": {
             f"{x:g}%": float(np.mean(low <= ens.origin_close * (1 - x / 100)))
@@ -217,8 +210,9 @@ def replay_event(
         span = tp.low[first : min(first + EVENT_MINUTES, n)]
         low_idx = first + int(np.argmin(span))
     ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-    ens = mt.ensemble(origin, horizon, ss, n_paths, book=True)
-    ens0 = mt.ensemble(origin, horizon, ss, n_paths, book=False)
+    draws = draw_ensemble(mt.pf, n_paths, horizon, ss)
+    ens = mt.ensemble(origin, draws, book=True)
+    ens0 = mt.ensemble(origin, draws, book=False)
     model = ensemble_low_summary(mt, ens, first, origin)
     imp = ensemble_low_summary(mt, ens0, first, origin)
     end = min(origin + horizon, n - 1)
@@ -272,14 +266,11 @@ def rolling_forecast(
     start = mt.k0 + warmup - 1
     ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     draws = draw_ensemble(mt.pf, n_paths, horizon, ss)
-    pv_cum0 = empty_book()
     rows = max(n - start, 0)
     out = {k: np.full(rows, np.nan) for k in ("q05", "q01", "q05i", "q01i")}
     for idx, t in enumerate(range(start, n)):
-        e = run_ensemble(mt.pf, tp.close, tp.net_flow_base, t, mt.book(t), draws, state=mt.state)
-        e0 = run_ensemble(mt.pf, tp.close, tp.net_flow_base, t, pv_cum0, draws, state=mt.state)
-        m = e.low.min(axis=1)
-        m0 = e0.low.min(axis=1)
+        m = mt.ensemble(t, draws, book=True).min_low()
+        m0 = mt.ensemble(t, draws, book=False).min_low()
         out["q05"][idx], out["q01"][idx] = np.quantile(m, PROBS)
         out["q05i"][idx], out["q01i"][idx] = np.quantile(m0, PROBS)
     var = scoring.ewma_variance(tp.close, lam=0.94, warmup=warmup)
@@ -329,9 +320,7 @@ def forecast_scores(fc: pl.DataFrame) -> dict[str, dict[str, float]]:
             tag = "q05" if prob == 0.05 else "q01"
             d[f"{tag}_breach"] = scoring.breach_rate(y[ok], q[ok]) if ok.any() else float("nan")
             d[f"{tag}_pinball"] = (
-                scoring.pinball_loss(y[ok] / ref[ok], q[ok] / ref[ok], prob)
-                if ok.any()
-                else float("nan")
+                scoring.pinball_loss_rel(y[ok], q[ok], prob, ref[ok]) if ok.any() else float("nan")
             )
         res[name] = d
     return res
@@ -429,10 +418,13 @@ def skill_table(res: ValidationResult) -> dict[str, Any]:
         for e in ev:
             o = e.observed
             fall = o["high"] - o["low"]
-            err.append(abs(e.replay["low_p50"] - o["low"]) / fall if fall > 0 else math.nan)
-            err0.append(abs(e.impact_only["low_p50"] - o["low"]) / fall if fall > 0 else math.nan)
-            seen = min(o["origin_close"], o["low_over_replay"]) if False else o["origin_close"]
-            nc.append(abs(seen - o["low"]) / fall if fall > 0 else math.nan)
+
+            def frac(x: float, o: dict[str, Any] = o, fall: float = fall) -> float:
+                return abs(x - o["low"]) / fall if fall > 0 else math.nan
+
+            err.append(frac(e.replay["low_p50"]))
+            err0.append(frac(e.impact_only["low_p50"]))
+            nc.append(frac(o["origin_close"]))  # no change: the price stays at the origin close
             cover.append(e.replay["low_p10"] <= o["low"] <= e.replay["low_p90"])
             closer.append(
                 abs(e.replay["low_p50"] - o["low"]) < abs(e.impact_only["low_p50"] - o["low"])
@@ -637,8 +629,6 @@ def write_report(res: ValidationResult, path: str | Path) -> Path:
 # --------------------------------------------------------------------------------------------
 # sensitivity of a replay to each fitted parameter
 
-_UNIT_INTERVAL = {"vol_decay": 0.999, "impact_permanent_frac": 1.0}
-
 
 def scaled_params(pf: ParamsFile, name: str, factor: float) -> ParamsFile:
     """``pf`` with one market parameter multiplied by ``factor`` (fractions kept at most 1).
@@ -655,8 +645,8 @@ def scaled_params(pf: ParamsFile, name: str, factor: float) -> ParamsFile:
         v = 1.0 - (1.0 - m[name]) / factor
     else:
         v = m[name] * factor
-    if name in _UNIT_INTERVAL:
-        v = min(v, _UNIT_INTERVAL[name])
+    if name == "impact_permanent_frac":
+        v = min(v, 1.0)
     m[name] = v
     return msgspec.structs.replace(pf, market=msgspec.convert(m, type(pf.market)))
 

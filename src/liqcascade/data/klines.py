@@ -48,15 +48,10 @@ BAR_MS = 60_000
 #: close_time - open_time of a 1-minute bar.
 CLOSE_OFFSET_MS = BAR_MS - 1
 #: Columns a strict 1m kline file must have (a headerless file needs the first 11 columns).
-_REQUIRED = (
-    "open_time",
-    "open",
-    "high",
-    "low",
-    "close",
-    "volume",
-    "close_time",
-    "taker_buy_volume",
+_REQUIRED = tuple(
+    c
+    for c in KLINE_COLUMNS
+    if c not in ("quote_volume", "count", "taker_buy_quote_volume", "ignore")
 )
 _MIN_HEADERLESS_COLUMNS = 11
 _PRICES = ("open", "high", "low", "close")

@@ -49,21 +49,6 @@ __all__ = [
 #: Seconds in a 365-day year (annualisation of volatilities).
 YEAR_S = 365.0 * 86400.0
 
-KLINE_COLUMNS = (
-    "open_time",
-    "open",
-    "high",
-    "low",
-    "close",
-    "volume",
-    "close_time",
-    "quote_volume",
-    "count",
-    "taker_buy_volume",
-    "taker_buy_quote_volume",
-    "ignore",
-)
-
 
 @dataclass(frozen=True)
 class ShockPath:
@@ -115,7 +100,7 @@ def _read_one_kline(path: Path) -> pl.DataFrame:
             data = zf.read(names[0])
     else:
         data = path.read_bytes()
-    from liqcascade.data.klines import epoch_ms_expr, parse_kline_text
+    from liqcascade.data.klines import KLINE_COLUMNS, epoch_ms_expr, parse_kline_text
 
     df, _ = parse_kline_text(data, str(path))
     missing = [
