@@ -1,4 +1,7 @@
-"""Generate examples/positions_btc.csv: a synthetic but realistically shaped Binance BTCUSDT book.
+"""Generate positions_btc.csv: a synthetic but realistically shaped Binance BTCUSDT book.
+
+The file ships in the package (src/liqcascade/examples/positions_btc.csv, the web dashboard's
+example book); examples/positions_btc.csv in the repository points to it.
 
 Seeded (numpy.random.default_rng(SEED)); rerun to reproduce the file byte for byte:
 
@@ -34,6 +37,9 @@ import polars as pl
 
 SEED = 20251010
 MARK_PRICE = 120_000.0
+PACKAGED = (
+    Path(__file__).resolve().parents[1] / "src" / "liqcascade" / "examples" / "positions_btc.csv"
+)
 LEVERAGE_BUTTONS = np.array([1, 2, 3, 5, 10, 15, 20, 25, 50, 75, 100, 125], dtype=np.float64)
 
 
@@ -115,7 +121,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=25_000)
     ap.add_argument("--seed", type=int, default=SEED)
-    ap.add_argument("--out", type=Path, default=Path(__file__).with_name("positions_btc.csv"))
+    ap.add_argument("--out", type=Path, default=PACKAGED)
     args = ap.parse_args()
     df = generate(args.n, args.seed)
     df.write_csv(args.out)

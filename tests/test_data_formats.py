@@ -241,8 +241,8 @@ def test_store_open_errors(tmp_path: Path) -> None:
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
-        with pytest.raises(DataError, match="locked by another process"):
-            Store(db)
+        with pytest.raises(DataError, match="the store is busy: another process"):
+            Store(db, lock_wait_s=0)
     finally:
         holder.kill()
         holder.wait()

@@ -69,4 +69,5 @@ def test_dynamic_cli_errors_name_the_problem(tmp_path):
     bad = tmp_path / "path.csv"
     bad.write_text("price\n98000\n-5\n")
     r = CliRunner().invoke(app, [*base, "--path", str(bad)])
-    assert r.exit_code != 0 and "row 2" in r.output
+    # rich wraps long paths at the terminal width: compare with the line breaks removed
+    assert r.exit_code != 0 and "row 2" in " ".join(r.output.split())

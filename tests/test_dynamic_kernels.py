@@ -7,7 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from liqcascade import margin
 from liqcascade.engine import dyn_kernels as K
+from liqcascade.engine.dyn_tiers import TierSet
 from liqcascade.impact import LinearImpact, SqrtImpact
 from liqcascade.markets import (
     ImpactTable,
@@ -20,6 +22,7 @@ from liqcascade.markets import (
     execute_on_curve,
     execute_on_curve_plain,
 )
+from liqcascade.venues import list_symbols, list_venues, load_venue
 
 
 def _tables():
@@ -137,15 +140,30 @@ def _random_state(rng, n, proc):
     entry = rng.uniform(90, 110, n)
     lev = rng.uniform(2, 60, n)
     marg = size * entry / lev
-    mmr = np.full(n, 0.01)
-    cum = np.zeros(n)
-    s = side.astype(float)
-    liq = (s * size * entry - marg - cum) / (size * (s - mmr))
-    bank = entry - s * marg / size
+    rules = load_venue("hyperliquid", "BTC")
+    tiers = TierSet.from_rules([rules, None], [0.0, 0.01])
+    table = (rng.random(n) < 0.5).astype(np.int64)  # half on HL's tiers, half on one 1% tier
+    liq = np.empty(n)
+    mmr = np.empty(n)
+    cum = np.empty(n)
+    for j in (0, 1):
+        sel = table == j
+        r = rules if j == 0 else None
+        if r is None:
+            liq[sel] = margin.liquidation_price_at_rate(
+                side[sel], size[sel], entry[sel], marg[sel], 0.01
+            )
+            mmr[sel], cum[sel] = 0.01, 0.0
+        else:
+            liq[sel], k = margin.liquidation_price_and_tier(
+                r, side[sel], size[sel], entry[sel], marg[sel]
+            )
+            mmr[sel], cum[sel] = r.tiers.mmr[k], r.tiers.cum_quote[k]
+    bank = entry - side * marg / size
     prm = np.zeros(K.N_PRM)
     prm[:] = [0.005, 1, 100_000, 0.2, 30, 2 / 3, 0, 1, 1.0, 1.5, 0.1, 1000, 100_000, 1e6]
     fund = np.array([rng.choice([0.0, 1e4, 1e9]), 0.0, rng.choice([0.0, 1e6]), 0.0, 0.0, 0.0])
-    return side, size, entry, marg, mmr, cum, liq, bank, prm, fund
+    return side, size, entry, marg, mmr, cum, liq, bank, prm, fund, tiers, table
 
 
 @pytest.mark.parametrize("proc", [K.PROC_BINANCE, K.PROC_HYPERLIQUID, K.PROC_DYDX])
@@ -155,7 +173,7 @@ def test_liquidate_batch_twin(proc, seed):
     t = TABLES[seed % 3]
     out = []
     for fn in (K.liquidate_batch, K.liquidate_batch_plain):
-        side, size, entry, marg, mmr, cum, liq, bank, prm, fund = _random_state(
+        side, size, entry, marg, mmr, cum, liq, bank, prm, fund, tiers, table = _random_state(
             np.random.default_rng(seed), n, proc
         )
         s = 1
@@ -171,57 +189,26 @@ def test_liquidate_batch_twin(proc, seed):
         posa = np.zeros(n, np.int64)
         pend = np.zeros(n, np.int64)
         px = np.zeros(n)
+        pos = (side, size, entry, marg, mmr, cum, liq, bank, active, last, rq, table)
+        book = (t.volume_base, t.move, t.cum_bid, 1.0, 100.0, 1.0)
+        evt = (kind, posa, *ev.values())
         res = fn(
-            idx,
-            1,
-            1.0,
-            95.0,
-            100.0,
-            proc,
-            prm,
-            fund,
-            side,
-            size,
-            entry,
-            marg,
-            mmr,
-            cum,
-            liq,
-            bank,
-            active,
-            last,
-            rq,
-            t.volume_base,
-            t.move,
-            t.cum_bid,
-            1.0,
-            100.0,
-            0.0,
-            1.0,
-            kind,
-            posa,
-            ev["qty"],
-            ev["ref"],
-            ev["exe"],
-            ev["liq"],
-            ev["tp"],
-            ev["fee"],
-            ev["ifc"],
-            ev["vault"],
-            ev["bad"],
-            ev["ret"],
-            pend,
-            px,
+            idx, 1.0, 95.0, 100.0, proc, prm, fund, pos, tiers.arrays(), book, 0.0, evt, (pend, px)
         )
-        out.append((res, kind, posa, ev, fund.copy(), size.copy(), marg.copy(), pend, px))
-    (ra, ka, pa, ea, fa, sa, ma, pna, pxa), (rb, kb, pb, eb, fb, sb, mb, pnb, pxb) = out
+        out.append(
+            (res, kind, posa, ev, fund.copy(), size.copy(), marg.copy(), pend, px, liq.copy())
+        )
+    (ra, ka, pa, ea, fa, sa, ma, pna, pxa, la), (rb, kb, pb, eb, fb, sb, mb, pnb, pxb, lb) = out
     assert ra[0] == rb[0] and ra[1] == rb[1]
     assert ra[2] == pytest.approx(rb[2], rel=1e-12)
     assert np.array_equal(ka, kb) and np.array_equal(pa, pb) and np.array_equal(pna, pnb)
+    # the plain twin walks the book by quadrature (markets.execute_on_curve_plain), which agrees
+    # with the closed form to 1e-8 (test_execute_on_curve_twin)
     for k in ea:
-        np.testing.assert_allclose(ea[k], eb[k], rtol=1e-10, atol=1e-9)
-    np.testing.assert_allclose(fa, fb, rtol=1e-12)
-    np.testing.assert_allclose(sa, sb, rtol=1e-12)
+        np.testing.assert_allclose(ea[k], eb[k], rtol=1e-8, atol=1e-6)
+    np.testing.assert_allclose(fa, fb, rtol=1e-8)
+    np.testing.assert_allclose(sa, sb, rtol=1e-8)
+    np.testing.assert_allclose(la, lb, rtol=1e-8)
     # every event balances
     n_ev = ra[0]
     tot = ea["tp"] + ea["fee"] + ea["ifc"] + ea["vault"] + ea["bad"]
@@ -229,14 +216,92 @@ def test_liquidate_batch_twin(proc, seed):
     assert np.all(np.abs(tot[:n_ev]) <= 1e-9 * scale[:n_ev])
 
 
-def test_isolated_prices_solve_their_equations():
-    s, q, e, m, mmr, cum = 1.0, 2.0, 100.0, 20.0, 0.01, 0.5
-    lp = K.isolated_liquidation_price(s, q, e, m, mmr, cum)
-    assert m + s * q * (lp - e) == pytest.approx(q * lp * mmr - cum, rel=1e-12)
-    bp = K.isolated_bankruptcy_price(s, q, e, m)
-    assert m + s * q * (bp - e) == pytest.approx(0.0, abs=1e-12)
-    lp_s = K.isolated_liquidation_price(-1.0, q, e, m, mmr, cum)
-    assert m - q * (lp_s - e) == pytest.approx(q * lp_s * mmr - cum, rel=1e-12)
+def _venue_rules():
+    out = []
+    for v in list_venues():
+        for sym in list_symbols(v)[:2] or ["BTCUSDT"]:
+            out.append(load_venue(v, sym))
+    return out
+
+
+@pytest.mark.parametrize("rules", _venue_rules(), ids=lambda r: f"{r.venue}:{r.symbol}")
+def test_liquidation_price_one_is_margins_rule(rules):
+    """The one-position kernel the engine re-prices with gives margin.liquidation_price_and_tier,
+    for every venue's rules, across every tier (notionals from 0 to past the last floor)."""
+    rng = np.random.default_rng(7)
+    n = 400
+    entry = rng.uniform(50.0, 150_000.0, n)
+    top = max(float(rules.tiers.floor_quote[-1]) * 2.0, 1e6)
+    size = np.exp(rng.uniform(np.log(1.0), np.log(top), n)) / entry
+    side = np.where(rng.random(n) < 0.5, 1, -1)
+    marg = size * entry / rng.uniform(1.0, 100.0, n)
+    want_p, want_k = margin.liquidation_price_and_tier(rules, side, size, entry, marg)
+    t = rules.tiers
+    got_p = np.empty(n)
+    got_k = np.empty(n, np.int64)
+    for i in range(n):
+        p, k = margin.liquidation_price_one(
+            float(side[i]), size[i], entry[i], marg[i], t.floor_quote, t.mmr, t.cum_quote,
+            rules.mm_fee_rate, margin.formula_code(rules),
+        )  # fmt: skip
+        got_p[i] = p if p > 0 else np.nan
+        got_k[i] = k
+    np.testing.assert_allclose(got_p, want_p, rtol=1e-12, equal_nan=True)
+    ok = np.isfinite(want_p)
+    assert np.array_equal(got_k[ok], want_k[ok])
+    assert len(np.unique(want_k)) > 1 or len(t) == 1  # the draw spans several tiers
+
+
+def test_reprice_uses_the_venue_tier_at_the_new_size():
+    """A Hyperliquid position above the $150M tier floor, cut below it, is re-priced in tier 1
+    (a fixed-tier formula would keep tier 2's rate)."""
+    rules = load_venue("hyperliquid", "BTC")
+    tiers = TierSet.from_rules([rules], [0.0])
+    s, q, e, m = 1.0, 2_000.0, 100_000.0, 20e6  # $200M at 10x: tier 2
+    p0, k0 = margin.liquidation_price_and_tier(rules, 1, q, e, m)
+    assert int(k0) == 1
+    pos = (
+        np.array([1], np.int8), np.array([q]), np.array([e]), np.array([m]),
+        np.array([rules.tiers.mmr[1]]), np.array([rules.tiers.cum_quote[1]]), np.array([float(p0)]),
+        np.array([e - m / q]), np.ones(1, np.bool_), np.zeros(1), np.zeros(1, np.uint8),
+        np.zeros(1, np.int64),
+    )  # fmt: skip
+    q1, m1 = 1_000.0, 9e6
+    K.reprice(pos, tiers.arrays(), 0, s, q1, e, m1)
+    want, k1 = margin.liquidation_price_and_tier(rules, 1, q1, e, m1)
+    assert int(k1) == 0
+    assert pos[6][0] == pytest.approx(float(want), rel=1e-12)
+    assert pos[4][0] == rules.tiers.mmr[0] and pos[10][0] == 1
+    assert pos[7][0] == pytest.approx(
+        float(margin.bankruptcy_price(rules, 1, q1, e, m1)), rel=1e-12
+    )
+    fixed = margin.liquidation_price_at_rate(
+        1, q1, e, m1, rules.tiers.mmr[1], rules.tiers.cum_quote[1]
+    )
+    assert abs(float(fixed) - pos[6][0]) > 1.0  # the old fixed-tier price is off by dollars
+
+
+def test_funding_moves_the_trigger_as_margins_rule_does():
+    rules = load_venue("okx_swap", "BTC-USDT-SWAP")  # fee term in the rule
+    tiers = TierSet.from_rules([rules], [0.0])
+    side = np.array([1, -1], np.int8)
+    q = np.array([2.0, 3.0])
+    e = np.array([100_000.0, 100_000.0])
+    m = np.array([10_000.0, 20_000.0])
+    liq, k = margin.liquidation_price_and_tier(rules, side, q, e, m)
+    pos = (
+        side, q.copy(), e, m.copy(), rules.tiers.mmr[k], rules.tiers.cum_quote[k], liq.copy(),
+        e - side * m / q, np.ones(2, np.bool_), np.zeros(2), np.zeros(2, np.uint8),
+        np.zeros(2, np.int64),
+    )  # fmt: skip
+    pay = np.array([150.0, -80.0])
+    K.pay_funding(np.arange(2, dtype=np.int64), pay, pos, tiers.arrays())
+    want = margin.liquidation_price(rules, side, q, e, m - pay)
+    np.testing.assert_allclose(pos[6], want, rtol=1e-12)
+    np.testing.assert_allclose(pos[3], m - pay, rtol=0)
+    np.testing.assert_allclose(
+        pos[7], margin.bankruptcy_price(rules, side, q, e, m - pay), rtol=1e-12
+    )
 
 
 @settings(max_examples=15, deadline=None)

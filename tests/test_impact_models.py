@@ -164,3 +164,19 @@ def test_shared_bookdepth_matches_shipped_copy(shared_dir):
     assert a.timestamp == b.timestamp
     np.testing.assert_array_equal(a.bid_depth_base, b.bid_depth_base)
     np.testing.assert_array_equal(a.ask_depth_base, b.ask_depth_base)
+
+
+def test_market_impact_is_the_calibrated_lambda(tmp_path) -> None:
+    """``market`` turns the calibrated impact per base unit into a linear 1 % depth."""
+    from liqcascade.errors import ConfigError
+    from liqcascade.impact import LinearImpact, parse_impact
+    from liqcascade.market import load_params
+
+    lam = load_params().market.impact_lambda_ref_per_base
+    m = parse_impact("market")
+    assert isinstance(m, LinearImpact)
+    assert m.depth_1pct_base == pytest.approx(0.01 / lam, rel=1e-12)
+    # a volume moves the price by lam per unit, as the market model's immediate impact
+    assert m.move_for_volume(100.0) == pytest.approx(100.0 * lam, rel=1e-12)
+    with pytest.raises(ConfigError):
+        parse_impact(f"market:{tmp_path / 'missing.toml'}")

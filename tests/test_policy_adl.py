@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from liqcascade.adl import ADLPolicy, allocate
 from liqcascade.engine.dynamic import DynamicConfig, PositionArrays, simulate
 from liqcascade.impact import LinearImpact
+from liqcascade.ledger import LossLedger
 
 POLICIES = [
     "queue:binance",
@@ -159,6 +160,11 @@ def test_engine_runs_conserve_money_and_spare_losers(spec, pos, shock, depth, se
     scale = 1.0 + (lg["qty_base"] * lg["ref_price"]).abs().sum()
     assert float(resid.max() or 0.0) <= 1e-9 * scale  # money is conserved event by event
     assert float(lg["bad_debt"].max() or 0.0) <= 0.0
+    # the loss ledger of the run: every amount >= 0, ADL + bad debt cover what was needed
+    book = LossLedger.from_events(lg)
+    assert all(v >= 0.0 for v in book.as_dict().values())
+    needed = float(res.losses["adl_needed"].sum())
+    assert book.adl_counterparty_quote + book.bad_debt_quote >= needed - 1e-9 * scale
     win = lg.filter(lg["kind"] == "adl_winner")
     if win.height:
         p = win["position"].to_numpy()

@@ -101,8 +101,15 @@ def test_money_is_conserved() -> None:
     ix = index(b, [LinearImpact(200.0), LinearImpact(50.0)], fund=100.0)
     for j in (-0.01, -0.03, 0.02):
         out = jump(ix, j)
-        # bad debt is paid by the fund or by ADL; the fund moves by fees in minus draws out
-        np.testing.assert_allclose(out[:, C.M_BAD], out[:, C.M_USED] + out[:, C.M_ADLL], rtol=1e-12)
+        # the deficit is paid by the fund, by ADL or left as bad debt (0 here: ADL covers the
+        # rest); the fund moves by fees in minus draws out
+        np.testing.assert_allclose(
+            out[:, C.M_DEFICIT],
+            out[:, C.M_USED] + out[:, C.M_ADLL] + out[:, C.M_UNCOV],
+            rtol=1e-12,
+        )
+        assert np.all(out[:, C.M_UNCOV] == 0.0)
+        assert np.all(out[:, [C.M_FEES, C.M_USED, C.M_DEFICIT, C.M_ADLL, C.M_ADLN]] >= 0.0)
         np.testing.assert_allclose(
             out[:, C.M_FEND], 100.0 + out[:, C.M_FEES] - out[:, C.M_USED], rtol=1e-12
         )

@@ -101,7 +101,7 @@ def test_cli_bad_key_names_it(tmp_path: Path) -> None:
     p.write_text(SCENARIO.replace('kind = "jump"', 'kind = "jmp"'))
     r = CliRunner().invoke(app, ["stress", str(p), "--paths", "2"])
     assert isinstance(r.exception, ConfigError)
-    assert str(r.exception).startswith("bad.toml: [shock].kind: expected one of jump|news|bridge")
+    assert str(r.exception).startswith("bad.toml: shock.kind: expected one of jump|news|bridge")
 
 
 def test_example_scenarios_run_small(tmp_path: Path) -> None:
@@ -111,3 +111,38 @@ def test_example_scenarios_run_small(tmp_path: Path) -> None:
         assert r.exit_code == 0, (f, r.output)
         doc = json.loads(r.stdout)
         assert doc["paths"] == 4
+
+
+def _result(paths: pl.DataFrame):
+    from liqcascade.sweep import StressResult
+
+    return StressResult(
+        paths,
+        pl.DataFrame({"metric": ["m"], "value": [1.0]}),
+        {"scenario": "t.toml", "seed": 3, "backend": "inline"},
+    )
+
+
+def test_store_results_registered_tables_and_one_transaction(tmp_path: Path) -> None:
+    from liqcascade.data import Store
+    from liqcascade.data.store import RESULT_TABLES
+    from liqcascade.errors import DataError
+    from liqcascade.sweep import store_results
+
+    db = tmp_path / "m.duckdb"
+    # the store creates the result tables from its registry
+    with Store(db) as st:
+        assert {"stress_runs", "stress_results"} <= set(RESULT_TABLES)
+        assert st.table_rows("stress_runs") == 0 and st.table_rows("stress_results") == 0
+    # a null path breaks the second INSERT (NOT NULL): the first must be rolled back with it
+    bad = _result(pl.DataFrame({"path": [0, None], "liq_notional_quote": [1.0, 2.0]}))
+    with pytest.raises(DataError, match="nothing was written"):
+        store_results(bad, db)
+    with Store(db) as st:
+        assert st.table_rows("stress_runs") == 0 and st.table_rows("stress_results") == 0
+    # the store is usable afterwards and a good run lands whole
+    good = _result(pl.DataFrame({"path": [0, 1], "liq_notional_quote": [1.0, 2.0]}))
+    run_id = store_results(good, db)
+    with Store(db) as st:
+        assert st.sql("SELECT run_id, seed, paths FROM stress_runs").rows() == [(run_id, 3, 2)]
+        assert st.table_rows("stress_results") == 2

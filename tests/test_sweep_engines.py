@@ -69,6 +69,6 @@ def test_dynamic_engine_rejects_behaviours_without_hooks() -> None:
     raw = copy.deepcopy(RAW)
     raw["monte_carlo"]["engine"] = "dynamc"
     with pytest.raises(
-        ConfigError, match=r"\[monte_carlo\]: engine: expected one of index\|dynamic"
+        ConfigError, match=r"monte_carlo: engine: expected one of index\|dynamic"
     ):
         parse_scenario(raw)

@@ -52,7 +52,8 @@ def test_summary_rows() -> None:
             "liq_notional_quote": liq,
             "liq_long_notional_quote": liq,
             "liq_short_notional_quote": np.zeros(n),
-            "bad_debt_quote": np.maximum(g.normal(0, 1e6, n), 0),
+            "deficit_quote": np.maximum(g.normal(0, 1e6, n), 0),
+            "bad_debt_quote": np.zeros(n),
             "insurance_used_quote": np.zeros(n),
             "adl_notional_quote": np.zeros(n),
             "final_drawdown": g.normal(-0.1, 0.02, n),
@@ -60,7 +61,8 @@ def test_summary_rows() -> None:
             "cascade_multiplier": np.full(n, np.nan),
             "fund_exhausted": g.random(n) < 0.1,
             "adl_triggered": g.random(n) < 0.05,
-            "bad_debt_positive": g.random(n) < 0.5,
+            "deficit_positive": g.random(n) < 0.5,
+            "bad_debt_positive": np.zeros(n, dtype=bool),
             "book_exhausted": np.zeros(n, dtype=bool),
         }
     )

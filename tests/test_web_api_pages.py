@@ -121,10 +121,16 @@ def test_cascade_bad_inputs(env, over, field) -> None:
 
 def test_cascade_rejects_non_json_and_wrong_content(env) -> None:
     client, _ = env
+    # malformed JSON is a malformed body: 400 naming the body (docs/web.md), not a field "0"
     resp = client.post(
         "/api/cascade", content=b"{not json", headers={"content-type": "application/json"}
     )
-    assert resp.status_code == 422
+    assert resp.status_code == 400, resp.text
+    assert resp.json()["field"] == "body"
+    assert resp.json()["detail"].startswith("body: malformed JSON at character 1")
+    # JSON that is not an object is a validation error of the body
+    resp = client.post("/api/cascade", json=[1, 2])
+    assert resp.status_code == 422 and resp.json()["field"] == "body", resp.text
     resp = client.post(
         "/api/cascade",
         content=b"x" * (2 * 1024 * 1024),
@@ -352,3 +358,194 @@ def test_openapi_lists_every_page_endpoint(env) -> None:
         assert client.get(f"/{slug}").status_code == 200
     schema = paths["/api/cascade"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert schema["$ref"].endswith("CascadeRequest")
+
+
+def server_paths(data: Path) -> list[str]:
+    """Absolute folders of this server that must never appear in an error message."""
+    import tempfile
+
+    from liqcascade.resources import package_path
+
+    return [
+        str(data.resolve()),
+        str(data),
+        str(package_path()),
+        str(Path(tempfile.gettempdir()).resolve()) + "/",
+        str(Path.home()) + "/",
+    ]
+
+
+def assert_no_server_path(text: str, data: Path) -> None:
+    for root in server_paths(data):
+        assert root not in text, (root, text)
+
+
+def test_validation_errors_name_the_field(env) -> None:
+    client, _ = env
+    resp = client.post("/api/cascade", json=cascade_body(shock="abc", initial_price=-1))
+    assert resp.status_code == 422
+    body = resp.json()
+    assert body["field"] in ("shock", "initial_price")
+    assert body["detail"].startswith(body["field"] + ": ")
+    assert {e["field"] for e in body["errors"]} == {"shock", "initial_price"}
+
+
+def test_library_errors_show_no_server_path(env) -> None:
+    """A book with several markets and none chosen: the library names the file by its full
+    path; the client sees its name only."""
+    client, data = env
+    resp = client.post(
+        "/api/cascade", json=cascade_body(book={"source": "example", "name": "book_example.csv"})
+    )
+    assert resp.status_code == 422, resp.text
+    detail = resp.json()["detail"]
+    assert detail.startswith("book_example.csv: the static mode solves one symbol")
+    assert_no_server_path(detail, data)
+    # choosing one of the book's markets (the page's default) runs
+    info = client.get("/api/books/info", params={"source": "example", "name": "book_example.csv"})
+    venue, symbol = info.json()["markets"][0]
+    ok = client.post(
+        "/api/cascade",
+        json=cascade_body(
+            book={"source": "example", "name": "book_example.csv"}, venue=venue, symbol=symbol
+        ),
+    )
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["venue"] == venue and ok.json()["symbol"] == symbol
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "expect"),
+    [
+        (
+            "mine.csv",
+            b"account_id,venue,symbol,side,size_base,entry_price,leverage\n"
+            b"1,binance_usdm,BTCUSDT,1,-1,100,10\n",
+            "size_base",
+        ),
+        ("cols.csv", b"a,b\n1,2\n", "missing column"),
+        ("broken.parquet", b"not a parquet file", "Parquet"),
+    ],
+)
+def test_upload_errors_name_the_users_file_not_a_temporary_one(env, name, content, expect):
+    client, data = env
+    resp = client.post("/api/books/upload", files={"file": (name, content)})
+    assert resp.status_code == 422, resp.text
+    body = resp.json()
+    assert body["field"] == "file"
+    assert expect in body["detail"] and name in body["detail"]
+    assert "tmp" not in body["detail"] and ".part" not in body["detail"]
+    assert_no_server_path(body["detail"], data)
+
+
+def test_failed_job_messages_show_no_server_path(tmp_path: Path) -> None:
+    from liqcascade.errors import DataError
+    from liqcascade.web.jobs import JobManager
+    from liqcascade.web.safety import public_message
+
+    jobs = JobManager(max_workers=1, scrub=lambda m: public_message(m, tmp_path))
+
+    def lib_error(_):
+        raise DataError(f"{tmp_path}/reports/day.csv: truncated; /opt/x/y/z.toml is odd")
+
+    def crash(_):
+        raise FileNotFoundError(f"[Errno 2] No such file or directory: '{tmp_path}/a/b.bin'")
+
+    try:
+        a = jobs.wait(jobs.submit("t", {}, lib_error).id, 10)
+        b = jobs.wait(jobs.submit("t", {}, crash).id, 10)
+    finally:
+        jobs.shutdown()
+    assert a.error == "reports/day.csv: truncated; z.toml is odd"
+    assert b.error.startswith("internal error: FileNotFoundError") and "'a/b.bin'" in b.error
+    assert str(tmp_path) not in a.error + b.error
+
+
+def test_risk_ensemble_equals_library(env) -> None:
+    pytest.importorskip("liqcascade.forecast")
+    from liqcascade import risk
+    from liqcascade.forecast import liquidation_probability
+    from liqcascade.web.pages_risk import default_kline_file, sample_kline_files
+
+    client, _ = env
+    body = {
+        "entry_price": 90000,
+        "size_base": 0.5,
+        "leverage": 25,
+        "model": "ensemble",
+        "horizon_days": 0.25,
+        "ensemble_paths": 200,
+        "n_paths": 2000,
+        "seed": 3,
+    }
+    out = client.post("/api/risk", json=body)
+    assert out.status_code == 200, out.text
+    out = out.json()
+    pos = out["position"]
+    klines = sample_kline_files()[default_kline_file()]
+    lib = liquidation_probability(
+        klines, 90000, pos["liquidation_price"], "long", 360, n_paths=200, seed=3
+    )
+    assert out["probability"]["probability"] == lib.probability
+    assert out["probability"]["klines_file"] == klines.name
+    rows = {r["model"]: r for r in out["comparison"]}
+    assert rows["ensemble_impact_only"]["probability"] == lib.probability_impact_only
+    fit = risk.fit_from_klines(klines, jumps=True)
+    merton = risk.prob_liquidation(
+        90000,
+        pos["liquidation_price"],
+        "long",
+        fit.model.vol_annual,
+        0.25,
+        model="jump",
+        jump_intensity_annual=fit.model.jump_intensity_annual,
+        jump_mean_log=fit.model.jump_mean_log,
+        jump_std_log=fit.model.jump_std_log,
+        n_paths=2000,
+        seed=3,
+    )
+    assert rows["jump"]["probability"] == merton.probability
+    assert out["safe_size_model"] == "gbm"
+
+
+@pytest.mark.parametrize(
+    ("over", "field"),
+    [
+        ({"horizon_days": 60}, "horizon_days"),
+        ({"klines_file": "../../etc/passwd"}, "klines_file"),
+        ({"klines_source": "data", "klines_file": "/etc/passwd"}, "klines_file"),
+        ({"klines_source": "data", "klines_file": "nope.csv"}, "klines_file"),
+        ({"ensemble_paths": 10}, "ensemble_paths"),
+    ],
+)
+def test_risk_ensemble_bad_inputs(env, over, field) -> None:
+    pytest.importorskip("liqcascade.forecast")
+    client, data = env
+    body = {"entry_price": 90000, "size_base": 0.5, "leverage": 25, "model": "ensemble"}
+    body.update(over)
+    url = "/api/risk" if "horizon_days" in over else "/api/risk/jobs"
+    resp = client.post(url, json={**body, "ensemble_paths": over.get("ensemble_paths", 100)})
+    assert 400 <= resp.status_code < 500, resp.text
+    assert resp.json()["field"] == field, resp.json()
+    assert_no_server_path(resp.json()["detail"], data)
+
+
+def test_map_default_without_a_store_uses_the_shipped_sample(tmp_path: Path, monkeypatch) -> None:
+    """A fresh install has no store: the map page's default example still returns a result,
+    from a store built once in the data directory from the shipped sample data."""
+    pytest.importorskip("liqcascade.estimate")
+    from liqcascade.web.common import SAMPLE_STORE_NAME
+
+    monkeypatch.setenv("LIQCASCADE_DB", str(tmp_path / "no-store-here.duckdb"))
+    client = TestClient(create_app(data_dir=tmp_path / "data"))
+    opts = client.get("/api/map/options").json()
+    assert opts["sample_store"] is True and opts["stored_klines_1m"] == []
+    start = client.post("/api/map", json={"start": "2025-10-10T12:00", "end": "2025-10-10T23:00"})
+    job = client.app.state.lc.jobs.wait(start.json()["job_id"], 300)
+    assert job.status == "done", job.error
+    market = job.result["markets"][0]
+    assert market["symbol"] == "BTCUSDT" and len(market["times"]) == 12
+    assert (tmp_path / "data" / SAMPLE_STORE_NAME).is_file()
+    stored = client.get("/api/map/options").json()["stored_klines_1m"]
+    assert any(s["symbol"] == "BTCUSDT" for s in stored)
+    assert not (tmp_path / "no-store-here.duckdb").exists()  # the user's store is never created

@@ -181,19 +181,11 @@ def dom_value(page: Any, testid: str) -> float | None:
 
 
 def sample_files_for_store() -> list[str]:
-    """The shipped files the map and replay pages need: BTCUSDT 1m klines of 10-11 Oct 2025, the
-    bookDepth of 10 Oct, and the 5m price klines of the week before (the replay's look-back)."""
-    import importlib.resources
+    """The shipped files the map and replay pages need (``liqcascade.web.common.sample_store_files``:
+    BTCUSDT 1m klines, the bookDepth of 10 Oct, the 5m price klines of the week before)."""
+    from liqcascade.web.common import sample_store_files
 
-    root = Path(str(importlib.resources.files("liqcascade") / "sample_data")) / "binance" / "um"
-    files = sorted((root / "klines").glob("BTCUSDT-1m-*.csv"))
-    files += sorted((root / "bookDepth").glob("BTCUSDT-bookDepth-*.csv"))
-    files += [
-        p
-        for p in sorted((root / "priceKlines").glob("BTCUSDT-5m-2025-10-*.zip"))
-        if p.name < "BTCUSDT-5m-2025-10-12"
-    ]
-    return [str(p) for p in files]
+    return [str(p) for p in sample_store_files()]
 
 
 def build_sample_store(db_path: Path) -> Path:

@@ -10,9 +10,12 @@ import os as _os
 # Parallel numba kernels use the 'workqueue' threading layer unless the user chose one: GNU OpenMP
 # aborts a process that forks after a parallel region, and the stress runner forks workers.
 if not _os.environ.get("NUMBA_THREADING_LAYER"):
-    import numba as _numba
+    import sys as _sys
 
-    _numba.config.THREADING_LAYER = "workqueue"
+    if "numba" in _sys.modules:
+        _sys.modules["numba"].config.THREADING_LAYER = "workqueue"
+    else:  # read by numba when it is first imported (importing it here costs ~1 s of start-up)
+        _os.environ["NUMBA_THREADING_LAYER"] = "workqueue"
 
 from liqcascade.errors import DataError, InputError, LiqcascadeError, RuleError
 

@@ -186,12 +186,14 @@ def capped_pro_rata(
 
 def _top_until(score: np.ndarray, size_base: np.ndarray, qty_base: float) -> np.ndarray:
     """Indices of the highest scores, in descending order, enough to cover ``qty_base`` (a partial
-    sort: only the head of the queue that ADL reaches is ordered)."""
+    sort: only the head of the queue that ADL reaches is ordered). Equal scores keep index order,
+    exactly as the full stable sort: every tie of the k-th score joins the head."""
     n = len(score)
     k = min(n, 256)
     while True:
         if k < n:
-            top = np.argpartition(-score, k - 1)[:k]
+            kth = -score[np.argpartition(-score, k - 1)[k - 1]]
+            top = np.flatnonzero(-score <= kth)
             top = top[np.argsort(-score[top], kind="stable")]
         else:
             return np.argsort(-score, kind="stable")

@@ -19,7 +19,7 @@ Columns read by :meth:`PositionBook.from_frame` (names are case-insensitive; ali
 =========================== ========================================================== ==========
 column                      meaning                                                    default
 =========================== ========================================================== ==========
-account_id [account]        integer account id                                         row number
+account_id [account]        account id: text (alice, 0xabc123) or integer              row number
 venue                       binance_usdm, hyperliquid, bybit_linear, okx_swap, ...     ``venue=``
 symbol                      venue symbol (BTCUSDT, BTC, BTC-USDT-SWAP, BTC/USDT:USDT)  ``symbol=``
 side                        long/short, buy/sell, +1/-1                                required
@@ -35,6 +35,13 @@ liquidation_price           used as given                                       
 bankruptcy_price            used as given                                              computed
 segment                     retail / institutional / market_maker (or 0/1/2)           retail
 =========================== ========================================================== ==========
+
+Account ids are kept as the user gave them. When every id is an integer (or integer text such as
+``17``), ``account_id`` holds the integers. Otherwise every id is text: ``account_names`` holds
+the distinct ids in sorted (byte) order and ``account_id`` the position of each row's id in it, so
+sorting by ``account_id`` sorts by the user's id and ties between accounts break the same way
+whatever the row order. :meth:`PositionBook.account_ids` and :meth:`~PositionBook.to_polars`
+give the user's ids back.
 
 Errors name the source, the 1-based data row (header excluded) and the field, e.g.
 ``positions.csv row 17: size_base must be > 0, got -3``.
@@ -89,7 +96,9 @@ class PositionBook:
 
     Attributes
     ----------
-    account_id: int64; venue_code, symbol_code: int16 (index into ``venues`` / ``symbols``);
+    account_id: int64: the account's integer id, or, when ``account_names`` is not empty, the
+    index of its text id in ``account_names`` (sorted; see the module docstring);
+    venue_code, symbol_code: int16 (index into ``venues`` / ``symbols``);
     side: int8 (+1 long, -1 short); size_base: float64 (base units, > 0);
     entry_price: float64 (quote per base); margin_mode: int8 (0 isolated, 1 cross);
     margin_quote: float64 (isolated margin in quote; NaN for cross);
@@ -97,7 +106,8 @@ class PositionBook:
     liquidation_price, bankruptcy_price: float64 (quote per base; NaN = none);
     segment: int8 (0 retail, 1 institutional, 2 market_maker);
     account_collateral_quote: dict account_id -> cross wallet balance (quote);
-    source: where the book came from (file name), used in messages.
+    source: where the book came from (file name), used in messages;
+    account_names: the distinct text account ids, sorted (empty when the ids are integers).
 
     Examples
     --------
@@ -114,6 +124,12 @@ class PositionBook:
     57228.92
     >>> book.to_polars().columns[:4]
     ['account_id', 'venue', 'symbol', 'side']
+
+    Text account ids (ccxt, Hyperliquid addresses) are kept:
+
+    >>> named = PositionBook.from_frame(df.with_columns(account_id=pl.Series(["0xabc123", "alice"])))
+    >>> named.account_names, named.account_id.tolist(), named.account_ids().to_list()
+    (('0xabc123', 'alice'), [0, 1], ['0xabc123', 'alice'])
     """
 
     account_id: np.ndarray
@@ -132,6 +148,7 @@ class PositionBook:
     segment: np.ndarray
     account_collateral_quote: dict[int, float] = field(default_factory=dict)
     source: str = "<book>"
+    account_names: tuple[str, ...] = ()
 
     _ARRAYS: ClassVar[tuple[str, ...]] = (
         "account_id",
@@ -155,6 +172,13 @@ class PositionBook:
                 raise InputError(
                     f"{self.source}: array {name} has {len(getattr(self, name))} rows, expected {n}"
                 )
+        if self.account_names and n:
+            lo, hi = int(self.account_id.min()), int(self.account_id.max())
+            if lo < 0 or hi >= len(self.account_names):
+                raise InputError(
+                    f"{self.source}: account_id codes span {lo}..{hi}, expected 0.."
+                    f"{len(self.account_names) - 1} (indexes into account_names)"
+                )
 
     def __len__(self) -> int:
         return len(self.size_base)
@@ -166,6 +190,16 @@ class PositionBook:
         )
 
     # ------------------------------------------------------------------ derived views
+    def account_ids(self, account_id: np.ndarray | None = None) -> pl.Series:
+        """The user's account ids of ``account_id`` codes (default: every row), as a polars
+        Series named ``account_id``: text when the book's ids are text, else Int64."""
+        codes = self.account_id if account_id is None else account_id
+        return account_labels(codes, self.account_names)
+
+    def account_label(self, account_id: int) -> str | int:
+        """The user's id of one account (its text id, or the integer itself)."""
+        return self.account_names[int(account_id)] if self.account_names else int(account_id)
+
     @property
     def notional_entry_quote(self) -> np.ndarray:
         """Entry notional ``size_base * entry_price`` (quote)."""
@@ -197,6 +231,7 @@ class PositionBook:
             symbols=self.symbols,
             account_collateral_quote=coll,
             source=self.source,
+            account_names=self.account_names,
         )
 
     def filter(self, venue: str | None = None, symbol: str | None = None) -> PositionBook:
@@ -233,7 +268,7 @@ class PositionBook:
         coll[self.margin_mode == ISOLATED] = math.nan
         return pl.DataFrame(
             {
-                "account_id": self.account_id,
+                "account_id": self.account_ids(),
                 "venue": pl.Series(
                     np.array(self.venues, dtype=object)[self.venue_code] if len(self) else [],
                     dtype=pl.Utf8,
@@ -289,6 +324,19 @@ class PositionBook:
         return cls.from_frame(df, venue=venue, symbol=symbol, source=p.name, rules=rules)
 
     @classmethod
+    def from_ipc(
+        cls,
+        path: str | Path,
+        *,
+        venue: str | None = None,
+        symbol: str | None = None,
+        rules: RulesArg = None,
+    ) -> PositionBook:
+        """Load an Arrow IPC (Feather v2) file (columns in the module docstring)."""
+        p, df = _read_positions_file(path, "Arrow IPC")
+        return cls.from_frame(df, venue=venue, symbol=symbol, source=p.name, rules=rules)
+
+    @classmethod
     def from_file(
         cls,
         path: str | Path,
@@ -297,10 +345,18 @@ class PositionBook:
         symbol: str | None = None,
         rules: RulesArg = None,
     ) -> PositionBook:
-        """CSV or Parquet, by extension (``.parquet``/``.pq`` is Parquet, anything else CSV)."""
+        """CSV, Parquet or Arrow IPC, by extension: ``.parquet``/``.pq`` is Parquet,
+        ``.arrow``/``.feather``/``.ipc`` Arrow IPC, anything else CSV.
+
+        Parquet and Arrow are columnar: a book of a million positions loads in a fraction of a
+        second (``benchmarks/bench_ladder_process.py``), several times faster than the same CSV.
+        """
         p = Path(path)
-        if p.suffix.lower() in (".parquet", ".pq"):
+        suffix = p.suffix.lower()
+        if suffix in PARQUET_SUFFIXES:
             return cls.from_parquet(p, venue=venue, symbol=symbol, rules=rules)
+        if suffix in IPC_SUFFIXES:
+            return cls.from_ipc(p, venue=venue, symbol=symbol, rules=rules)
         return cls.from_csv(p, venue=venue, symbol=symbol, rules=rules)
 
     @classmethod
@@ -313,7 +369,8 @@ class PositionBook:
         source: str = "<frame>",
         rules: RulesArg = None,
     ) -> PositionBook:
-        """Build a book from a polars or pandas DataFrame (columns in the module docstring).
+        """Build a book from a polars or pandas DataFrame or a pyarrow Table (columns in the
+        module docstring).
 
         ``venue`` / ``symbol`` fill those columns when absent. ``rules`` overrides the shipped
         venue tables: one ``VenueRules`` for every row, or a mapping ``(venue, symbol) ->
@@ -323,7 +380,11 @@ class PositionBook:
         """
         if not isinstance(df, pl.DataFrame):
             try:
-                df = pl.from_pandas(df)
+                df = (
+                    pl.from_arrow(df)
+                    if hasattr(df, "schema") and hasattr(df, "column")
+                    else pl.from_pandas(df)
+                )
             except Exception as exc:  # noqa: BLE001 - any non-frame input
                 raise InputError(
                     f"{source}: expected a polars or pandas DataFrame, got {type(df).__name__}"
@@ -336,7 +397,7 @@ class PositionBook:
         positions: Iterable[Mapping[str, Any]],
         *,
         venue: str,
-        account_id: int = 0,
+        account_id: int | str = 0,
         account_collateral_quote: float | None = None,
         segment: str = "retail",
         source: str = "ccxt",
@@ -349,7 +410,8 @@ class PositionBook:
         ``collateral`` / ``initialMargin`` (isolated margin), ``liquidationPrice`` (used when
         present). Cross positions use ``account_collateral_quote`` as the wallet balance; when it
         is not given, the sum of the cross positions' ``collateral`` (else ``initialMargin``) is
-        used and a warning is logged. Rows with zero contracts are skipped.
+        used and a warning is logged. Rows with zero contracts are skipped. ``account_id`` is the
+        account's id (text such as ``"alice"`` or ``"0xabc123"``, or an integer).
         """
         from liqcascade.venues import load_venue, normalize_venue
 
@@ -411,7 +473,7 @@ class PositionBook:
             for r in rows:
                 r["account_collateral_quote"] = account_collateral_quote
         schema = {
-            "account_id": pl.Int64,
+            "account_id": pl.Utf8 if isinstance(account_id, str) else pl.Int64,
             "venue": pl.Utf8,
             "symbol": pl.Utf8,
             "side": pl.Utf8,
@@ -439,22 +501,31 @@ class PositionBook:
         frames = [b.to_polars() for b in books]
         if not frames:
             raise InputError("concat: no books given")
+        if any(b.account_names for b in books):  # text ids: stack every book's ids as text
+            frames = [f.with_columns(pl.col("account_id").cast(pl.Utf8)) for f in frames]
         df = pl.concat(frames, how="vertical")
         return _build(df, venue=None, symbol=None, source="+".join(b.source for b in books))
 
 
+#: File name suffixes read as Parquet and as Arrow IPC (Feather v2) by ``from_file``.
+PARQUET_SUFFIXES: tuple[str, ...] = (".parquet", ".pq")
+IPC_SUFFIXES: tuple[str, ...] = (".arrow", ".feather", ".ipc")
+
+
 def _read_positions_file(path: str | Path, fmt: str) -> tuple[Path, pl.DataFrame]:
     """Read a positions file as ``fmt`` ("CSV": every column as text, parsed and checked per
-    field later; "Parquet"): InputError when missing, DataError when unreadable."""
+    field later; "Parquet"; "Arrow IPC"): InputError when missing, DataError when unreadable."""
     p = Path(path)
     if not p.exists():
         raise InputError(f"{p}: positions file not found")
-    csv = fmt == "CSV"
-    errors: tuple[type[Exception], ...] = (pl.exceptions.PolarsError, OSError)
-    if csv:
-        errors += (UnicodeDecodeError,)
+    errors: tuple[type[Exception], ...] = (pl.exceptions.PolarsError, OSError, UnicodeDecodeError)
     try:
-        df = pl.read_csv(p, infer_schema_length=0) if csv else pl.read_parquet(p)
+        if fmt == "CSV":
+            df = pl.read_csv(p, infer_schema_length=0)
+        elif fmt == "Parquet":
+            df = pl.read_parquet(p)
+        else:
+            df = pl.read_ipc(p)
     except errors as exc:
         raise DataError(f"{p}: cannot read as {fmt} ({exc})") from exc
     return p, df
@@ -544,41 +615,152 @@ def _first(mask: np.ndarray) -> int | None:
     return int(np.argmax(mask)) if mask.any() else None
 
 
-def _clean_text(df: pl.DataFrame, name: str) -> pl.Series:
-    """Column as stripped text ('' for empty cells), vectorised."""
-    return df.get_column(name).cast(pl.Utf8).str.strip_chars().fill_null("")
+def _encode(df: pl.DataFrame, name: str) -> tuple[np.ndarray, list[str]]:
+    """Dictionary-encode a column as text: per-row codes (int32) into the distinct values, each
+    stripped ('' for empty or null cells).
+
+    Only the distinct values are handled in Python, so a column of a million rows costs one
+    hashing pass (and one comparison pass per value when there are few).
+    """
+    col = df.get_column(name)
+    if col.dtype != pl.Utf8:
+        col = col.cast(pl.Utf8)
+    uniq = col.unique().to_list()
+    if len(uniq) == 1:
+        codes = np.zeros(len(col), dtype=np.int32)
+    elif len(uniq) <= _FEW_VALUES:
+        codes = np.zeros(len(col), dtype=np.int32)
+        for k, u in enumerate(uniq):
+            if u is not None and k:
+                codes[(col == u).fill_null(False).to_numpy()] = k
+        if None in uniq and uniq.index(None):
+            codes[col.is_null().to_numpy()] = uniq.index(None)
+    else:
+        keys = [u for u in uniq if u is not None]
+        codes = (
+            col.replace_strict(keys, list(range(len(keys))), return_dtype=pl.Int32)
+            .fill_null(len(keys))  # null cells: the code after the last value
+            .to_numpy()
+            .astype(np.int32, copy=False)
+        )
+        uniq = keys + [None] * (len(keys) < len(uniq))
+    return codes, ["" if u is None else u.strip() for u in uniq]
 
 
-def _codes(values: pl.Series, name: str, source: str) -> tuple[np.ndarray, tuple[str, ...]]:
-    """Dictionary-encode a text column: codes (int16, sorted names) and the names."""
-    i = _first((values == "").to_numpy())
+#: Columns with at most this many distinct values are encoded by one comparison per value.
+_FEW_VALUES = 32
+
+
+def _first_code(codes: np.ndarray, wanted: Iterable[int]) -> int | None:
+    """First row whose code is in ``wanted`` (None when there is none)."""
+    w = list(wanted)
+    if not w:
+        return None
+    return _first(codes == w[0]) if len(w) == 1 else _first(np.isin(codes, w))
+
+
+def _names_codes(
+    codes: np.ndarray, clean: list[str], name: str, source: str
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Per-row codes (int16) into the sorted distinct names; an empty name is an error."""
+    i = _first_code(codes, [k for k, v in enumerate(clean) if v == ""])
     if i is not None:
         _fail_row(source, i, f"{name} is empty")
-    names = values.unique().sort()
+    names = sorted(set(clean))
     if len(names) > np.iinfo(np.int16).max:
         raise InputError(f"{source}: {len(names)} distinct {name} values, at most 32767 supported")
-    codes = values.replace_strict(
-        names, pl.int_range(len(names), eager=True), return_dtype=pl.Int16
-    )
-    return codes.to_numpy().astype(np.int16), tuple(names.to_list())
+    pos = {v: k for k, v in enumerate(names)}
+    lut = np.array([pos[v] for v in clean], dtype=np.int16)
+    return lut[codes], tuple(names)
 
 
 def _lookup(
-    values: pl.Series, mapping: dict[str, int], default: int | None, source: str, message: str
+    df: pl.DataFrame,
+    name: str,
+    mapping: Mapping[str, int],
+    default: int | None,
+    source: str,
+    message: str,
 ) -> np.ndarray:
-    """Map lower-cased words to int8 codes; '' -> default; the first unknown word is an error."""
-    low = values.str.to_lowercase()
-    keys = list(mapping)
-    out = low.replace_strict(keys, [mapping[k] for k in keys], default=None, return_dtype=pl.Int16)
-    if default is not None:
-        out = pl.select(
-            pl.when(low == "").then(pl.lit(default, pl.Int16)).otherwise(out)
-        ).to_series()
-    bad = out.is_null().to_numpy()
-    i = _first(bad)
+    """Map a text column's lower-cased words to int8 codes; '' -> default; the first unknown
+    word is an error naming its row."""
+    codes, clean = _encode(df, name)
+    lut = np.zeros(len(clean), dtype=np.int8)
+    bad = []
+    for k, word in enumerate(clean):
+        val = default if word == "" else mapping.get(word.lower())
+        if val is None:
+            bad.append(k)
+        else:
+            lut[k] = val
+    i = _first_code(codes, bad)
     if i is not None:
-        _fail_row(source, i, f"{message}, got {values[i]!r}")
-    return out.to_numpy().astype(np.int8)
+        _fail_row(source, i, f"{message}, got {clean[codes[i]]!r}")
+    return lut[codes]
+
+
+def account_labels(account_id: np.ndarray, account_names: Sequence[str] = ()) -> pl.Series:
+    """The user's account ids of ``account_id`` codes, as a polars Series named ``account_id``.
+
+    ``account_names`` is a book's :attr:`PositionBook.account_names`: when it is empty the codes
+    are the integer ids themselves (Int64), otherwise each code indexes it (text). Results that
+    carry account codes (ledgers, per-account tables) call this to show the user's ids.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> account_labels(np.array([1, 0, 1]), ("0xabc123", "alice")).to_list()
+    ['alice', '0xabc123', 'alice']
+    >>> account_labels(np.array([7, 9])).to_list()
+    [7, 9]
+    """
+    codes = np.asarray(account_id, dtype=np.int64)
+    if not len(account_names):
+        return pl.Series("account_id", codes, dtype=pl.Int64)
+    names = pl.Series("account_id", list(account_names), dtype=pl.Utf8)
+    return names.gather(codes) if len(codes) else names.clear()
+
+
+def _accounts(df: pl.DataFrame, source: str) -> tuple[np.ndarray, tuple[str, ...]]:
+    """The account_id column: integer ids as int64 (no names), else text ids as codes into
+    their sorted distinct values."""
+    col = df.get_column("account_id")
+    if col.dtype.is_integer():
+        i = _first(col.is_null().to_numpy())
+        if i is not None:
+            _fail_row(source, i, "account_id is empty")
+        if col.dtype == pl.UInt64 and len(col) and col.max() > np.iinfo(np.int64).max:  # type: ignore[operator]
+            i = _first((col > np.iinfo(np.int64).max).to_numpy())
+            _fail_row(source, int(i or 0), f"account_id {col[int(i or 0)]} is beyond int64")
+        return col.cast(pl.Int64).to_numpy().astype(np.int64, copy=True), ()
+    if col.dtype.is_float():
+        acc_f = col.to_numpy().astype(np.float64, copy=False)
+        i = _first(np.isnan(acc_f))
+        if i is not None:
+            _fail_row(source, i, "account_id is empty")
+        i = _first((acc_f != np.round(acc_f)) | (np.abs(acc_f) > 2.0**53))
+        if i is not None:
+            _fail_row(
+                source, i, f"account_id must be an integer or text, got the number {acc_f[i]:g}"
+            )
+        return acc_f.astype(np.int64), ()
+    text = (col if col.dtype == pl.Utf8 else col.cast(pl.Utf8)).str.strip_chars()
+    i = _first((text.is_null() | (text == "")).to_numpy())
+    if i is not None:
+        _fail_row(source, i, "account_id is empty")
+    as_int = text.cast(pl.Int64, strict=False)
+    if not as_int.null_count():
+        return as_int.to_numpy().astype(np.int64, copy=True), ()
+    as_f = text.cast(pl.Float64, strict=False)
+    if not as_f.null_count():  # integer ids written as floats ("17.0")
+        f = as_f.to_numpy()
+        if np.all(np.isfinite(f) & (f == np.round(f)) & (np.abs(f) <= 2.0**53)):
+            return f.astype(np.int64), ()
+    names = text.unique().sort()
+    codes = text.replace_strict(
+        names, pl.int_range(len(names), eager=True, dtype=pl.Int64), return_dtype=pl.Int64
+    )
+    return codes.to_numpy().astype(np.int64, copy=True), tuple(names.to_list())
 
 
 def _rules_for(rules: RulesArg, venue: str, symbol: str) -> Any:
@@ -623,27 +805,19 @@ def _build(
                 raise InputError(f"{source}: missing column {name!r} (or pass {name}=...)")
             df = df.with_columns(pl.lit(given).alias(name))
 
-    # venue names -> canonical
-    raw_venues = _clean_text(df, "venue")
-    canon: dict[str, str] = {}
-    for key in raw_venues.unique().to_list():
+    # venue names -> canonical (each distinct spelling once)
+    vcodes, vclean = _encode(df, "venue")
+    canon: list[str] = []
+    for k, key in enumerate(vclean):
         try:
-            canon[key] = normalize_venue(key) if key else ""
+            canon.append(normalize_venue(key) if key else "")
         except InputError as exc:
-            _fail_row(source, int(np.argmax((raw_venues == key).to_numpy())), f"venue: {exc}")
-    venue_code, venues = _codes(
-        raw_venues.replace_strict(list(canon), list(canon.values()), return_dtype=pl.Utf8),
-        "venue",
-        source,
-    )
-    symbol_code, symbols = _codes(_clean_text(df, "symbol"), "symbol", source)
+            _fail_row(source, int(_first_code(vcodes, [k]) or 0), f"venue: {exc}")
+    venue_code, venues = _names_codes(vcodes, canon, "venue", source)
+    symbol_code, symbols = _names_codes(*_encode(df, "symbol"), "symbol", source)
 
     side = _lookup(
-        _clean_text(df, "side"),
-        _SIDE_WORDS,
-        None,
-        source,
-        "side must be long/short (or buy/sell, +1/-1)",
+        df, "side", _SIDE_WORDS, None, source, "side must be long/short (or buy/sell, +1/-1)"
     )
 
     size = _num_col(df, "size_base", source, required=True)
@@ -656,18 +830,15 @@ def _build(
         _fail_row(source, i, f"entry_price must be > 0 and finite, got {entry[i]:g}")
 
     if "account_id" in cols:
-        acc_f = _num_col(df, "account_id", source, required=True)
-        i = _first(acc_f != np.round(acc_f))
-        if i is not None:
-            _fail_row(source, i, f"account_id must be an integer, got {acc_f[i]!r}")
-        account = acc_f.astype(np.int64)
+        account, account_names = _accounts(df, source)
     else:
-        account = np.arange(n, dtype=np.int64)
+        account, account_names = np.arange(n, dtype=np.int64), ()
 
     mode = np.zeros(n, dtype=np.int8)
     if "margin_mode" in cols:
         mode = _lookup(
-            _clean_text(df, "margin_mode"),
+            df,
+            "margin_mode",
             {"isolated": ISOLATED, "cross": CROSS},
             ISOLATED,
             source,
@@ -705,7 +876,7 @@ def _build(
         if "account_collateral_quote" in cols
         else nan.copy()
     )
-    collateral = _cross_collateral(account, coll_col, cross, source)
+    collateral = _cross_collateral(account, coll_col, cross, source, account_names)
 
     mark = (
         _num_col(df, "mark_price", source, required=False) if "mark_price" in cols else nan.copy()
@@ -719,7 +890,8 @@ def _build(
     if "segment" in cols:
         words = {name: k for k, name in enumerate(SEGMENTS)} | {str(k): k for k in range(3)}
         segment = _lookup(
-            _clean_text(df, "segment"),
+            df,
+            "segment",
             words,
             0,
             source,
@@ -805,11 +977,16 @@ def _build(
         segment=segment,
         account_collateral_quote=collateral,
         source=source,
+        account_names=account_names,
     )
 
 
 def _cross_collateral(
-    account: np.ndarray, coll: np.ndarray, cross: np.ndarray, source: str
+    account: np.ndarray,
+    coll: np.ndarray,
+    cross: np.ndarray,
+    source: str,
+    account_names: tuple[str, ...] = (),
 ) -> dict[int, float]:
     """One wallet balance per cross account: given on at least one of its rows, never two values."""
     rows = np.flatnonzero(cross)
@@ -846,7 +1023,8 @@ def _cross_collateral(
         _fail_row(
             source,
             int(rows[i]),
-            f"account_collateral_quote {c[i]:g} differs from {ref:g} on another row of account {int(acc[i])}",
+            f"account_collateral_quote {c[i]:g} differs from {ref:g} on another row of account "
+            f"{account_names[int(acc[i])] if account_names else int(acc[i])}",
         )
     return dict(zip(uniq.tolist(), first_given.tolist(), strict=True))
 

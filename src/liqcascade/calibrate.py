@@ -4,8 +4,9 @@ Every parameter is estimated by code from the pooled tapes (no parameter from on
 with a standard error from a bootstrap over tapes (resampling whole files with replacement) and
 a flag saying whether the tapes identify it. docs/market-model.md states each estimator:
 
-1. ``vol_decay``: the EWMA decay of the volatility state, by Gaussian quasi-likelihood of the
-   1m log returns given the state before them (grid 0.80..0.995).
+1. ``vol_decay`` and ``vol_reversion``: the EWMA decay of the volatility state and its
+   reversion per minute to the tape's long-run variance, by Gaussian quasi-likelihood of the
+   1m log returns given the state before them (grids 0.80..0.995 and 0..0.05).
 2. impact: weighted least squares of ``r_t`` on ``q_t sr**beta`` and the transient state
    ``T~_{t-1}`` (weights ``1/h_{t-1}``), on a grid of ``beta`` (vol elasticity) and the decay
    time ``tau``; ``lam_ref`` and ``perm`` follow from the two coefficients.
@@ -16,8 +17,11 @@ a flag saying whether the tapes identify it. docs/market-model.md states each es
    ``noise_rms_over_rest``); ``noise_tail_df`` by Student-t maximum likelihood on the
    residuals standardised by that ratio.
 4. flow: ``flow_vol_elasticity`` = slope of ``log|q_t|`` on ``log sr``; ``flow_persistence``
-   and ``flow_scale_ref_base`` by AR(1) least squares on ``q_t / sr**gamma_q``; tail df by
-   Student-t likelihood of the innovations.
+   (phi), ``flow_memory_coef`` (psi) and ``flow_scale_ref_base`` by least squares of
+   ``q_t / sr**gamma_q`` on ``q_{t-1}`` and the flow memory ``m_{t-1}`` (both divided by the same
+   ``sr**gamma_q``), ``m_t = b m_{t-1} + (1 - b) q_t``, with ``flow_memory_decay`` b the grid
+   value (0.5..0.97) of least squared error among the stationary fits; tail df by Student-t
+   likelihood of the innovations.
 5. volume: ``log V_t`` on ``log sr`` (slope, residual sd ``s``); ``volume_ref_base`` is the
    mean at ``sr = 1``, ``exp(intercept + s**2 / 2)``.
 6. ``range_scale``: for a Brownian bridge between two closes with variance ``k**2 h``,
@@ -29,7 +33,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +49,8 @@ from liqcascade.market import (
     BookPrior,
     MarketParams,
     ParamsFile,
+    flow_memory_state,
+    flow_variance_factor,
     transient_state,
     variance_state,
 )
@@ -53,6 +59,7 @@ __all__ = ["FIT_NAMES", "CalibrationResult", "calibrate", "calibrate_files", "fi
 
 FIT_NAMES = (
     "vol_decay",
+    "vol_reversion",
     "impact_lambda_ref_per_base",
     "impact_vol_elasticity",
     "impact_permanent_frac",
@@ -62,6 +69,8 @@ FIT_NAMES = (
     "flow_scale_ref_base",
     "flow_vol_elasticity",
     "flow_tail_df",
+    "flow_memory_coef",
+    "flow_memory_decay",
     "volume_ref_base",
     "volume_vol_elasticity",
     "volume_log_sd",
@@ -71,6 +80,8 @@ PRIOR_NAMES = ("oi_median_base", "oi_log_sd", "forced_cap_frac", "old_entry_log_
 _DECAYS = np.array([0.80, 0.85, 0.88, 0.90, 0.92, 0.94, 0.95, 0.96, 0.97, 0.98, 0.99, 0.995])
 _BETAS = np.linspace(0.0, 1.5, 16)
 _TAUS = np.array([1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 20.0, 30.0, 60.0])
+_REVERSIONS = np.array([0.0, 0.001, 0.002, 0.005, 0.01, 0.015, 0.02, 0.03, 0.05])
+_FLOW_MEMORY_DECAYS = np.array([0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97])
 WARMUP_BARS = 30
 
 
@@ -101,9 +112,9 @@ def _prep(tape: Tape) -> _Prepared:
     )
 
 
-def _var_state(p: _Prepared, decay: float) -> np.ndarray:
+def _var_state(p: _Prepared, decay: float, reversion: float = 0.0) -> np.ndarray:
     """h_{t-1} for each return r_t (the state known before bar t)."""
-    return np.maximum(variance_state(p.close, decay, WARMUP_BARS)[:-1], 1e-12)
+    return np.maximum(variance_state(p.close, decay, WARMUP_BARS, reversion)[:-1], 1e-12)
 
 
 def _impulses(
@@ -151,17 +162,18 @@ def fit_point(tapes: Sequence[Tape]) -> tuple[MarketParams, dict[str, float]]:
     if not preps:
         raise InputError("calibration needs at least one tape longer than the warm-up (32 bars)")
     s0 = SIGMA_REF_PER_MIN
-    # 1. volatility decay by Gaussian QMLE
-    best = (math.inf, 0.95)
+    # 1. volatility decay and reversion by Gaussian QMLE on a grid
+    best = (math.inf, 0.95, 0.0)
     for dcy in _DECAYS:
-        nll = 0.0
-        for p in preps:
-            h = _var_state(p, float(dcy))[WARMUP_BARS:]
-            r = p.r[WARMUP_BARS:]
-            nll += float(np.sum(np.log(h) + r * r / h))
-        best = min(best, (nll, float(dcy)))
-    decay = best[1]
-    hs = [_var_state(p, decay) for p in preps]
+        for kr in _REVERSIONS:
+            nll = 0.0
+            for p in preps:
+                h = _var_state(p, float(dcy), float(kr))[WARMUP_BARS:]
+                r = p.r[WARMUP_BARS:]
+                nll += float(np.sum(np.log(h) + r * r / h))
+            best = min(best, (nll, float(dcy), float(kr)))
+    decay, reversion = best[1], best[2]
+    hs = [_var_state(p, decay, reversion) for p in preps]
     sl = slice(WARMUP_BARS, None)
     r = np.concatenate([p.r[sl] for p in preps])
     q = np.concatenate([p.q[sl] for p in preps])
@@ -193,22 +205,36 @@ def fit_point(tapes: Sequence[Tape]) -> tuple[MarketParams, dict[str, float]]:
     # 4. flow
     ok = np.abs(q) > 0
     gq = float(np.polyfit(np.log(sr[ok]), np.log(np.abs(q[ok])), 1)[0])
-    ys, xls = [], []
-    for p, hh in zip(preps, hs, strict=True):
-        srg = np.clip(np.sqrt(hh[sl]) / s0, 0.05, 200.0) ** gq
-        qq = p.q[sl]
-        ys.append(qq[1:] / srg[1:])
-        xls.append(qq[:-1] / srg[1:])
-    # the model's flow recursion q_t = phi q_{t-1} + s_q sr_t**gq z_t, divided by sr_t**gq
-    y = np.concatenate(ys)
-    xl = np.concatenate(xls)
-    phi = float(np.dot(xl, y) / np.dot(xl, xl))
-    innov = y - phi * xl
+    # the model's flow recursion q_t = phi q_{t-1} + psi m_{t-1} + s_q sr_t**gq z_t, divided by
+    # sr_t**gq, with the memory m_t = b m_{t-1} + (1 - b) q_t; least squares per b on a grid
+    best_flow: tuple[float, float, float, float, np.ndarray] | None = None
+    for bm in _FLOW_MEMORY_DECAYS:
+        ys, xls, xms = [], [], []
+        for p, hh in zip(preps, hs, strict=True):
+            srg = np.clip(np.sqrt(hh[sl]) / s0, 0.05, 200.0) ** gq
+            qq = p.q[sl]
+            mm = flow_memory_state(p.q, float(bm))[sl]
+            ys.append(qq[1:] / srg[1:])
+            xls.append(qq[:-1] / srg[1:])
+            xms.append(mm[:-1] / srg[1:])
+        y = np.concatenate(ys)
+        X = np.column_stack([np.concatenate(xls), np.concatenate(xms)])
+        coef, *_ = np.linalg.lstsq(X, y, rcond=None)
+        phi_b, psi_b = float(coef[0]), float(coef[1])
+        if not math.isfinite(flow_variance_factor(phi_b, psi_b, float(bm))):
+            continue  # a non-stationary flow is not a candidate
+        res_b = y - X @ coef
+        ssr_b = float(res_b @ res_b)
+        if best_flow is None or ssr_b < best_flow[0]:
+            best_flow = (ssr_b, phi_b, psi_b, float(bm), res_b)
+    if best_flow is None:
+        raise InputError("calibration: no stationary flow recursion fits these tapes")
+    _, phi, psi, flow_mem_decay, innov = best_flow
     sq = float(np.std(innov))
     flow_df = _tfit(innov / max(sq, 1e-12))
     # 3. noise: the part of the volatility state the flow's impact leaves, scaled by c_e
     lam_t = lam * sr**beta
-    v_imp = (lam_t * sq * sr**gq) ** 2 / (1.0 - min(phi * phi, 0.9025))
+    v_imp = (lam_t * sq * sr**gq) ** 2 * flow_variance_factor(phi, psi, flow_mem_decay)
     rest = np.maximum(h - v_imp, 0.05 * h)
     noise_ratio = float(np.sqrt(np.mean(resid * resid / rest)))
     noise_df = _tfit(resid / np.sqrt(rest) / noise_ratio)
@@ -226,16 +252,19 @@ def fit_point(tapes: Sequence[Tape]) -> tuple[MarketParams, dict[str, float]]:
     k2 = float(np.mean(ex[np.isfinite(ex)]))
     mp = MarketParams(
         vol_decay=decay,
+        vol_reversion=reversion,
         impact_lambda_ref_per_base=lam,
         impact_vol_elasticity=beta,
         impact_permanent_frac=perm,
         impact_decay_minutes=tau,
         noise_scale=1.0,
         noise_tail_df=noise_df,
-        flow_persistence=float(np.clip(phi, -0.95, 0.95)),
+        flow_persistence=phi,
         flow_scale_ref_base=sq,
         flow_vol_elasticity=gq,
         flow_tail_df=flow_df,
+        flow_memory_coef=psi,
+        flow_memory_decay=flow_mem_decay,
         volume_ref_base=float(math.exp(iv + 0.5 * float(np.var(vres)))),
         volume_vol_elasticity=float(gv),
         volume_log_sd=float(np.std(vres)),
@@ -277,8 +306,12 @@ def calibrate(
     n_boot: int = 40,
     seed: int = 20251010,
     book: BookPrior | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> CalibrationResult:
     """Fit on ``tapes`` with a bootstrap over tapes for the standard errors.
+
+    ``progress(done, total)``, when given, is called after the point fit and after each
+    bootstrap resample (the CLI passes a progress bar).
 
     A parameter is flagged not identified when its bootstrap coefficient of variation exceeds
     0.5 or when the bootstrap puts it on the edge of its search grid in more than a quarter of
@@ -290,12 +323,18 @@ def calibrate(
     rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
     boots: dict[str, list[float]] = {k: [] for k in FIT_NAMES}
     n = len(tapes)
-    for _ in range(n_boot if n > 1 else 0):
+    n_resamples = n_boot if n > 1 else 0
+    if progress is not None:
+        progress(1, n_resamples + 1)
+    for b in range(n_resamples):
         idx = rng.integers(0, n, size=n)
         try:
             mp, _ = fit_point([tapes[i] for i in idx])
         except InputError:
             continue
+        finally:
+            if progress is not None:
+                progress(b + 2, n_resamples + 1)
         bd = msgspec.to_builtins(mp)
         for k in FIT_NAMES:
             boots[k].append(float(bd[k]))
@@ -304,11 +343,13 @@ def calibrate(
     ident: dict[str, bool] = {}
     edges = {
         "vol_decay": (_DECAYS[0], _DECAYS[-1]),
+        "vol_reversion": (_REVERSIONS[0], _REVERSIONS[-1]),
         "impact_vol_elasticity": (_BETAS[0], _BETAS[-1]),
         "impact_decay_minutes": (_TAUS[0], _TAUS[-1]),
         "impact_permanent_frac": (0.0, 1.0),
         "noise_tail_df": (2.05, 60.0),
         "flow_tail_df": (2.05, 60.0),
+        "flow_memory_decay": (_FLOW_MEMORY_DECAYS[0], _FLOW_MEMORY_DECAYS[-1]),
     }
     for k in FIT_NAMES:
         b = np.array(boots[k])

@@ -28,3 +28,7 @@ class ConfigError(InputError):
 
 class NetworkError(LiqcascadeError):
     """An exchange could not be reached (no network, or the venue refused)."""
+
+
+class MissingExtraError(LiqcascadeError, ImportError):
+    """An optional dependency is not installed; the message names the pip command that adds it."""

@@ -457,16 +457,12 @@ def _oi_at_bars(open_interest: pl.DataFrame, bar_close_ms: np.ndarray) -> np.nda
         raise DataError(
             f"open_interest: expected columns {sorted(need)}, got {open_interest.columns}"
         )
+    from liqcascade.observed import oi_at_bars
+
     oi = open_interest.select(
         pl.col("time_ms").cast(pl.Int64), pl.col("open_interest_base").cast(pl.Float64)
-    ).sort("time_ms")
-    t = oi["time_ms"].to_numpy()
-    v = oi["open_interest_base"].to_numpy()
-    idx = np.searchsorted(t, bar_close_ms, side="right") - 1
-    out = np.full(bar_close_ms.shape, np.nan)
-    ok = idx >= 0
-    out[ok] = v[idx[ok]]
-    return out
+    )
+    return oi_at_bars(oi["time_ms"].to_numpy(), oi["open_interest_base"].to_numpy(), bar_close_ms)
 
 
 def _suffix_extreme(x: np.ndarray, fn: Any, fill: float) -> np.ndarray:
@@ -755,12 +751,14 @@ def compare_priors(
     symbol: str,
     at: str | int | datetime,
     bin_width_quote: float | None = None,
+    progress: Any = None,
     **kwargs: Any,
 ) -> tuple[pl.DataFrame, list[LiquidationMap]]:
     """The same map under several priors, side by side.
 
     Returns a wide frame (price_level, side, venue, then ``notional_quote__<prior name>`` per prior,
     0 where a prior puts nothing) on one common bin grid, and the individual maps.
+    ``progress(done, total)``, when given, is called after each prior's map.
     """
     if len(priors) < 1:
         raise InputError("priors: give at least one prior")
@@ -778,6 +776,8 @@ def compare_priors(
         if bin_width_quote is None:
             bin_width_quote = m.meta["bin_width_quote"]
         maps.append(m)
+        if progress is not None:
+            progress(len(maps), len(priors))
     names = [m.meta["prior"]["name"] for m in maps]
     if len(set(names)) != len(names):
         names = [f"{n}_{i}" for i, n in enumerate(names)]

@@ -472,7 +472,9 @@ def parse_impact(spec: str) -> ImpactModel:
     * ``depth:FILE[@TIME]`` -- a Binance bookDepth CSV, snapshot at or before TIME
       (``HH:MM[:SS]`` or ``YYYY-MM-DD HH:MM[:SS]``; default the first snapshot);
     * ``sqrt:Y,SIGMA,ADV`` -- square-root law (Y dimensionless, SIGMA daily volatility as a
-      fraction, ADV average daily volume in base units).
+      fraction, ADV average daily volume in base units);
+    * ``market[:PARAMS_FILE]`` -- the calibrated market model's impact per base unit
+      (:func:`market_linear_impact`; the shipped parameters when no file is given).
 
     Examples
     --------
@@ -481,12 +483,17 @@ def parse_impact(spec: str) -> ImpactModel:
     >>> parse_impact("sqrt:0.8,0.035,150000")
     SqrtImpact(y=0.8, sigma_daily=0.035, adv_base=150000.0)
     """
+    if isinstance(spec, str) and spec.strip().lower() == "market":
+        return market_linear_impact()
     if not isinstance(spec, str) or ":" not in spec:
         raise InputError(
-            f"impact {spec!r}: expected linear:DEPTH_1PCT, depth:FILE[@TIME] or sqrt:Y,SIGMA,ADV"
+            f"impact {spec!r}: expected linear:DEPTH_1PCT, depth:FILE[@TIME], sqrt:Y,SIGMA,ADV "
+            "or market[:PARAMS_FILE]"
         )
     kind, _, arg = spec.partition(":")
     kind = kind.strip().lower()
+    if kind == "market":
+        return market_linear_impact(arg.strip() or None)
     if kind == "linear":
         return LinearImpact(_num(arg, spec, "DEPTH_1PCT"))
     if kind == "sqrt":
@@ -502,7 +509,35 @@ def parse_impact(spec: str) -> ImpactModel:
         if not file:
             raise InputError(f"impact {spec!r}: depth needs a bookDepth file path")
         return DepthCurveImpact.from_bookdepth(file, at=at or None)
-    raise InputError(f"impact {spec!r}: unknown model {kind!r}; expected linear, depth or sqrt")
+    raise InputError(
+        f"impact {spec!r}: unknown model {kind!r}; expected linear, depth, sqrt or market"
+    )
+
+
+def market_linear_impact(params: str | Path | None = None) -> LinearImpact:
+    """The calibrated market model's impact as a linear depth.
+
+    The market model (:mod:`liqcascade.market`) moves the log price by ``lam`` per base unit of
+    net flow at the moment of the trade, ``lam = impact_lambda_ref_per_base * sr**beta``; at the
+    reference volatility (``sr = 1``) a move of 1 % takes ``0.01 / lam`` base units, which is the
+    ``depth_1pct_base`` of the returned :class:`LinearImpact`. The parameters file is the shipped
+    calibration unless ``params`` names another.
+
+    Examples
+    --------
+    >>> m = market_linear_impact()
+    >>> 1_000 < m.depth_1pct_base < 10_000
+    True
+    """
+    from liqcascade.market import load_params
+
+    lam = load_params(params).market.impact_lambda_ref_per_base
+    if not (math.isfinite(lam) and lam > 0):
+        raise InputError(
+            f"impact market: impact_lambda_ref_per_base must be > 0 in {params or 'the shipped file'}"
+            f", got {lam}"
+        )
+    return LinearImpact(0.01 / lam)
 
 
 def _num(text: str, spec: str, name: str) -> float:

@@ -50,11 +50,14 @@ _PARALLEL_LOCK = threading.Lock()
 __all__ = [
     "as_side",
     "bankruptcy_price",
+    "bankruptcy_price_one",
     "cross_liquidation_price",
+    "formula_code",
     "initial_margin",
     "liquidation_price",
     "liquidation_price_at_rate",
     "liquidation_price_and_tier",
+    "liquidation_price_one",
     "maintenance_margin",
     "margin_ratio",
 ]
@@ -419,3 +422,56 @@ def margin_ratio(
     mm = maintenance_margin(rules, q * mk) + rules.mm_fee_rate * q * mk
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(bal > 0, mm / np.where(bal > 0, bal, 1.0), np.inf)
+
+
+# ---------------------------------------------------------------------------------------------
+# One position at a time, for other numba kernels (the cascade engines re-price a position after
+# a partial liquidation or a funding payment). The same rule as ``_liq_kernel`` and the Bybit
+# branch of :func:`liquidation_price_and_tier`, with the same operation order (tests check it
+# against :func:`liquidation_price_and_tier` for every venue).
+# ---------------------------------------------------------------------------------------------
+
+#: ``formula_code`` values of :func:`liquidation_price_one`
+FORMULA_TIERED = 0  # binance, hyperliquid, dydx, okx (with its fee term), generic
+FORMULA_BYBIT = 1  # maintenance margin valued at entry
+
+
+def formula_code(rules: VenueRules) -> int:
+    """The :func:`liquidation_price_one` family code of ``rules.formula``."""
+    return FORMULA_BYBIT if rules.formula == "bybit" else FORMULA_TIERED
+
+
+@njit(cache=True, error_model="numpy")
+def liquidation_price_one(s, q, ep, m, floors, mmr, cum, fee, formula_code):  # pragma: no cover
+    """Isolated liquidation price of one position and its 0-based tier, NaN-free.
+
+    ``s`` is +1/-1 (float), ``q`` size (base), ``ep`` entry price, ``m`` isolated margin (quote);
+    ``floors``/``mmr``/``cum`` the venue's tier table, ``fee`` ``rules.mm_fee_rate``.
+    Returns the raw solution (it may be <= 0: a long that cannot be liquidated); callers mask it.
+    """
+    nt = floors.shape[0]
+    if formula_code == FORMULA_BYBIT:
+        x = q * ep
+        k = 0
+        for j in range(1, nt):
+            k += 1 if floors[j] <= x else 0
+        mm = q * ep * mmr[k] - cum[k]
+        return ep - s * (m - mm) / q, k
+    base = m - s * q * ep
+    best = -np.inf
+    for j in range(nt):
+        inv = 1.0 / (mmr[j] + fee - 1.0) if s > 0 else 1.0 / (mmr[j] + fee + 1.0)
+        best = max(best, s * (base + cum[j]) * inv)
+    p = s * best / q
+    x = q * p
+    k = 0
+    for j in range(1, nt):
+        k += 1 if floors[j] <= x else 0
+    return p, k
+
+
+@njit(cache=True, error_model="numpy")
+def bankruptcy_price_one(s, q, ep, m):  # pragma: no cover - numba
+    """Price at which one position's equity is zero, ``ep - s*m/q`` (as :func:`bankruptcy_price`,
+    unmasked)."""
+    return ep - s * m / q

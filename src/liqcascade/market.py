@@ -46,9 +46,9 @@ from typing import Any
 import msgspec
 import numpy as np
 from numba import njit, prange
-from scipy import signal
+from scipy import linalg, signal
 
-from liqcascade.errors import ConfigError
+from liqcascade.errors import ConfigError, InputError
 
 __all__ = [
     "BookPrior",
@@ -64,9 +64,13 @@ __all__ = [
     "filter_state",
     "impact_scale",
     "transient_state",
+    "long_run_variance",
     "variance_state",
     "load_params",
     "run_ensemble",
+    "depth_profile",
+    "flow_memory_state",
+    "flow_variance_factor",
     "simulate_paths",
     "simulate_paths_plain",
     "simulate_tape",
@@ -83,6 +87,7 @@ class MarketParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     """Fitted parameters of the market model (units in the names; per = per 1m bar)."""
 
     vol_decay: float = 0.95
+    vol_reversion: float = 0.0
     impact_lambda_ref_per_base: float = 5e-6
     impact_vol_elasticity: float = 0.5
     impact_permanent_frac: float = 0.5
@@ -93,6 +98,8 @@ class MarketParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     flow_scale_ref_base: float = 50.0
     flow_vol_elasticity: float = 1.0
     flow_tail_df: float = 4.0
+    flow_memory_coef: float = 0.0
+    flow_memory_decay: float = 0.8
     volume_ref_base: float = 150.0
     volume_vol_elasticity: float = 1.0
     volume_log_sd: float = 0.5
@@ -211,6 +218,8 @@ class MarketState:
     transient: np.ndarray  # transient impact T (log price)
     flow_base: np.ndarray  # observed net taker flow (the flow state)
     lam: np.ndarray  # impact per base unit used for each bar (from the state before it)
+    flow_memory_base: np.ndarray  # EWMA of the net taker flow up to and with the bar
+    h_bar: np.ndarray  # long-run variance the state reverts to (mean r**2 up to the bar)
 
 
 def initial_variance(close: np.ndarray, warmup: int = 30) -> float:
@@ -220,14 +229,36 @@ def initial_variance(close: np.ndarray, warmup: int = 30) -> float:
     return max(v, 1e-10)
 
 
-def variance_state(close: np.ndarray, decay: float, warmup: int = 30) -> np.ndarray:
-    """The volatility state after each bar: ``h_0`` = :func:`initial_variance`,
-    ``h_t = decay h_{t-1} + (1 - decay) r_t**2`` with ``r_t`` the 1m log return of bar t."""
+def variance_state(
+    close: np.ndarray, decay: float, warmup: int = 30, reversion: float = 0.0
+) -> np.ndarray:
+    """The volatility state after each bar.
+
+    ``h_0`` = :func:`initial_variance`; ``h_t = (1 - k) (decay h_{t-1} + (1 - decay) r_t**2)
+    + k hbar_t`` with ``r_t`` the 1m log return of bar t, ``k = reversion`` (per minute) and
+    ``hbar_t`` the long-run variance, the mean of ``r_1**2 .. r_t**2`` (:func:`long_run_variance`).
+    With ``k = 0`` this is the plain EWMA.
+    """
     h0 = initial_variance(close, warmup)
     r = np.diff(np.log(close))
-    zi = signal.lfiltic([1.0 - decay], [1.0, -decay], [h0])
-    after = signal.lfilter([1.0 - decay], [1.0, -decay], r * r, zi=zi)[0]
+    hbar = long_run_variance(close)[1:]
+    k = float(reversion)
+    c = (1.0 - k) * decay
+    u = (1.0 - k) * (1.0 - decay) * r * r + k * hbar
+    zi = signal.lfiltic([1.0], [1.0, -c], [h0])
+    after = signal.lfilter([1.0], [1.0, -c], u, zi=zi)[0]
     return np.concatenate([[h0], after])
+
+
+def long_run_variance(close: np.ndarray, warmup: int = 30) -> np.ndarray:
+    """Mean squared 1m log return of the tape up to each bar (causal; :func:`initial_variance`
+    at bar 0), the level the volatility state reverts to."""
+    r = np.diff(np.log(np.asarray(close, dtype=float)))
+    h0 = initial_variance(close, warmup)
+    if r.size == 0:
+        return np.array([h0])
+    m = np.cumsum(r * r) / np.arange(1, r.size + 1)
+    return np.maximum(np.concatenate([[h0], m]), 1e-10)
 
 
 def transient_state(impulse: np.ndarray, rho: float) -> np.ndarray:
@@ -241,15 +272,40 @@ def impact_scale(h_before: np.ndarray, params: MarketParams) -> np.ndarray:
     return params.impact_lambda_ref_per_base * sr**params.impact_vol_elasticity
 
 
+def flow_memory_state(net_flow_base: np.ndarray, decay: float) -> np.ndarray:
+    """The flow memory after each bar: ``m_t = decay m_{t-1} + (1 - decay) q_t``, ``m_{-1} = 0``."""
+    q = np.asarray(net_flow_base, dtype=float)
+    return signal.lfilter([1.0 - decay], [1.0, -decay], q)
+
+
+def flow_variance_factor(phi: float, psi: float, decay: float) -> float:
+    """Stationary variance of the flow per unit innovation variance.
+
+    The flow ``q_t = phi q_{t-1} + psi m_{t-1} + e_t`` with its memory
+    ``m_t = decay m_{t-1} + (1 - decay) q_t`` is a VAR(1) in ``(q, m)``; the factor is the
+    ``q`` entry of the solution of the discrete Lyapunov equation (``1 / (1 - phi**2)`` when
+    ``psi = 0``). Infinite when the system is not stationary.
+    """
+    a = np.array([[phi, psi], [(1 - decay) * phi, decay + (1 - decay) * psi]])
+    if np.max(np.abs(np.linalg.eigvals(a))) >= 1.0:
+        return math.inf
+    b = np.array([[1.0], [1.0 - decay]])
+    return float(linalg.solve_discrete_lyapunov(a, b @ b.T)[0, 0])
+
+
 def filter_state(
     close: np.ndarray, net_flow_base: np.ndarray, params: MarketParams, warmup: int = 30
 ) -> MarketState:
     """Run the model's state recursions over an observed tape (causal: bar t uses bars <= t)."""
     q = np.asarray(net_flow_base, dtype=float)
-    h = variance_state(close, params.vol_decay, warmup)
+    h = variance_state(close, params.vol_decay, warmup, params.vol_reversion)
     lam = impact_scale(np.concatenate([h[:1], h[:-1]]), params)
     tr = transient_state(lam * q, params.rho)
-    return MarketState(h=h, transient=tr, flow_base=q, lam=lam)
+    m = flow_memory_state(q, params.flow_memory_decay)
+    return MarketState(
+        h=h, transient=tr, flow_base=q, lam=lam, flow_memory_base=m,
+        h_bar=long_run_variance(close, warmup),
+    )  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------------
@@ -352,6 +408,10 @@ def _param_vector(m: MarketParams, forced_cap_frac: float) -> np.ndarray:
             m.vol_decay,
             forced_cap_frac,
             SIGMA_REF_PER_MIN,
+            m.flow_memory_coef,
+            m.flow_memory_decay,
+            flow_variance_factor(m.flow_persistence, m.flow_memory_coef, m.flow_memory_decay),
+            m.vol_reversion,
         ]
     )
 
@@ -369,7 +429,7 @@ def _crossed(cum, d, g):  # pragma: no cover - numba
 
 @njit(cache=True, nogil=True)
 def _path(
-    p, h0, t0, q0, pv, cum, lm, oi, u, zn, zq, ul, uh, oc, olo, of, oe, ohi, oq, ov
+    p, h0, t0, q0, m0, hb, pv, cum, lm, lp, oi, u, zn, zq, ul, uh, oc, olo, of, oe, ohi, oq, ov
 ):  # pragma: no cover
     """One path of the numba kernel; fills row p of the outputs."""
     lam_ref = pv[0]
@@ -386,11 +446,16 @@ def _path(
     a = pv[11]
     capf = pv[12]
     s0 = pv[13]
+    psi = pv[14]
+    bm = pv[15]
+    vf = pv[16]
+    kr = pv[17]
     g = BOOK_BIN_LOG
     x = 0.0
     h = h0
     tr = t0
     qe = q0
+    mq = m0
     mlow = 0.0
     mhigh = 0.0
     ql = 0.0
@@ -403,9 +468,9 @@ def _path(
     for k in range(oc.shape[1]):
         sig = math.sqrt(h)
         sr = min(max(sig / s0, 0.05), 200.0)
-        lam = lam_ref * lm[p] * sr**beta
+        lam = lam_ref * lm[p] * lp[k] * sr**beta
         vol = vref * sr**gv
-        qe = phi * qe + sq * sr**gq * zq[p, k]
+        qe = phi * qe + psi * mq + sq * sr**gq * zq[p, k]
         qe = min(max(qe, -3.0 * vol), 3.0 * vol)
         cap = capf * vol
         fs = min(ql, cap)
@@ -414,7 +479,7 @@ def _path(
         qs -= fb
         q = qe - fs + fb
         fsd = lam * sq * sr**gq
-        v_imp = fsd * fsd / (1.0 - phi * phi)
+        v_imp = fsd * fsd * vf
         nsd = ce * math.sqrt(max(h - v_imp, 0.05 * h))
         dx = lam * q - (1.0 - perm) * (1.0 - rho) * tr + nsd * zn[p, k]
         dx = min(max(dx, -0.5), 0.5)
@@ -436,7 +501,8 @@ def _path(
             qs += oi[p] * (new_s - base_s)
             base_s = new_s
             mhigh = hi
-        h = a * h + (1.0 - a) * dx * dx
+        h = (1.0 - kr) * (a * h + (1.0 - a) * dx * dx) + kr * hb
+        mq = bm * mq + (1.0 - bm) * qe
         x = xn
         oc[p, k] = x
         olo[p, k] = lo
@@ -449,10 +515,12 @@ def _path(
 
 @njit(cache=True, parallel=True, nogil=True)
 def _kernel(
-    h0, t0, q0, pv, cum, lm, oi, u, zn, zq, ul, uh, oc, olo, of, oe, ohi, oq, ov
+    h0, t0, q0, m0, hb, pv, cum, lm, lp, oi, u, zn, zq, ul, uh, oc, olo, of, oe, ohi, oq, ov
 ):  # pragma: no cover
     for p in prange(oc.shape[0]):
-        _path(p, h0, t0, q0, pv, cum, lm, oi, u, zn, zq, ul, uh, oc, olo, of, oe, ohi, oq, ov)
+        _path(
+            p, h0, t0, q0, m0, hb, pv, cum, lm, lp, oi, u, zn, zq, ul, uh, oc, olo, of, oe, ohi, oq, ov
+        )
 
 
 def crossed_size(cum: np.ndarray, d: float) -> float:
@@ -468,9 +536,9 @@ def _crossed_np(cum: np.ndarray, d: np.ndarray, g: float) -> np.ndarray:
     return np.where(pos >= nb, cum[nb], cum[k] + frac * (cum[k + 1] - cum[k]))
 
 
-def _simulate_numpy(h0, t0, q0, pv, cum, d: PathDraws):
+def _simulate_numpy(h0, t0, q0, m0, hb, pv, cum, d: PathDraws, lp: np.ndarray):
     """Plain twin: the same model stepped in numpy, vectorised over paths."""
-    lam_ref, beta, perm, rho, ce, phi, sq, gq, vref, gv, krange, a, capf, s0 = (
+    lam_ref, beta, perm, rho, ce, phi, sq, gq, vref, gv, krange, a, capf, s0, psi, bm, vf, kr = (
         float(v) for v in pv
     )
     n, hz = d.n_paths, d.horizon
@@ -480,6 +548,7 @@ def _simulate_numpy(h0, t0, q0, pv, cum, d: PathDraws):
     h = np.full(n, h0)
     tr = np.full(n, t0)
     qe = np.full(n, q0)
+    mq = np.full(n, m0)
     mlow = np.zeros(n)
     mhigh = np.zeros(n)
     ql = np.zeros(n)
@@ -498,16 +567,16 @@ def _simulate_numpy(h0, t0, q0, pv, cum, d: PathDraws):
     for k in range(hz):
         sig = np.sqrt(h)
         sr = np.clip(sig / s0, 0.05, 200.0)
-        lam = lam_ref * d.lam_mult * sr**beta
+        lam = lam_ref * d.lam_mult * lp[k] * sr**beta
         vol = vref * sr**gv
-        qe = np.clip(phi * qe + sq * sr**gq * d.z_flow[:, k], -3.0 * vol, 3.0 * vol)
+        qe = np.clip(phi * qe + psi * mq + sq * sr**gq * d.z_flow[:, k], -3.0 * vol, 3.0 * vol)
         cap = capf * vol
         fs = np.minimum(ql, cap)
         ql = ql - fs
         fb = np.minimum(qs, cap)
         qs = qs - fb
         q = qe - fs + fb
-        v_imp = (lam * sq * sr**gq) ** 2 / (1.0 - phi * phi)
+        v_imp = (lam * sq * sr**gq) ** 2 * vf
         nsd = ce * np.sqrt(np.maximum(h - v_imp, 0.05 * h))
         dx = lam * q - (1.0 - perm) * (1.0 - rho) * tr + nsd * d.z_noise[:, k]
         dx = np.clip(dx, -0.5, 0.5)
@@ -528,7 +597,8 @@ def _simulate_numpy(h0, t0, q0, pv, cum, d: PathDraws):
         qs = qs + d.oi_mult * (new_s - base_s)
         base_s = new_s
         mhigh = np.maximum(mhigh, hi)
-        h = a * h + (1.0 - a) * dx * dx
+        h = (1.0 - kr) * (a * h + (1.0 - a) * dx * dx) + kr * hb
+        mq = bm * mq + (1.0 - bm) * qe
         x = xn
         oc[:, k] = x
         olo[:, k] = lo
@@ -541,21 +611,26 @@ def _simulate_numpy(h0, t0, q0, pv, cum, d: PathDraws):
 
 
 def simulate_paths(
-    state: tuple[float, float, float],
+    state: tuple[float, ...],
     pv: np.ndarray,
     cum: np.ndarray,
     draws: PathDraws,
     plain: bool = False,
+    lam_profile: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Simulate an ensemble from one origin (log price 0 at the origin's close).
 
     Args:
-        state: (h, transient impact, exogenous flow in base units) at the origin close.
+        state: (h, transient impact, exogenous flow in base units[, flow memory in base units[,
+            long-run variance]]) at the origin close; the memory is 0 and the long-run variance
+            ``h`` when left out.
         pv: parameter vector from ``_param_vector``.
         cum: cumulative book grids (4, BOOK_BINS + 1) in base units at the median open interest:
             long liquidations below price under the two leverage priors, then shorts above.
         draws: :class:`PathDraws`.
         plain: run the plain-Python twin instead of the numba kernel.
+        lam_profile: a multiplier of the impact scale per step (horizon,), shared by all paths
+            (an observed liquidity shock relaxing, see :func:`depth_profile`); ones by default.
 
     Returns log-price paths relative to the origin close: ``close``, ``low``, ``high`` (n_paths,
     horizon), ``forced_base`` (net forced sell flow executed per bar), ``endogenous`` (the
@@ -564,13 +639,18 @@ def simulate_paths(
     """
     n, hz = draws.n_paths, draws.horizon
     oc, olo, of, oe, ohi, oq, ov = (np.empty((n, hz)) for _ in range(7))
-    h0, t0, q0 = (float(v) for v in state)
+    h0, t0, q0 = (float(v) for v in state[:3])
+    m0 = float(state[3]) if len(state) > 3 else 0.0
+    hb = float(state[4]) if len(state) > 4 else h0
+    lp = np.ones(hz) if lam_profile is None else np.ascontiguousarray(lam_profile, dtype=float)
+    if lp.shape != (hz,) or not np.all(lp > 0):
+        raise InputError(f"lam_profile: expected {hz} positive multipliers, got shape {lp.shape}")
     if plain:
-        oc, olo, of, oe, ohi, oq, ov = _simulate_numpy(h0, t0, q0, pv, cum, draws)
+        oc, olo, of, oe, ohi, oq, ov = _simulate_numpy(h0, t0, q0, m0, hb, pv, cum, draws, lp)
     else:
         d = draws
-        args = (d.lam_mult, d.oi_mult, d.lev_mix, d.z_noise, d.z_flow, d.u_low, d.u_high)
-        _kernel(h0, t0, q0, pv, cum, *args, oc, olo, of, oe, ohi, oq, ov)
+        args = (d.lam_mult, lp, d.oi_mult, d.lev_mix, d.z_noise, d.z_flow, d.u_low, d.u_high)
+        _kernel(h0, t0, q0, m0, hb, pv, cum, *args, oc, olo, of, oe, ohi, oq, ov)
     return {
         "close": oc,
         "low": olo,
@@ -583,10 +663,22 @@ def simulate_paths(
 
 
 def simulate_paths_plain(
-    state: tuple[float, float, float], pv: np.ndarray, cum: np.ndarray, draws: PathDraws
+    state: tuple[float, ...],
+    pv: np.ndarray,
+    cum: np.ndarray,
+    draws: PathDraws,
+    lam_profile: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """The plain-Python twin of :func:`simulate_paths` (reference for the equivalence test)."""
-    return simulate_paths(state, pv, cum, draws, plain=True)
+    return simulate_paths(state, pv, cum, draws, plain=True, lam_profile=lam_profile)
+
+
+def depth_profile(depth_ratio: float, vol_decay: float, horizon: int) -> np.ndarray:
+    """Impact-scale multipliers after an origin where the book is ``depth_ratio`` times thinner
+    than usual: ``1 + (depth_ratio - 1) * vol_decay ** (k + 1)`` for step k, so the liquidity shock
+    relaxes at the volatility state's rate (memory ``1 / (1 - vol_decay)`` minutes)."""
+    k = np.arange(1, horizon + 1, dtype=float)
+    return 1.0 + (float(depth_ratio) - 1.0) * float(vol_decay) ** k
 
 
 # --------------------------------------------------------------------------------------------
@@ -626,6 +718,7 @@ def run_ensemble(
     draws: PathDraws,
     state: MarketState | None = None,
     plain: bool = False,
+    lam_profile: np.ndarray | None = None,
 ) -> Ensemble:
     """Simulate ``draws.horizon`` bars after bar ``origin`` of an observed tape.
 
@@ -633,9 +726,15 @@ def run_ensemble(
     origin gives the same ensemble.
     """
     st = state or filter_state(close[: origin + 1], net_flow_base[: origin + 1], pf.market)
-    s0 = (float(st.h[origin]), float(st.transient[origin]), float(st.flow_base[origin]))
+    s0 = (
+        float(st.h[origin]),
+        float(st.transient[origin]),
+        float(st.flow_base[origin]),
+        float(st.flow_memory_base[origin]),
+        float(st.h_bar[origin]),
+    )
     pv = _param_vector(pf.market, pf.book.forced_cap_frac)
-    out = simulate_paths(s0, pv, cum, draws, plain=plain)
+    out = simulate_paths(s0, pv, cum, draws, plain=plain, lam_profile=lam_profile)
     c0 = float(close[origin])
     return Ensemble(
         origin_close=c0,

@@ -181,8 +181,8 @@ def curve_integral_between(
     total = 0.0
     if a < last:
         b_in = b if b < last else last
-        k1 = np.searchsorted(vol, a, side="right") - 1
-        k2 = np.searchsorted(vol, b_in, side="right") - 1
+        k1 = int(np.searchsorted(vol, a, side="right")) - 1
+        k2 = int(np.searchsorted(vol, b_in, side="right")) - 1
         if k1 > n - 2:
             k1 = n - 2
         if k2 > n - 2:

@@ -306,7 +306,9 @@ def systemic_indicators(
     for a in np.unique(book.account_id[~iso]):
         c = book.account_collateral_quote.get(int(a))
         if c is None or not math.isfinite(c):
-            raise InputError(f"{book.source}: cross account {int(a)} has no collateral")
+            raise InputError(
+                f"{book.source}: cross account {book.account_label(a)} has no collateral"
+            )
         coll += float(c)
     if coll <= 0:
         raise InputError(f"{book.source}: total collateral is {coll}; expected > 0")

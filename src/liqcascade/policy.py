@@ -16,9 +16,11 @@ officer's counterfactual):
 * ``circuit_breaker`` -- halt after an ``X`` move within ``Y`` s, for ``Z`` s (``"X/Y/Z"``).
 
 Every variant runs the dynamic engine (:func:`liqcascade.engine.dynamic.simulate`) on the same
-book and the same exogenous paths: path ``i`` is drawn from
-``default_rng(SeedSequence(seed, spawn_key=(i,)))`` (:func:`liqcascade.sweep.path_seed`) and the
-engine's own generator is seeded with ``seed + i`` in every variant.
+book and the same exogenous paths: path ``i`` is drawn from ``SeedSequence(seed).spawn(n)[i]``
+(:func:`liqcascade.runner.path_seed`, the stress runner's stream) and the engine's own generator
+from that stream's first child (:func:`liqcascade.runner.engine_seed`), in every variant. The
+(variant, path) runs go through :func:`liqcascade.runner.run_chunks`: in process, on a local
+pool or on Dask, with identical results.
 
 Circuit breakers are emulated around the engine (it has no halt state): the first step at which
 the hub venue's price moved ``X`` or more from its extreme over the last ``Y`` s starts a halt of
@@ -27,10 +29,13 @@ step at the reopening) and the book's depth is scaled by ``HALT_DEPTH_SCALE`` so
 already triggered close at the halt price without moving it (as in a halt auction). The run is
 repeated with the halts found so far until no new halt appears (at most ``max_halts``).
 
-Columns (means over paths; quote currency): liquidated notional (size x liquidation price),
-bad debt (loss nobody covered, >= 0), insurance fund used (payouts), ADL taken (haircut of ADL
-counterparties against the reference price), ADL needed (losers' negative equity at the reference
-price), ADL overshoot = taken - needed (Chitra 2025, arXiv 2512.01112), cascade multiplier,
+Columns (means over paths, each with a two-sided 90% t interval over paths; quote currency):
+liquidated notional (size x liquidation price); the loss ledger of :mod:`liqcascade.ledger`
+(bad debt = loss nobody covered, insurance fund used, ADL taken = what ADL counterparties paid
+to cover bankrupt positions, ADL paid to counterparties = leftover equity of ADL-closed
+positions they received, deficit = loss beyond collateral; all amounts >= 0, below 1e-6 quote
+reported as 0); ADL needed (losers' negative equity at the reference price), ADL overshoot =
+taken - needed (Chitra 2025, arXiv 2512.01112; a difference, so it may be negative), cascade multiplier,
 accounts hit (liquidated or deleveraged), and the retail / institutional share of trader losses
 (lost equity of liquidated positions, measured from the start of the scenario, plus ADL haircuts;
 institutional includes market makers). Each variant's book also gets the systemic indicators of
@@ -52,7 +57,9 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from liqcascade import runner
 from liqcascade.errors import ConfigError, InputError
+from liqcascade.ledger import AMOUNT_TOL_QUOTE, LossLedger, snap_amount
 from liqcascade.log import logger
 
 __all__ = [
@@ -68,6 +75,8 @@ __all__ = [
 
 #: Depth multiplier during a halt (forced orders then move the price by ~1e-6 of normal).
 HALT_DEPTH_SCALE = 1e6
+#: Confidence of the interval over paths given with every mean of the comparison table.
+INTERVAL_CONFIDENCE = 0.90
 _ADL_LOSS_KINDS = ("liquidation", "partial_liquidation", "vault_takeover", "adl_loser")
 
 
@@ -499,7 +508,7 @@ def _variant_book(prep: _Prepared, v: PolicyVariant) -> _VariantBook:
 def _engine_returns(prep: _Prepared, path: int, dt_s: float) -> np.ndarray:
     """Exogenous relative return per engine step of scenario path ``path`` (log-linear inside
     each scenario step)."""
-    from liqcascade.sweep import path_seed
+    from liqcascade.runner import path_seed
 
     rng = np.random.default_rng(path_seed(prep.seed, path))
     sp = prep.shock.sample(rng)
@@ -643,27 +652,35 @@ def _metrics(res: Any, vb: _VariantBook) -> dict[str, float]:
         lost += np.bincount(
             pos[win_ev], weights=lg["adl_haircut"].to_numpy()[win_ev], minlength=len(seg)
         )
+    lost = np.maximum(lost, 0.0)
     total_loss = float(lost.sum())
     retail = float(lost[seg == 0].sum())
     acc = vb.positions.account_id
     hit_accounts = np.unique(acc[pos[liq_ev | win_ev]]) if (liq_ev | win_ev).any() else np.zeros(0)
     liq_accounts = np.unique(acc[pos[liq_ev]]) if liq_ev.any() else np.zeros(0)
     fund_change = lg["insurance_fund_change"].to_numpy()
-    taken = float(losses["adl_haircut"].sum())
-    needed = float(losses["adl_needed"].sum())
+    book = LossLedger.from_events(lg)
+    # needed is the losers' negative equity at R (>= 0 per loser); taken comes from the ledger's
+    # per-loser ADL transfers, never from the engine's net winner haircut, whose sign flips when
+    # ADL closes positions that still had equity at R
+    needed = snap_amount(float(np.maximum(losses["adl_needed"].to_numpy(), 0.0).sum()))
+    taken = book.adl_counterparty_quote
     return {
         "liquidated_notional_quote": float(s["liquidated_notional"]),
-        "bad_debt_quote": float(-s["bad_debt_total"]),
-        "insurance_fund_used_quote": float(-fund_change[fund_change < 0].sum()),
-        "insurance_fund_net_quote": float(fund_change.sum()),
-        "fees_quote": float(lg["fee"].sum()),
+        "bad_debt_quote": book.bad_debt_quote,
+        "deficit_quote": book.deficit_quote,
+        "insurance_fund_used_quote": book.insurance_fund_quote,
+        "insurance_fund_net_quote": snap_amount(float(fund_change.sum())),
+        "vault_loss_quote": book.vault_quote,
+        "fees_quote": book.fees_quote,
         "adl_taken_quote": taken,
+        "adl_paid_to_counterparties_quote": book.adl_counterparty_gain_quote,
         "adl_needed_quote": needed,
-        "adl_overshoot_quote": taken - needed,
+        "adl_overshoot_quote": snap_amount(taken - needed),
         "cascade_multiplier": float(s["cascade_multiplier"]),
         "accounts_hit": float(len(hit_accounts)),
         "accounts_liquidated": float(len(liq_accounts)),
-        "trader_loss_quote": total_loss,
+        "trader_loss_quote": snap_amount(total_loss),
         "retail_loss_share": retail / total_loss if total_loss > 0 else math.nan,
         "institutional_loss_share": (total_loss - retail) / total_loss
         if total_loss > 0
@@ -684,7 +701,7 @@ def run_variant_path(
     venues_cfg = _venue_overrides(prep, v)
     cb = v.circuit_breaker
     halts: list[tuple[int, int]] = []
-    engine_seed = prep.seed + path
+    engine_seed = runner.engine_seed(prep.seed, path)
     p0 = {spec.name: spec.initial_price for spec in prep.venues}
     for _ in range(lab.max_halts + 1):
         r, scale = _apply_halts(rets, halts, steps)
@@ -731,10 +748,13 @@ _INDICATOR_COLS = (
 _TABLE_COLS = (
     "liquidated_notional_quote",
     "bad_debt_quote",
+    "deficit_quote",
     "insurance_fund_used_quote",
     "insurance_fund_net_quote",
+    "vault_loss_quote",
     "fees_quote",
     "adl_taken_quote",
+    "adl_paid_to_counterparties_quote",
     "adl_needed_quote",
     "adl_overshoot_quote",
     "cascade_multiplier",
@@ -748,28 +768,103 @@ _TABLE_COLS = (
 ) + _INDICATOR_COLS
 
 
+_INTERVAL_COLS = tuple(c for c in _TABLE_COLS if c not in _INDICATOR_COLS)
+
+
+@dataclass(eq=False)
+class _PolicyTask:
+    """The (variant, path) runs of a lab as one item range for :func:`liqcascade.runner.run_chunks`:
+    item ``j`` is variant ``j // paths`` on path ``j % paths``."""
+
+    prep: _Prepared
+    books: tuple[_VariantBook, ...]
+    variants: tuple[PolicyVariant, ...]
+    lab: PolicyLab
+    #: the dynamic engine builds polars frames: pool workers start afresh, never forked
+    fork_safe: bool = False
+
+    def run_chunk(self, start: int, stop: int) -> list[dict[str, Any]]:
+        out = []
+        for j in range(start, stop):
+            k, i = divmod(j, self.lab.paths)
+            v = self.variants[k]
+            m = run_variant_path(self.prep, self.books[k], v, i, self.lab)
+            out.append({"variant": v.name, "path": i, **m})
+        return out
+
+
+def _comparison_table(runs: pl.DataFrame, names: list[str], confidence: float) -> pl.DataFrame:
+    """Means over paths per variant, each with its t interval (``<col>_ci_low/_ci_high``)."""
+    from liqcascade.sweep import mean_t_interval
+
+    rows = []
+    for name in names:
+        sub = runs.filter(pl.col("variant") == name)
+        row: dict[str, Any] = {"variant": name}
+        for c in _TABLE_COLS:
+            x = sub[c].to_numpy().astype(np.float64)
+            if c in _INTERVAL_COLS:
+                mean, lo, hi = mean_t_interval(x, confidence)
+                row[c], row[f"{c}_ci_low"], row[f"{c}_ci_high"] = mean, lo, hi
+            else:
+                row[c] = float(np.nanmean(x)) if np.isfinite(x).any() else math.nan
+        row["max_abs_residual_quote"] = float(
+            np.max(np.abs(sub["conservation_residual_quote"].to_numpy()))
+        )
+        needed = row["adl_needed_quote"]
+        row["adl_overshoot_over_needed"] = (
+            row["adl_overshoot_quote"] / needed if needed > 0 else None
+        )
+        rows.append(row)
+    amounts = [c for c in rows[0] if c.endswith(("_quote", "_quote_ci_low", "_quote_ci_high"))]
+    table = pl.DataFrame(rows).drop(
+        "conservation_residual_quote",
+        "conservation_residual_quote_ci_low",
+        "conservation_residual_quote_ci_high",
+    )
+    # interval ends of money amounts are amounts too: rounding noise reads 0
+    return table.with_columns(
+        [
+            pl.when(pl.col(c).abs() < AMOUNT_TOL_QUOTE).then(0.0).otherwise(pl.col(c)).alias(c)
+            for c in amounts
+            if c in table.columns and c != "max_abs_residual_quote"
+        ]
+    )
+
+
 def run_policy(
     lab: PolicyLab,
     variants: Iterable[PolicyVariant] = (),
     *,
     progress: Any = None,
+    workers: int | None = 0,
+    dask: Any = None,
+    chunk_size: int | None = None,
+    confidence: float = INTERVAL_CONFIDENCE,
 ) -> PolicyResult:
     """Run the baseline and every variant (the lab's and ``variants``) on the same paths.
 
+    The (variant, path) runs go through :func:`liqcascade.runner.run_chunks`: ``workers=0``
+    (default) in process, ``workers=N`` a local pool, ``dask`` a ``distributed.Client``, a
+    scheduler address or a LocalCluster worker count; the result does not depend on it.
     ``progress`` is an optional callable ``(done, total)`` (the CLI passes a progress bar).
+    Every mean of the table comes with a two-sided t interval over paths at ``confidence``.
     """
+    if not 0.0 < confidence < 1.0:
+        raise ConfigError(f"confidence must be in (0, 1), got {confidence}")
     vs = [PolicyVariant(name="baseline")] + list(lab.variants) + list(variants)
     names = [v.name for v in vs]
     if len(set(names)) != len(names):
         raise ConfigError(f"variant names repeat: {names}")
     prep = _prepare(lab)
-    rows = []
-    total = len(vs) * lab.paths
-    done = 0
     meta_variants = []
+    books = []
+    ind_cols = {}
     for v in vs:
         vb = _variant_book(prep, v)
         ind = _indicators(prep, vb)
+        books.append(vb)
+        ind_cols[v.name] = _indicator_columns(ind)
         meta_variants.append(
             {
                 "name": v.name,
@@ -779,32 +874,21 @@ def run_policy(
                 "indicators": ind.as_dict(),
             }
         )
-        for i in range(lab.paths):
-            m = run_variant_path(prep, vb, v, i, lab)
-            rows.append({"variant": v.name, "path": i, **m, **_indicator_columns(ind)})
-            done += 1
-            if progress is not None:
-                progress(done, total)
-    runs = pl.DataFrame(rows)
-    order = pl.DataFrame({"variant": names, "_o": list(range(len(names)))})
-    table = (
-        runs.group_by("variant")
-        .agg(
-            [pl.col(c).mean() for c in _TABLE_COLS]
-            + [pl.col("conservation_residual_quote").abs().max().alias("max_abs_residual_quote")]
-        )
-        .drop("conservation_residual_quote")
-        .join(order, on="variant")
-        .sort("_o")
-        .drop("_o")
-        .with_columns(
-            pl.when(pl.col("adl_needed_quote") > 0)
-            .then(pl.col("adl_overshoot_quote") / pl.col("adl_needed_quote"))
-            .otherwise(None)
-            .alias("adl_overshoot_over_needed")
-        )
+    task = _PolicyTask(prep, tuple(books), tuple(vs), lab)
+    chunks, info = runner.run_chunks(
+        task,
+        len(vs) * lab.paths,
+        workers=workers,
+        dask=dask,
+        chunk_size=chunk_size or lab.paths,
+        progress=progress,
     )
-    logger.info("policy lab: %d variants x %d paths", len(vs), lab.paths)
+    rows = [{**r, **ind_cols[r["variant"]], "seed": prep.seed} for chunk in chunks for r in chunk]
+    runs = pl.DataFrame(rows)
+    table = _comparison_table(runs, names, confidence).with_columns(
+        pl.lit(prep.seed, dtype=pl.Int64).alias("seed")
+    )
+    logger.info("policy lab: %d variants x %d paths on %s", len(vs), lab.paths, info.backend)
     return PolicyResult(
         table=table,
         runs=runs,
@@ -813,9 +897,12 @@ def run_policy(
         paths=lab.paths,
         meta={
             "scenario": str(lab.scenario),
+            "seed": prep.seed,
             "dt_s": lab.dt_s,
             "tail_s": lab.tail_s,
             "positions": len(prep.book),
+            "interval": f"two-sided {confidence:.0%} t interval of the mean over paths",
+            "backend": info.backend,
             "variants": meta_variants,
             "variant_rules": [asdict(v) for v in vs],
             "notes": prep.notes,

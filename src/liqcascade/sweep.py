@@ -21,19 +21,18 @@ Design (docs/stress.md):
   on (seed, i) only: results are bitwise identical whatever the backend, worker count and
   chunking.
 * The summary gives mean (normal CI), quantiles with distribution-free order-statistic CIs,
-  liquidation-at-risk and bad-debt value-at-risk (95th/99th percentiles), and probabilities
-  (fund exhausted, ADL triggered, bad debt) with Wilson score intervals.
+  liquidation-at-risk and deficit value-at-risk (95th/99th percentiles; the deficit is the
+  loss beyond the traders' collateral, :class:`liqcascade.ledger.LossLedger`), and
+  probabilities (fund exhausted, ADL triggered, deficit, bad debt) with Wilson score intervals.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,8 +42,10 @@ import numpy as np
 import polars as pl
 
 from liqcascade.book import CROSS, PositionBook
-from liqcascade.errors import ConfigError, InputError
+from liqcascade.errors import ConfigError, DataError, InputError
+from liqcascade.ledger import LossLedger, snap_amount
 from liqcascade.log import logger
+from liqcascade.runner import engine_seed, path_seed
 from liqcascade.scenarios import cascade as C
 from liqcascade.scenarios import schema as S
 from liqcascade.scenarios.behaviours import BehaviourParams, pack_behaviours
@@ -60,6 +61,7 @@ __all__ = [
     "summarize",
     "wilson_interval",
     "quantile_ci",
+    "mean_t_interval",
     "collateral_subset",
     "store_results",
 ]
@@ -67,14 +69,12 @@ __all__ = [
 #: Collateral holders are drawn from this stream of the seed (separate from paths/population).
 COLLATERAL_STREAM = 0x636F6C
 
-#: Auto backend: stay in process when the remaining paths are estimated to take less (seconds).
-AUTO_INLINE_S = 15.0
-
 #: Summary metrics (per-path columns) given mean and quantiles.
 SUMMARY_METRICS = (
     "liq_notional_quote",
     "liq_long_notional_quote",
     "liq_short_notional_quote",
+    "deficit_quote",
     "bad_debt_quote",
     "insurance_used_quote",
     "adl_notional_quote",
@@ -83,12 +83,13 @@ SUMMARY_METRICS = (
     "cascade_multiplier",
 )
 #: Boolean per-path columns given a probability with a Wilson interval.
-PROBABILITIES = ("fund_exhausted", "adl_triggered", "bad_debt_positive", "book_exhausted")
-
-
-def path_seed(seed: int, path: int) -> np.random.SeedSequence:
-    """Seed sequence of path ``path``: ``SeedSequence(seed).spawn(path + 1)[path]``."""
-    return np.random.SeedSequence(int(seed), spawn_key=(int(path),))
+PROBABILITIES = (
+    "fund_exhausted",
+    "adl_triggered",
+    "deficit_positive",
+    "bad_debt_positive",
+    "book_exhausted",
+)
 
 
 # --------------------------------------------------------------------------------------------
@@ -243,7 +244,9 @@ class DynamicSetup:
     deleveraging, dip bids and collateral shocks have no hook in the dynamic engine and are
     rejected. Metrics: liquidated notional per side from the timeline (at the price each
     position left the venue), fund use = the negative insurance-fund changes, ADL loss =
-    -sum(adl_transfer), bad debt = fund use + ADL loss + uncovered loss + vault losses.
+    what ADL counterparties covered, deficit and bad debt as defined once in
+    :class:`liqcascade.ledger.LossLedger` (deficit = fund + vault + ADL + bad debt; bad debt =
+    the loss nobody covered).
     """
 
     book: PositionBook
@@ -289,10 +292,7 @@ class DynamicSetup:
                 continue
             e = lg.filter(pl.col("venue") == name)
             row = ls.filter(pl.col("venue") == name)
-            ifc = e["insurance_fund_change"].to_numpy()
-            used = float(-ifc[ifc < 0].sum())
-            adl_loss = float(-e["adl_transfer"].sum())
-            vault = float(e["vault_pnl"].sum())
+            book = LossLedger.from_events(e)
             out[v, C.M_LONG] = float(t["liquidated_notional_long"].sum())
             out[v, C.M_SHORT] = float(t["liquidated_notional_short"].sum())
             out[v, C.M_COUNT] = float(row["liquidated_count"][0])
@@ -302,15 +302,16 @@ class DynamicSetup:
                 price.min(),
                 price.max(),
             )
+            ifc = e["insurance_fund_change"].to_numpy()
             out[v, C.M_FEES] = float(ifc[ifc > 0].sum())
-            out[v, C.M_USED] = used
-            out[v, C.M_BAD] = (
-                used + max(adl_loss, 0.0) - float(e["bad_debt"].sum()) + max(-vault, 0.0)
-            )
+            out[v, C.M_USED] = book.insurance_fund_quote
+            out[v, C.M_DEFICIT] = book.deficit_quote
+            out[v, C.M_UNCOV] = book.bad_debt_quote
             out[v, C.M_ADLN] = float(row["adl_notional"][0])
-            out[v, C.M_ADLL] = adl_loss
+            out[v, C.M_ADLL] = book.adl_counterparty_quote
             out[v, C.M_FEXH] = float(
-                out[v, C.M_ADLN] > 0 or float(row["insurance_fund_end"][0]) <= 0 < used
+                out[v, C.M_ADLN] > 0
+                or float(row["insurance_fund_end"][0]) <= 0 < book.insurance_fund_quote
             )
             out[v, C.M_BEXH] = float(row["book_exhausted"][0])
             out[v, C.M_FEND] = float(row["insurance_fund_end"][0])
@@ -332,14 +333,18 @@ class StressRunner:
     monte_carlo: S.MonteCarloConfig = field(default_factory=S.MonteCarloConfig)
     dynamic: DynamicSetup | None = None
 
+    @property
+    def fork_safe(self) -> bool:
+        """The compiled kernel runs only numpy/numba code (a forked pool is safe); the dynamic
+        engine builds polars frames, so its pool workers are started afresh."""
+        return self.dynamic is None
+
     def run_path(self, path: int) -> np.ndarray:
         """Metrics of one path as a float64 row (see :attr:`columns`)."""
         rng = np.random.default_rng(path_seed(self.seed, path))
         sp = self.shock.sample(rng)
         if self.dynamic is not None:
-            out = self.dynamic.run(
-                sp, int(path_seed(self.seed, path).generate_state(1)[0]), self.behaviours.vector
-            )
+            out = self.dynamic.run(sp, engine_seed(self.seed, path), self.behaviours.vector)
         else:
             out = C.run_path_nb(
                 self.index, sp.price_ratio, sp.collateral_ratio, self.step_s, self.behaviours.vector
@@ -364,6 +369,7 @@ def _columns(labels: tuple[str, ...], assets: tuple[str, ...]) -> tuple[str, ...
         "liq_long_notional_quote",
         "liq_short_notional_quote",
         "liq_count",
+        "deficit_quote",
         "bad_debt_quote",
         "insurance_used_quote",
         "insurance_fees_quote",
@@ -374,6 +380,7 @@ def _columns(labels: tuple[str, ...], assets: tuple[str, ...]) -> tuple[str, ...
         "cascade_multiplier",
         "fund_exhausted",
         "adl_triggered",
+        "deficit_positive",
         "bad_debt_positive",
         "book_exhausted",
     ]
@@ -397,7 +404,8 @@ def _row(path: int, sp: Any, out: np.ndarray, ix: C.StressIndex) -> np.ndarray:
         exo_exc, ven_exc = exo_max - 1.0, float(share @ up_v)
         max_dd = ven_exc
     mult = ven_exc / exo_exc if exo_exc > 0 else math.nan
-    bad = out[:, C.M_BAD].sum()
+    deficit = snap_amount(out[:, C.M_DEFICIT].sum())
+    bad = snap_amount(out[:, C.M_UNCOV].sum())
     head = [
         float(path),
         exo_min - 1.0,
@@ -406,6 +414,7 @@ def _row(path: int, sp: Any, out: np.ndarray, ix: C.StressIndex) -> np.ndarray:
         out[:, C.M_LONG].sum(),
         out[:, C.M_SHORT].sum(),
         out[:, C.M_COUNT].sum(),
+        deficit,
         bad,
         out[:, C.M_USED].sum(),
         out[:, C.M_FEES].sum(),
@@ -416,6 +425,7 @@ def _row(path: int, sp: Any, out: np.ndarray, ix: C.StressIndex) -> np.ndarray:
         mult,
         float(out[:, C.M_FEXH].max()),
         float(out[:, C.M_ADLN].max() > 0),
+        float(deficit > 0),
         float(bad > 0),
         float(out[:, C.M_BEXH].max()),
     ]
@@ -562,6 +572,7 @@ def _dynamic_setup(
         segment=book.segment,
         account_collateral_quote=book.account_collateral_quote,
         source=book.source,
+        account_names=book.account_names,
     )
     dt = step_s if step_s > 0 else 1.0
     arb = sc.behaviours.arbitrage
@@ -598,35 +609,6 @@ def _abs_depth(spec: str, base: Path) -> str:
     return f"depth:{file}{sep}{at}"
 
 
-# --------------------------------------------------------------------------------------------
-# backends
-# --------------------------------------------------------------------------------------------
-_WORKER_RUNNER: StressRunner | None = None
-
-
-def _init_worker(runner: StressRunner) -> None:
-    global _WORKER_RUNNER
-    _WORKER_RUNNER = runner
-
-
-def _pool_chunk(start: int, stop: int) -> tuple[int, np.ndarray]:
-    assert _WORKER_RUNNER is not None, "worker not initialised"
-    return start, _WORKER_RUNNER.run_chunk(start, stop)
-
-
-def _dask_chunk(runner: StressRunner, start: int, stop: int) -> tuple[int, np.ndarray]:
-    return start, runner.run_chunk(start, stop)
-
-
-def _chunks(n: int, size: int) -> Iterator[tuple[int, int]]:
-    return _chunks_from(0, n, size)
-
-
-def _chunks_from(start: int, n: int, size: int) -> Iterator[tuple[int, int]]:
-    for a in range(start, n, size):
-        yield a, min(n, a + size)
-
-
 @dataclass
 class StressResult:
     """Per-path frame, summary frame and run metadata (seed, scenario, backend, timings)."""
@@ -657,21 +639,22 @@ def run_stress(
     *,
     workers: int | None = None,
     dask_local: int | None = None,
-    scheduler: str | None = None,
+    scheduler: Any = None,
     chunk_size: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> StressResult:
-    """Run ``paths`` Monte Carlo paths of a scenario.
+    """Run ``paths`` Monte Carlo paths of a scenario on :func:`liqcascade.runner.run_chunks`.
 
-    Backends: ``workers=0`` runs in this process; ``workers=N`` a local process pool (forked on
-    Linux, spawned elsewhere, where scripts need the ``if __name__ == "__main__":`` guard;
-    ``LIQCASCADE_MP_START=spawn|forkserver|fork`` overrides); ``workers=None`` (default) times the
-    first paths and uses a pool of CPU-count workers only when the run is long enough to pay
-    for it; ``dask_local=N`` a Dask LocalCluster with N single-threaded worker processes;
-    ``scheduler="tcp://HOST:PORT"`` an existing Dask cluster (its workers need liqcascade
-    installed). ``progress(done_paths, total)`` is called as chunks finish. The result does not
-    depend on the backend, worker count or ``chunk_size``.
+    Backends: ``workers=0`` runs in this process; ``workers=N`` a local process pool;
+    ``workers=None`` (default) times the first paths and uses a pool of CPU-count workers only
+    when the run is long enough to pay for it; ``dask_local=N`` a Dask LocalCluster with N
+    single-threaded worker processes; ``scheduler`` an existing Dask cluster, as its address
+    ``"tcp://HOST:PORT"`` or a ``distributed.Client`` (its workers need liqcascade installed).
+    ``progress(done_paths, total)`` is called as chunks finish. The result does not depend on
+    the backend, worker count or ``chunk_size``.
     """
+    from liqcascade.runner import run_chunks
+
     if isinstance(scenario, StressRunner):
         runner = scenario
         if seed is not None and seed != runner.seed:
@@ -684,17 +667,11 @@ def run_stress(
         raise InputError(f"paths must be >= 1, got {n}")
     if dask_local is not None and scheduler is not None:
         raise InputError("give --dask-local or --scheduler, not both")
-    t0 = time.perf_counter()
-    if dask_local is not None or scheduler is not None:
-        nw = dask_local if dask_local is not None else 0
-        backend = f"dask-local:{dask_local}" if dask_local is not None else f"dask:{scheduler}"
-        chunk = chunk_size or max(1, min(500, math.ceil(n / (max(nw, 2) * 8))))
-        rows = _run_dask(runner, n, chunk, dask_local, scheduler, progress)
-    else:
-        chunk = chunk_size or 0
-        rows, nw, chunk = _run_local(runner, n, chunk, workers, progress)
-        backend = f"local:{nw}" if nw > 0 else "inline"
-    elapsed = time.perf_counter() - t0
+    dask = dask_local if dask_local is not None else scheduler
+    chunks, info = run_chunks(
+        runner, n, workers=workers, dask=dask, chunk_size=chunk_size, progress=progress
+    )
+    rows = np.vstack(chunks)
     df = pl.DataFrame(rows, schema=list(runner.columns), orient="row")
     df = df.with_columns(
         pl.col("path").cast(pl.Int64), pl.lit(runner.seed, dtype=pl.Int64).alias("seed")
@@ -708,137 +685,14 @@ def run_stress(
     meta = dict(runner.meta)
     meta.update(
         paths=n,
-        backend=backend,
-        chunk_size=chunk,
-        run_s=elapsed,
+        backend=info.backend,
+        chunk_size=info.chunk_size,
+        run_s=info.run_s,
         created=datetime.now(UTC).isoformat(),
     )
     summary = summarize(df, mc.quantiles, mc.confidence, runner.venue_labels)
-    logger.info("stress: %d paths in %.2f s on %s", n, elapsed, backend)
+    logger.info("stress: %d paths in %.2f s on %s", n, info.run_s, info.backend)
     return StressResult(df, summary, meta)
-
-
-def _default_start_method() -> str:
-    """``fork`` on Linux: workers inherit the interpreter and the runner (no imports, no
-    pickling; they run only numpy/numba code, never polars, so forking a process that has
-    polars' thread pool is safe here); ``spawn`` elsewhere."""
-    import multiprocessing as mp
-    import sys
-
-    return (
-        "fork"
-        if sys.platform.startswith("linux") and "fork" in mp.get_all_start_methods()
-        else "spawn"
-    )
-
-
-def _run_local(
-    runner: StressRunner,
-    n: int,
-    chunk: int,
-    workers: int | None,
-    progress: Callable[[int, int], None] | None,
-) -> tuple[np.ndarray, int, int]:
-    """Local backend; returns (rows, workers used, chunk size).
-
-    ``workers=None`` (auto): the first paths run in this process and are timed; when the rest
-    would take under :data:`AUTO_INLINE_S` seconds the run stays in process (a process pool
-    costs seconds to start), otherwise a pool of ``os.cpu_count()`` workers takes the rest.
-    """
-    out = np.empty((n, len(runner.columns)))
-    done = 0
-    if workers is None:
-        cpus = os.cpu_count() or 1
-        probe = min(n, 16)
-        t0 = time.perf_counter()
-        out[:probe] = runner.run_chunk(0, probe)
-        per_path = (time.perf_counter() - t0) / probe
-        done = probe
-        if progress:
-            progress(done, n)
-        workers = 0 if cpus == 1 or per_path * (n - probe) < AUTO_INLINE_S else cpus
-    nw = int(workers)
-    if chunk <= 0:
-        chunk = max(1, min(500, math.ceil((n - done) / (max(nw, 1) * 8))))
-    if nw <= 0:
-        for a, b in _chunks_from(done, n, chunk):
-            out[a:b] = runner.run_chunk(a, b)
-            done += b - a
-            if progress:
-                progress(done, n)
-        return out, 0, chunk
-    import multiprocessing as mp
-
-    ctx = mp.get_context(os.environ.get("LIQCASCADE_MP_START") or _default_start_method())
-    with ProcessPoolExecutor(
-        max_workers=nw, mp_context=ctx, initializer=_init_worker, initargs=(runner,)
-    ) as ex:
-        pending = {ex.submit(_pool_chunk, a, b) for a, b in _chunks_from(done, n, chunk)}
-        while pending:
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for f in finished:
-                a, rows = f.result()
-                out[a : a + len(rows)] = rows
-                done += len(rows)
-                if progress:
-                    progress(done, n)
-    return out, nw, chunk
-
-
-def _run_dask(
-    runner: StressRunner,
-    n: int,
-    chunk: int,
-    dask_local: int | None,
-    scheduler: str | None,
-    progress: Callable[[int, int], None] | None,
-) -> np.ndarray:
-    from dask.distributed import Client, LocalCluster, as_completed
-
-    out = np.empty((n, len(runner.columns)))
-    cluster = None
-    if dask_local is not None:
-        if dask_local < 1:
-            raise InputError(f"--dask-local must be >= 1 worker, got {dask_local}")
-        cluster = LocalCluster(
-            n_workers=dask_local,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=":0",
-            silence_logs=40,
-        )
-        client = Client(cluster)
-    else:
-        try:
-            client = Client(scheduler, timeout=10)
-        except OSError as exc:
-            from liqcascade.errors import NetworkError
-
-            raise NetworkError(
-                f"--scheduler {scheduler}: cannot reach the Dask scheduler ({exc})"
-            ) from None
-    try:
-        fut = client.scatter(runner, broadcast=True)
-        starts = list(_chunks(n, chunk))
-        futures = client.map(
-            _dask_chunk,
-            [fut] * len(starts),
-            [a for a, _ in starts],
-            [b for _, b in starts],
-            pure=False,
-        )
-        done = 0
-        for f in as_completed(futures):
-            a, rows = f.result()
-            out[a : a + len(rows)] = rows
-            done += len(rows)
-            if progress:
-                progress(done, n)
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
-    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -858,6 +712,30 @@ def wilson_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, fl
     lo = 0.0 if k == 0 else max(0.0, centre - half)
     hi = 1.0 if k == n else min(1.0, centre + half)
     return (lo, hi)
+
+
+def mean_t_interval(x: np.ndarray, confidence: float = 0.90) -> tuple[float, float, float]:
+    """Mean and its two-sided Student-t interval ``mean +- t_{(1+c)/2, n-1} sd / sqrt(n)``
+    (NaNs dropped; a single value has a NaN interval).
+
+    >>> m, lo, hi = mean_t_interval(np.array([1.0, 2.0, 3.0]), 0.90)
+    >>> round(m, 6), round(hi - m, 4)
+    (2.0, 1.6859)
+    """
+    from scipy import stats
+
+    a = np.asarray(x, dtype=np.float64)
+    a = a[~np.isnan(a)]
+    n = len(a)
+    if n == 0:
+        return (math.nan, math.nan, math.nan)
+    mean = float(np.mean(a))
+    if n == 1:
+        return (mean, math.nan, math.nan)
+    half = (
+        float(stats.t.ppf(0.5 + confidence / 2.0, n - 1)) * float(np.std(a, ddof=1)) / math.sqrt(n)
+    )
+    return (mean, mean - half, mean + half)
 
 
 def quantile_ci(x: np.ndarray, q: float, confidence: float = 0.95) -> tuple[float, float, float]:
@@ -892,8 +770,9 @@ def summarize(
 
     Statistics: ``mean`` (normal interval, z * sd / sqrt(n)), ``q<pct>`` (order-statistic
     interval), ``LaR95``/``LaR99`` (liquidation-at-risk: 95th/99th percentile of liquidated
-    notional), ``VaR95``/``VaR99`` of bad debt, and ``probability`` rows (Wilson interval) for
-    fund exhaustion, ADL, bad debt and book exhaustion, overall and per venue.
+    notional), ``VaR95``/``VaR99`` of the deficit (loss beyond collateral), and ``probability``
+    rows (Wilson interval) for fund exhaustion, ADL, deficit, bad debt and book exhaustion,
+    overall and per venue.
     """
     from scipy import stats
 
@@ -925,7 +804,7 @@ def summarize(
         for q in quantiles:
             v, lo, hi = quantile_ci(x, q, confidence)
             add(m, f"q{q * 100:g}", v, lo, hi)
-    for m, name in (("liq_notional_quote", "LaR"), ("bad_debt_quote", "VaR")):
+    for m, name in (("liq_notional_quote", "LaR"), ("deficit_quote", "VaR")):
         x = paths[m].to_numpy().astype(np.float64)
         for q in (0.95, 0.99):
             v, lo, hi = quantile_ci(x, q, confidence)
@@ -953,7 +832,11 @@ def summarize(
 def store_results(result: StressResult, db: str | Path | None = None) -> str:
     """Append a run to the DuckDB store (docs/data.md): ``stress_runs`` (one row: run id,
     scenario, seed, paths, backend, metadata JSON, summary JSON) and ``stress_results`` (long
-    format: run_id, path, metric, value). Returns the run id."""
+    format: run_id, path, metric, value), both in the store's table registry
+    (:data:`liqcascade.data.store.RESULT_TABLES`), written in one transaction: a failure leaves
+    neither. Returns the run id."""
+    import duckdb
+
     from liqcascade.data import Store
 
     run_id = uuid.uuid4().hex[:16]
@@ -963,15 +846,19 @@ def store_results(result: StressResult, db: str | Path | None = None) -> str:
         .with_columns(pl.lit(run_id).alias("run_id"))
         .select("run_id", "path", "metric", "value")
     )
+    arrow = long.to_arrow()
     with Store(db) as st:
-        con = st.con
-        con.execute(
-            "CREATE TABLE IF NOT EXISTS stress_runs (run_id VARCHAR PRIMARY KEY, created TIMESTAMPTZ, "
-            "scenario VARCHAR, seed BIGINT, paths BIGINT, backend VARCHAR, meta JSON, summary JSON)"
-        )
-        con.execute(
-            "CREATE TABLE IF NOT EXISTS stress_results (run_id VARCHAR, path BIGINT, metric VARCHAR, value DOUBLE)"
-        )
+        try:
+            _insert_run(st, run_id, result, arrow)
+        except duckdb.Error as exc:
+            raise DataError(
+                f"{st.path}: stress run not stored (nothing was written): {exc}"
+            ) from None
+    return run_id
+
+
+def _insert_run(st: Any, run_id: str, result: StressResult, arrow: Any) -> None:
+    with st.transaction() as con:
         con.execute(
             "INSERT INTO stress_runs VALUES (?, now(), ?, ?, ?, ?, ?, ?)",
             [
@@ -984,8 +871,8 @@ def store_results(result: StressResult, db: str | Path | None = None) -> str:
                 json.dumps(result.summary.to_dicts(), default=str),
             ],
         )
-        arrow = long.to_arrow()
         con.register("_stress_long", arrow)
-        con.execute("INSERT INTO stress_results SELECT * FROM _stress_long")
-        con.unregister("_stress_long")
-    return run_id
+        try:
+            con.execute("INSERT INTO stress_results SELECT * FROM _stress_long")
+        finally:
+            con.unregister("_stress_long")

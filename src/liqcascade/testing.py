@@ -5,7 +5,7 @@
 >>> @given(position_books(), impact_models())
 ... def test_something(book, impact): ...
 
-Requires ``hypothesis`` (a dev dependency of liqcascade).
+Requires ``hypothesis``: ``pip install 'liqcascade[testing]'``.
 
 The default books are built for exact comparisons: liquidation prices on a coarse grid around
 ``reference_price`` (so ties and exact boundary hits are common) and sizes that are multiples of
@@ -15,11 +15,15 @@ The default books are built for exact comparisons: liquidation prices on a coars
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
 
+from liqcascade._optional import require
 from liqcascade.book import PositionBook
 from liqcascade.impact import BOOKDEPTH_LEVELS, DepthCurveImpact, LinearImpact, SqrtImpact
+
+require("liqcascade.testing", "hypothesis", extra="testing")
+
+from hypothesis import strategies as st  # noqa: E402
+from hypothesis.extra import numpy as hnp  # noqa: E402
 
 __all__ = ["depth_curve_impacts", "impact_models", "position_books", "shocks"]
 

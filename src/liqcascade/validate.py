@@ -21,18 +21,17 @@ use (replay, forecast) so a file's results do not depend on the other files.
 from __future__ import annotations
 
 import html
-import json
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from liqcascade import scoring
+from liqcascade import jsonutil, scoring
 from liqcascade.data.klines import Tape, history_from_store, join_history, largest_fall, read_klines
 from liqcascade.errors import InputError
 from liqcascade.estimate import GridPrior, book_grids, grid_prior, ms_to_iso
@@ -46,12 +45,14 @@ from liqcascade.market import (
     PathDraws,
     child_seed,
     crossed_size,
+    depth_profile,
     draw_ensemble,
     empty_book,
     filter_state,
     load_params,
     run_ensemble,
 )
+from liqcascade.observed import OI_OBSERVED_LOG_SD, ObservedInputs, inputs_from_store
 
 __all__ = [
     "EVENT_MINUTES",
@@ -86,13 +87,15 @@ PROBS = (0.05, 0.01)
 class ModelTape:
     """A tape (with any stored history before it) and its model state, computed once.
 
-    ``k0`` is the index of the file's first bar in the joined tape.
+    ``k0`` is the index of the file's first bar in the joined tape. ``inputs``: open interest and
+    depth observed in the store (:mod:`liqcascade.observed`), used where present.
     """
 
     tape: Tape
     k0: int
     pf: ParamsFile
     gp: GridPrior
+    inputs: ObservedInputs = field(default_factory=ObservedInputs)
     state: MarketState = field(init=False)
     typical: np.ndarray = field(init=False)
 
@@ -101,32 +104,62 @@ class ModelTape:
         self.state = filter_state(t.close, t.net_flow_base, self.pf.market)
         self.typical = (t.high + t.low + t.close) / 3.0
 
+    def oi_base(self, t: int) -> float:
+        """Open interest at bar ``t``: the stored value when there is one, else the prior median."""
+        oi = self.inputs.oi_at(t)
+        return oi if oi is not None else self.pf.book.oi_median_base
+
     def book(self, t: int, oi_base: float | None = None) -> np.ndarray:
         """Cumulative liquidation grids at the close of bar ``t`` (reads bars <= t only)."""
         b = self.pf.book
         tp = self.tape
         return book_grids(
             self.typical, tp.low, tp.high, tp.volume_base, tp.taker_buy_base, tp.close, t,
-            self.gp, oi_base if oi_base is not None else b.oi_median_base, b.lookback_minutes,
+            self.gp, oi_base if oi_base is not None else self.oi_base(t), b.lookback_minutes,
             b.old_entry_log_sd, BOOK_BIN_LOG, BOOK_BINS,
         )  # fmt: skip
+
+    def draws_at(self, origin: int, draws: PathDraws) -> PathDraws:
+        """The draws with the open interest observed at ``origin`` applied (same random numbers):
+        observed open interest narrows the OI spread to ``OI_OBSERVED_LOG_SD``."""
+        sd = self.pf.book.oi_log_sd
+        if self.inputs.oi_at(origin) is None or sd <= 0:
+            return draws
+        return replace(draws, oi_mult=np.exp(np.log(draws.oi_mult) * (OI_OBSERVED_LOG_SD / sd)))
+
+    def lam_profile(self, origin: int, horizon: int) -> np.ndarray | None:
+        """Impact-scale multipliers from the depth ratio observed at ``origin`` (or None)."""
+        ratio = self.inputs.depth_at(origin)
+        if ratio == 1.0:
+            return None
+        return depth_profile(ratio, self.pf.market.vol_decay, horizon)
 
     def ensemble(self, origin: int, draws: PathDraws, book: bool) -> Ensemble:
         """The ensemble from bar ``origin`` with the tape's book (or an empty one)."""
         cum = self.book(origin) if book else empty_book()
         t = self.tape
-        return run_ensemble(self.pf, t.close, t.net_flow_base, origin, cum, draws, state=self.state)
+        return run_ensemble(
+            self.pf, t.close, t.net_flow_base, origin, cum, self.draws_at(origin, draws),
+            state=self.state, lam_profile=self.lam_profile(origin, draws.horizon),
+        )  # fmt: skip
 
 
 def prepare(
     tape: Tape, pf: ParamsFile, db: str | Path | None = None, gp: GridPrior | None = None
 ) -> ModelTape:
-    """Join stored history (at most the book look-back) before ``tape`` and set up the model."""
+    """Join stored history (at most the book look-back) before ``tape`` and set up the model.
+
+    With a store, open interest and bookDepth stored for the tape's bars become the model's
+    inputs (:mod:`liqcascade.observed`); without, the stated priors are used.
+    """
     hist = None
     if db is not None and tape.symbol:
         hist = history_from_store(db, tape.symbol, int(tape.open_ms[0]), pf.book.lookback_minutes)
     joined, k0 = join_history(hist, tape)
-    return ModelTape(joined, k0, pf, gp or grid_prior(pf.book.venue, pf.book.symbol))
+    inputs = ObservedInputs()
+    if db is not None and tape.symbol:
+        inputs = inputs_from_store(db, pf.book.venue, tape.symbol, joined.open_ms)
+    return ModelTape(joined, k0, pf, gp or grid_prior(pf.book.venue, pf.book.symbol), inputs)
 
 
 # --------------------------------------------------------------------------------------------
@@ -505,19 +538,9 @@ def validate_files(
             progress(name)
     res = ValidationResult(src, files, seed, n_paths, time.perf_counter() - t0)
     if od is not None:
-        (od / "validation.json").write_text(json.dumps(_clean(res.to_json()), indent=2))
+        (od / "validation.json").write_text(jsonutil.dumps(res.to_json(), indent=2))
         write_report(res, od / "validation.html")
     return res
-
-
-def _clean(x: Any) -> Any:
-    if isinstance(x, float):
-        return x if math.isfinite(x) else None
-    if isinstance(x, dict):
-        return {k: _clean(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_clean(v) for v in x]
-    return x
 
 
 def table_rows(res: ValidationResult) -> list[tuple[str, ...]]:
@@ -567,6 +590,9 @@ def table_rows(res: ValidationResult) -> list[tuple[str, ...]]:
 def write_report(res: ValidationResult, path: str | Path) -> Path:
     """Self-contained HTML report (plotly inlined): per file the price, the forecast bands of
     the model and the EWMA baseline, and the event replay band; the skill table on top."""
+    from liqcascade._optional import require
+
+    require("the validation HTML report", "plotly", extra="plot")
     import plotly.graph_objects as go
 
     parts = []
@@ -668,7 +694,7 @@ def replay_sensitivity(
     for name in names or [n for n in FIT_NAMES if n != "volume_log_sd"]:
         for f in factors:
             pf2 = scaled_params(mt.pf, name, f)
-            mt2 = ModelTape(mt.tape, mt.k0, pf2, mt.gp)
+            mt2 = ModelTape(mt.tape, mt.k0, pf2, mt.gp, mt.inputs)
             ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
             r = replay_event(mt2, first, seed=ss, n_paths=n_paths)
             rows.append({"param": name, "factor": float(f), "low_p50": r.replay["low_p50"]})
@@ -688,8 +714,9 @@ def attribute_event(mt: ModelTape, first: int, *, horizon: int = REPLAY_HORIZON)
     is at most that bar's traded taker-sell volume (``volume - taker_buy``), so modelled forced
     volume never exceeds the volume traded. The exogenous flow is the observed net taker flow
     minus the forced flow (``q_obs + forced``). The endogenous share is the forced flow's
-    impact level (the model's propagator and liquidity state along the observed tape) at the
-    low, divided by the observed log fall from the event's first high to the low.
+    impact level (the model's propagator and liquidity state along the observed tape, times the
+    observed depth ratio of each bar where bookDepth is stored) at the low, divided by the
+    observed log fall from the event's first high to the low.
     """
     tp = mt.tape
     m = mt.pf.market
@@ -699,7 +726,7 @@ def attribute_event(mt: ModelTape, first: int, *, horizon: int = REPLAY_HORIZON)
     ref = float(tp.close[t_pre])
     end = min(first + horizon, n)
     rho, perm = m.rho, m.impact_permanent_frac
-    lam = mt.state.lam
+    lam = mt.state.lam * np.array([mt.inputs.depth_at(t) for t in range(n)])
     queue = 0.0
     crossed = 0.0
     sf = tf = 0.0
@@ -732,4 +759,5 @@ def attribute_event(mt: ModelTape, first: int, *, horizon: int = REPLAY_HORIZON)
         "max_forced_share_of_volume": float(np.max(forced / np.maximum(vol, 1e-12))),
         "endogenous_share": share,
         "forced_base_per_minute": forced.tolist(),
+        "inputs": mt.inputs.describe(t_pre),
     }

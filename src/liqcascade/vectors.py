@@ -648,12 +648,12 @@ def _dydx_setup(inp: Inputs) -> tuple[dydx_v4.Subaccount, dict[str, dydx_v4.Perp
     if inp.has("usdc_balance_quote_quantums", "quote_balance_quantums"):
         bal = int(inp.get("usdc_balance_quote_quantums", "quote_balance_quantums"))
     else:
-        bal = Fraction(str(inp.get("usdc_balance_usd", "usdc_usd", "quote_balance_usd"))) * qpu
-        if bal.denominator != 1:
+        bal_q = Fraction(str(inp.get("usdc_balance_usd", "usdc_usd", "quote_balance_usd"))) * qpu
+        if bal_q.denominator != 1:
             raise InputError(
                 f"case {inp.case_id}: USDC balance is not a whole number of quote quantums"
             )
-        bal = int(bal)
+        bal = int(bal_q)
     positions: dict[str, int] = {}
     for p in inp.get("positions", default=[]):
         pi = Inputs(p, inp.case_id)
@@ -869,7 +869,7 @@ def check_case(case: dict[str, Any]) -> CaseResult:
     cid = str(case.get("id", "?"))
     tol = parse_tolerance(case)
     expected = case.get("expected")
-    base = {
+    base: dict[str, Any] = {
         "id": cid,
         "venue": str(case.get("venue", "")),
         "quantity": str(case.get("quantity", "")),

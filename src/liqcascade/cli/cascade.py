@@ -7,18 +7,26 @@ from typing import Any
 
 import typer
 
-from liqcascade.cli._common import console, print_json
+from liqcascade.cli._common import (
+    Col,
+    FormatOpt,
+    OutputFormat,
+    emit,
+    output_format,
+    progress,
+    quote_unit,
+)
 
 _COLUMNS = (
-    ("shock", "shock", "{:+.4f}"),
-    ("initial_price", "P0", "{:,.2f}"),
-    ("shocked_price", "P1", "{:,.2f}"),
-    ("final_price", "final", "{:,.2f}"),
-    ("liquidated_count", "liquidated", "{:,}"),
-    ("liquidated_base", "base", "{:,.4f}"),
-    ("liquidated_notional", "notional", "{:,.0f}"),
-    ("cascade_multiplier", "multiplier", "{:.3f}"),
-    ("book_exhausted", "exhausted", "{}"),
+    Col("shock", kind="signed_frac"),
+    Col("initial_price", "P0", kind="price"),
+    Col("shocked_price", "P1", kind="price"),
+    Col("final_price", "final", kind="price"),
+    Col("liquidated_count", "liquidated", kind="count"),
+    Col("liquidated_base", "base", kind="size"),
+    Col("liquidated_notional", "notional", kind="money"),
+    Col("cascade_multiplier", "multiplier", kind="ratio"),
+    Col("book_exhausted", "exhausted", kind="bool"),
 )
 
 
@@ -30,8 +38,11 @@ def run_cascade(
     venue: str | None = None,
     symbol: str | None = None,
     mode: str = "static",
+    progress: Any = None,
 ) -> list[dict[str, Any]]:
-    """Load, filter, solve every shock; one summary dict per shock (the CLI's JSON rows)."""
+    """Load, filter, solve every shock; one summary dict per shock (the CLI's JSON rows).
+
+    ``progress(done, total)`` is called after each shock of a dynamic-mode ladder."""
     from liqcascade.book import PositionBook
     from liqcascade.engine.static import StaticCascade, parse_shocks
     from liqcascade.errors import InputError
@@ -52,10 +63,13 @@ def run_cascade(
             from liqcascade.engine.dynamic import simulate_shock
         except ImportError as exc:
             raise InputError(f"--mode dynamic is not available in this build ({exc})") from exc
-        return [
-            dict(simulate_shock(book, price, s, model, venue=venue, symbol=symbol).summary())
-            for s in shocks
-        ]
+        out = []
+        for i, s in enumerate(shocks):
+            res = simulate_shock(book, price, s, model, venue=venue, symbol=symbol)
+            out.append(dict(res.summary()))
+            if progress is not None:
+                progress(i + 1, len(shocks))
+        return out
     raise InputError(f"--mode must be static or dynamic, got {mode!r}")
 
 
@@ -81,27 +95,25 @@ def register(app: typer.Typer) -> None:
         venue: str | None = typer.Option(None, "--venue", help="Keep only this venue."),
         symbol: str | None = typer.Option(None, "--symbol", help="Keep only this symbol."),
         mode: str = typer.Option("static", "--mode", help="static (fixed point) or dynamic."),
+        fmt: FormatOpt = OutputFormat.table,
         as_json: bool = typer.Option(
             False, "--json", help="Print JSON (an object; a list for a ladder)."
         ),
     ) -> None:
         """Run a price shock through a position book: forced sales move the price, which
         liquidates more, until it stops. One row per shock."""
-        rows = run_cascade(positions, price, shock, impact, venue, symbol, mode)
-        if as_json:
-            print_json(rows[0] if len(rows) == 1 else rows)
-            return
-        from rich.console import Console
-        from rich.table import Table
+        from dataclasses import replace
 
-        table = Table(title=f"{mode} cascade: {positions.name} from {price:,.2f}")
-        for _, head, _fmt in _COLUMNS:
-            table.add_column(head, justify="right")
-        for row in rows:
-            cells = []
-            for key, _, fmt in _COLUMNS:
-                val = row.get(key)
-                cells.append("-" if val is None else fmt.format(val))
-            table.add_row(*cells)
-        # a ladder table is wider than the 80 columns rich assumes when not on a terminal
-        Console(width=max(console.width, 150)).print(table)
+        fmt_ = output_format(fmt, as_json)
+        with progress(f"{mode} cascade", enabled=fmt_ == "table" and mode == "dynamic") as bar:
+            rows = run_cascade(positions, price, shock, impact, venue, symbol, mode, bar)
+        unit = quote_unit(rows[0].get("venue"), rows[0].get("symbol")) if rows else None
+        cols = [replace(c, unit=unit) if c.kind == "money" else c for c in _COLUMNS]
+        emit(
+            rows,
+            cols,
+            fmt=fmt_,
+            title=f"{mode} cascade: {positions.name} from {price:,.2f}",
+            json_doc=rows[0] if len(rows) == 1 else rows,
+            csv_keys=list(rows[0]) if rows else [c.key for c in _COLUMNS],
+        )

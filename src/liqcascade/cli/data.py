@@ -8,7 +8,20 @@ from typing import Annotated, Any
 
 import typer
 
-from liqcascade.cli._common import console, err_console, fail, print_json
+from liqcascade.cli._common import (
+    TYPER_KW,
+    Col,
+    FormatOpt,
+    OutputFormat,
+    OutputFormatOpt,
+    console,
+    emit,
+    err_console,
+    fail,
+    output_format,
+    print_json,
+    progress,
+)
 
 DbOpt = Annotated[
     Path | None,
@@ -24,6 +37,7 @@ def register(app: typer.Typer) -> None:
     data_app = typer.Typer(
         help="Market data: ingest exchange files, list/query the DuckDB store, fetch via ccxt.",
         no_args_is_help=True,
+        **TYPER_KW,
     )
     app.add_typer(data_app, name="data")
 
@@ -36,70 +50,82 @@ def register(app: typer.Typer) -> None:
         ] = None,
         venue: Annotated[str | None, typer.Option(help="Override the venue.")] = None,
         symbol: Annotated[str | None, typer.Option(help="Override the symbol.")] = None,
-        as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+        out_fmt: OutputFormatOpt = OutputFormat.table,
+        as_json: Annotated[
+            bool, typer.Option("--json", help="Same as --output-format json.")
+        ] = False,
     ) -> None:
         """Ingest exchange data files into the store (idempotent; one transaction per file).
 
         Exit code 0 when every file went in (or was already there / skipped), 1 when any failed.
         """
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-        )
-        from rich.table import Table
-
         from liqcascade.data.ingest import expand_paths, ingest_paths
         from liqcascade.errors import LiqcascadeError
 
+        fmt_ = output_format(out_fmt, as_json)
         files = expand_paths(paths)
         if not files:
             fail("no files found under the given paths")
-        total = sum(f.stat().st_size for f in files if f.is_file())
-        progress = Progress(
-            TextColumn("[bold]ingest[/bold] {task.fields[name]}", justify="left"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err_console,
-            transient=True,
-            disable=as_json,
-        )
-        task = progress.add_task("ingest", total=len(files), name="", bytes=total)
-
-        def on_event(event: str, path: Path, res: Any) -> None:
-            if event == "start":
-                progress.update(task, name=path.name)
-            else:
-                progress.advance(task)
-
+        done = [0]
         try:
-            with progress:
+            with progress("ingest", total=len(files), enabled=fmt_ == "table") as bar:
+
+                def on_event(event: str, path: Path, res: Any) -> None:
+                    if event == "start":
+                        bar(description=path.name)
+                    else:
+                        done[0] += 1
+                        bar(done[0])
+
                 report = ingest_paths(
                     files, db, format=format, venue=venue, symbol=symbol, progress=on_event
                 )
         except LiqcascadeError as exc:
             fail(str(exc))
-        if as_json:
-            print_json(report.as_dict())
+        if fmt_ != "table":
+            rows = [
+                {
+                    "file": f.path,
+                    **{
+                        k: getattr(f, k)
+                        for k in ("status", "format", "venue", "symbol", "rows", "seconds")
+                    },
+                }
+                for f in report.files
+            ]
+            emit(
+                rows,
+                [],
+                fmt=fmt_,
+                json_doc=report.as_dict(),
+                csv_keys=list(rows[0]) if rows else ["file"],
+            )
         else:
-            table = Table(title=f"ingested into {report.db}")
-            for col in ("file", "status", "format", "venue", "symbol", "rows", "s"):
-                table.add_column(col, justify="right" if col in ("rows", "s") else "left")
-            for f in report.files:
-                style = {"failed": "red", "duplicate": "dim", "skipped": "dim"}.get(f.status, "")
-                table.add_row(
-                    Path(f.path).name,
-                    f"[{style}]{f.status}[/{style}]" if style else f.status,
-                    f.format or "",
-                    f.venue or "",
-                    f.symbol or "",
-                    f"{f.rows:,}",
-                    f"{f.seconds:.2f}",
-                )
-            console.print(table)
+            styles = {"failed": "red", "duplicate": "dim", "skipped": "dim"}
+            emit(
+                [
+                    {
+                        "file": Path(f.path).name,
+                        "status": f.status,
+                        "format": f.format or "",
+                        "venue": f.venue or "",
+                        "symbol": f.symbol or "",
+                        "rows": f.rows,
+                        "s": f.seconds,
+                    }
+                    for f in report.files
+                ],
+                [
+                    Col("file", kind="text"),
+                    Col("status", kind="text", style=lambda v: styles.get(v)),
+                    Col("format", kind="text"),
+                    Col("venue", kind="text"),
+                    Col("symbol", kind="text"),
+                    Col("rows", kind="count"),
+                    Col("s", kind="ratio", justify="right"),
+                ],
+                title=f"ingested into {report.db}",
+            )
             counts: dict[str, int] = {}
             for f in report.files:
                 counts[f.status] = counts.get(f.status, 0) + 1
@@ -117,47 +143,47 @@ def register(app: typer.Typer) -> None:
     @data_app.command("ls")
     def ls(
         db: DbOpt = None,
-        as_json: Annotated[bool, typer.Option("--json", help="JSON list of objects.")] = False,
+        as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
         files: Annotated[
             bool, typer.Option("--files", help="List ingested files instead.")
         ] = False,
+        fmt: FormatOpt = OutputFormat.table,
     ) -> None:
         """Show what is stored: rows and first/last time (UTC) per venue, symbol and kind."""
-        from rich.table import Table
-
         from liqcascade.data.store import Store, default_db_path
+
+        fmt_ = output_format(fmt, as_json)
 
         path = db or default_db_path()
         if not Path(path).exists():
-            if as_json:
+            if fmt_ == "json":
                 print_json([])
                 return
             fail(f"{path}: no store yet; run `liqcascade data ingest PATH`")
         with Store(path, read_only=True) as store:
             df = store.files() if files else store.summary()
         recs = [{k: _iso(v) for k, v in r.items()} for r in df.to_dicts()]
-        if as_json:
-            print_json(recs)
+        if fmt_ != "table":
+            emit(recs, [], fmt=fmt_, json_doc=recs, csv_keys=list(df.columns))
             return
-        table = Table(title=f"{path} (times UTC)")
         cols = (
             ["file_id", "name", "format", "venue", "symbol", "rows", "first_time", "last_time"]
             if files
             else ["table", "venue", "symbol", "kind", "interval", "rows", "first", "last"]
         )
-        for c in cols:
-            table.add_column(c, justify="right" if c == "rows" else "left")
-
-        def cell(c: str, v: Any) -> str:
-            if c == "rows":
-                return f"{v:,}"
-            if isinstance(v, str) and c in ("first", "last", "first_time", "last_time"):
-                return v[:19].replace("T", " ")  # UTC, to the second
-            return "" if v is None else str(v)
-
-        for r in recs:
-            table.add_row(*[cell(c, r[c]) for c in cols])
-        console.print(table)
+        times = ("first", "last", "first_time", "last_time")
+        shown = [
+            {
+                c: (r[c][:19].replace("T", " ") if c in times and isinstance(r[c], str) else r[c])
+                for c in cols
+            }
+            for r in recs
+        ]  # times: UTC, to the second
+        emit(
+            shown,
+            [Col(c, kind="count" if c == "rows" else "text") for c in cols],
+            title=f"{path} (times UTC)",
+        )
 
     @data_app.command("formats")
     def formats(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
@@ -174,21 +200,19 @@ def register(app: typer.Typer) -> None:
     def query(
         sql: Annotated[str, typer.Argument(help="SQL to run on the store (read-only).")],
         db: DbOpt = None,
-        as_json: Annotated[bool, typer.Option("--json")] = False,
+        as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
         limit: Annotated[int, typer.Option(help="Rows to print.")] = 50,
+        fmt: FormatOpt = OutputFormat.table,
     ) -> None:
-        """Run a read-only SQL query on the store and print the result."""
+        """Run a read-only SQL query on the store and print the result (at most --limit rows)."""
         from liqcascade.data.store import Store
 
+        fmt_ = output_format(fmt, as_json)
         with Store(db, read_only=True) as store:
             df = store.sql(sql)
-        if as_json:
-            print_json([{k: _iso(v) for k, v in r.items()} for r in df.head(limit).to_dicts()])
-        else:
-            import polars as pl
-
-            with pl.Config(tbl_rows=limit, tbl_cols=-1, fmt_str_lengths=40):
-                console.print(str(df.head(limit)))
+        recs = [{k: _iso(v) for k, v in r.items()} for r in df.head(limit).to_dicts()]
+        cols = [Col(c, kind="number" if dt.is_float() else "text") for c, dt in df.schema.items()]
+        emit(recs, cols, fmt=fmt_, title=f"{min(limit, df.height):,} of {df.height:,} rows")
 
     @data_app.command("fetch")
     def fetch_cmd(

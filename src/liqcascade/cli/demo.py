@@ -10,9 +10,19 @@ from typing import Annotated, Any
 
 import typer
 
-from liqcascade.cli._common import console, print_json
+from liqcascade.cli._common import (
+    Col,
+    FormatOpt,
+    OutputFormat,
+    console,
+    emit,
+    note,
+    output_format,
+    progress,
+)
+from liqcascade.resources import example_path, sample_data_dir
 
-DEFAULT_BOOK = Path(__file__).resolve().parents[3] / "examples" / "book_example.csv"
+DEFAULT_BOOK = example_path("book_example.csv")
 
 
 def margin_table(book_path: Path) -> list[dict[str, Any]]:
@@ -36,7 +46,7 @@ def margin_table(book_path: Path) -> list[dict[str, Any]]:
         lp = float(book.liquidation_price[i])
         rows.append(
             {
-                "account": int(book.account_id[i]),
+                "account": book.account_label(book.account_id[i]),
                 "venue": venue,
                 "symbol": symbol,
                 "side": "long" if book.side[i] > 0 else "short",
@@ -65,60 +75,52 @@ def register(app: typer.Typer) -> None:
         margin_table_only: Annotated[
             bool, typer.Option("--margin-table", help="Only print the example margin table")
         ] = False,
+        fmt: FormatOpt = OutputFormat.table,
     ) -> None:
         """Ingest the shipped data and replay 10 Oct 2025: model against observed, HTML report."""
+        fmt_ = output_format(fmt)
         if margin_table_only:
-            _margin_demo(DEFAULT_BOOK, False)
+            _margin_demo(DEFAULT_BOOK, fmt_)
             return
-        from importlib import resources
-
         import platformdirs
 
         from liqcascade.cli.replay import print_replay
         from liqcascade.replay import replay_day
 
-        sample = Path(str(resources.files("liqcascade") / "sample_data"))
+        sample = sample_data_dir()
         store = db or Path(platformdirs.user_data_dir("liqcascade")) / "demo.duckdb"
-        console.print(f"ingesting {sample} into {store} ...")
-        res = replay_day("2025-10-10", db=store, data=sample)
-        print_replay(res)
+        if fmt_ == "table":
+            console.print(f"ingesting {sample} into {store} ...", markup=False, highlight=False)
+        with progress("demo replay", total=4, enabled=fmt_ == "table") as bar:
+            res = replay_day("2025-10-10", db=store, data=sample, progress=bar)
+        print_replay(res, fmt_)
 
-    def _margin_demo(
-        book: Annotated[
-            Path, typer.Option(help="Position book CSV (see liqcascade.book)")
-        ] = DEFAULT_BOOK,
-        json_out: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
-    ) -> None:
+    def _margin_demo(book: Path, fmt_: str = "table") -> None:
         """Margin table of an example book across six venues (rules with sources)."""
-        from rich.table import Table
-
         rows = margin_table(book)
-        if json_out:
-            print_json(rows)
-            return
-        t = Table(title=f"Margin table: {book.name} (venue rules: docs/venues.md)")
         cols = [
-            ("account", "acct", "{}"),
-            ("venue", "venue", "{}"),
-            ("symbol", "symbol", "{}"),
-            ("side", "side", "{}"),
-            ("mode", "mode", "{}"),
-            ("size_base", "size", "{:,.4g}"),
-            ("entry_price", "entry", "{:,.2f}"),
-            ("leverage", "lev", "{:,.1f}x"),
-            ("notional_quote", "notional", "{:,.0f}"),
-            ("tier", "tier", "{}"),
-            ("mmr", "MMR", "{:.3%}"),
-            ("maintenance_margin_quote", "MM", "{:,.2f}"),
-            ("liquidation_price", "liq price", "{:,.2f}"),
-            ("bankruptcy_price", "bankr. price", "{:,.2f}"),
-            ("distance_to_liq_pct", "to liq", "{:.2f}%"),
+            Col("account", "acct", kind="text"),
+            Col("venue", kind="text"),
+            Col("symbol", kind="text"),
+            Col("side", kind="text"),
+            Col("mode", kind="text"),
+            Col("size_base", "size", kind="size"),
+            Col("entry_price", "entry", kind="price"),
+            Col("leverage", "lev", kind="leverage"),
+            Col("notional_quote", "notional", kind="money"),
+            Col("tier", kind="count"),
+            Col("mmr", "MMR", kind="frac"),
+            Col("maintenance_margin_quote", "MM", kind="money"),
+            Col("liquidation_price", "liq price", kind="price"),
+            Col("bankruptcy_price", "bankr. price", kind="price"),
+            Col("distance_to_liq_pct", "to liq", kind="pct"),
         ]
-        for _, head, _ in cols:
-            t.add_column(
-                head, justify="right" if head not in ("venue", "symbol", "side", "mode") else "left"
-            )
-        for r in rows:
-            t.add_row(*[fmt.format(r[key]) if r[key] == r[key] else "-" for key, _, fmt in cols])
-        console.print(t)
-        console.print(f"{len(rows)} positions; NaN ('-') liquidation price = never liquidated.")
+        emit(
+            rows,
+            cols,
+            fmt=fmt_,
+            title=f"Margin table: {book.name} (venue rules: docs/venues.md)",
+            csv_keys=list(rows[0]) if rows else None,
+        )
+        if fmt_ == "table":
+            note(f"{len(rows)} positions; '-' liquidation price = never liquidated.")

@@ -12,7 +12,15 @@ from typing import Any
 
 import typer
 
-from liqcascade.cli._common import console, fail, print_json
+from liqcascade.cli._common import (
+    Col,
+    FormatOpt,
+    OutputFormat,
+    emit,
+    fail,
+    output_format,
+    progress,
+)
 
 
 def _number(text: str) -> Any:
@@ -94,8 +102,11 @@ def run_dynamic(
     symbol: str | None = None,
     config: Path | None = None,
     sets: list[str] | None = None,
+    progress: Any = None,
 ) -> Any:
-    """Load the book, build the config, run :func:`simulate`; returns the DynamicResult."""
+    """Load the book, build the config, run :func:`simulate`; returns the DynamicResult.
+
+    ``progress(step, steps)`` is passed to :func:`simulate`."""
     from liqcascade.book import PositionBook
     from liqcascade.engine.dynamic import DynamicConfig, simulate
     from liqcascade.errors import InputError
@@ -117,7 +128,7 @@ def run_dynamic(
     if venue is not None or symbol is not None:
         book = book.filter(venue=venue, symbol=symbol)
     exo = float(shock) if shock is not None else read_path(Path(path), price)
-    return simulate(book, parse_impact(impact), exo, cfg, initial_price=price)
+    return simulate(book, parse_impact(impact), exo, cfg, initial_price=price, progress=progress)
 
 
 def _write(frame: Any, out: Path) -> None:
@@ -159,31 +170,26 @@ def register(app: typer.Typer) -> None:
         ledger_out: Path = typer.Option(
             None, "--ledger-out", help="Write the per-event ledger (.csv/.parquet)."
         ),
-        as_json: bool = typer.Option(False, "--json", help="Print summary and losses as JSON."),
+        fmt: FormatOpt = OutputFormat.table,
+        as_json: bool = typer.Option(False, "--json", help="Same as --format json."),
     ) -> None:
         """Time-stepped cascade: venue liquidation processes, insurance funds, vaults, ADL."""
         from liqcascade.errors import LiqcascadeError
 
+        fmt_ = output_format(fmt, as_json)
         try:
-            res = run_dynamic(positions, price, impact, shock, path, venue, symbol, config, sets)
+            with progress("dynamic cascade", enabled=fmt_ == "table", unit="steps") as bar:
+                res = run_dynamic(
+                    positions, price, impact, shock, path, venue, symbol, config, sets, bar
+                )
         except LiqcascadeError as exc:
             fail(str(exc))
         if timeline_out is not None:
             _write(res.timeline, timeline_out)
         if ledger_out is not None:
             _write(res.ledger, ledger_out)
-        if as_json:
-            print_json(json.loads(res.to_json(timeline=False)))
-            return
-        from rich.table import Table
-
         s = res.summary()
-        t = Table(
-            title=f"dynamic cascade ({s['steps_run']} steps, seed {s['seed']}, hub {s['hub_venue']})"
-        )
-        t.add_column("figure")
-        t.add_column("value", justify="right")
-        for k in (
+        keys = (
             "shock",
             "initial_price",
             "shocked_price",
@@ -194,11 +200,7 @@ def register(app: typer.Typer) -> None:
             "adl_notional_total",
             "bad_debt_total",
             "conservation_residual",
-        ):
-            v = s[k]
-            t.add_row(k, f"{v:,.6g}" if isinstance(v, float) else str(v))
-        console.print(t)
-        lt = Table(title="losses by venue (value received, quote)")
+        )
         cols = [
             "venue",
             "trader_pnl",
@@ -208,8 +210,31 @@ def register(app: typer.Typer) -> None:
             "adl_transfer",
             "bad_debt",
         ]
-        for c in cols:
-            lt.add_column(c, justify="left" if c == "venue" else "right")
-        for row in res.losses.select(cols).iter_rows():
-            lt.add_row(row[0], *(f"{x:,.2f}" for x in row[1:]))
-        console.print(lt)
+        if fmt_ != "table":
+            # csv: the losses by venue (one row per venue, raw values)
+            emit(
+                res.losses.to_dicts(),
+                [],
+                fmt=fmt_,
+                json_doc=json.loads(res.to_json(timeline=False)),
+                csv_keys=list(res.losses.columns),
+            )
+            return
+        kinds = {
+            "shock": "signed_frac",
+            "cascade_multiplier": "ratio",
+            "liquidated_notional": "money",
+            "adl_notional_total": "money",
+            "bad_debt_total": "money",
+            "conservation_residual": "number",
+        }
+        emit(
+            [{"field": k, "value": s[k], "kind": kinds.get(k)} for k in keys],
+            [Col("field", "figure", kind="text"), Col("value", kind="auto", justify="right")],
+            title=f"dynamic cascade ({s['steps_run']} steps, seed {s['seed']}, hub {s['hub_venue']})",
+        )
+        emit(
+            res.losses.select(cols).to_dicts(),
+            [Col("venue", kind="text")] + [Col(c, kind="money") for c in cols[1:]],
+            title="losses by venue (value received, quote)",
+        )

@@ -7,7 +7,16 @@ from typing import Annotated, Any
 
 import typer
 
-from liqcascade.cli._common import console, print_json
+from liqcascade.cli._common import (
+    Col,
+    FormatOpt,
+    OutputFormat,
+    emit,
+    note,
+    output_format,
+    print_json,
+    progress,
+)
 
 
 def build_map(
@@ -20,9 +29,11 @@ def build_map(
     oi_base: float | None = None,
     lookback_hours: float = 168.0,
     bin_width: float | None = None,
+    progress: Any = None,
 ) -> tuple[Any, list[Any]]:
     """Read klines (and open interest, where stored) from the store and build the map under each
-    prior (first = main). Returns (wide comparison frame, maps)."""
+    prior (first = main). Returns (wide comparison frame, maps). ``progress(done, total)`` is
+    called after each prior's map."""
     from liqcascade.data import Store, default_db_path
     from liqcascade.errors import DataError
     from liqcascade.estimate import compare_priors, to_ms
@@ -65,12 +76,16 @@ def build_map(
         open_interest=oi_frame,
         lookback_hours=lookback_hours,
         source=frames.source,
+        progress=progress,
     )
     return wide, maps
 
 
 def write_plots(wide: Any, maps: list[Any], out_stem: Path) -> tuple[Path, Path]:
     """PNG (matplotlib) and self-contained HTML (plotly inlined) of the map under each prior."""
+    from liqcascade._optional import require
+
+    require("liqcascade map plots", "matplotlib", "plotly", extra="plot")
     import matplotlib
 
     matplotlib.use("Agg")
@@ -137,28 +152,37 @@ def register(app: typer.Typer) -> None:
         top: Annotated[int, typer.Option(help="Densest levels to print")] = 10,
         db: Annotated[Path | None, typer.Option(help="DuckDB store")] = None,
         out: Annotated[Path | None, typer.Option(help="Output stem for .png/.html")] = None,
-        json_out: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+        fmt: FormatOpt = OutputFormat.table,
+        json_out: Annotated[bool, typer.Option("--json", help="Same as --format json")] = False,
     ) -> None:
-        """Liquidation map: densest levels, totals, sensitivity to the prior; PNG + HTML plot."""
-        from rich.table import Table
+        """Liquidation map: densest levels, totals, sensitivity to the prior; PNG + HTML plot.
 
+        With --format csv the densest levels print as CSV (raw values)."""
         from liqcascade.estimate import sensitivity_table
 
-        wide, maps = build_map(
-            venue,
-            symbol,
-            at,
-            db=db,
-            priors=prior,
-            oi_base=oi_base,
-            lookback_hours=lookback_hours,
-            bin_width=bin_width,
-        )
-        m = maps[0]
-        stem = out or Path.cwd() / f"liqmap-{venue}-{symbol}-{m.meta['at'].replace(':', '')}"
-        png, html = write_plots(wide, maps, stem)
+        fmt_ = output_format(fmt, json_out)
+        with progress("liquidation map", enabled=fmt_ == "table", unit="priors") as bar:
+            wide, maps = build_map(
+                venue,
+                symbol,
+                at,
+                db=db,
+                priors=prior,
+                oi_base=oi_base,
+                lookback_hours=lookback_hours,
+                bin_width=bin_width,
+                progress=bar,
+            )
+            bar(description="plots")
+            m = maps[0]
+            stem = out or Path.cwd() / f"liqmap-{venue}-{symbol}-{m.meta['at'].replace(':', '')}"
+            png, html = write_plots(wide, maps, stem)
         sens = sensitivity_table(maps)
-        if json_out:
+        densest = m.densest(top).to_dicts()
+        if fmt_ == "csv":
+            emit(densest, [], fmt="csv", csv_keys=list(densest[0]) if densest else ["price_level"])
+            return
+        if fmt_ == "json":
             print_json(
                 {
                     "meta": m.meta,
@@ -170,34 +194,34 @@ def register(app: typer.Typer) -> None:
                 }
             )
             return
-        t = Table(
+        side = lambda v: "long" if v == 1 else "short"  # noqa: E731
+        emit(
+            [{**r, "side_name": side(r["side"])} for r in densest],
+            [
+                Col("price_level", "price level", kind="price"),
+                Col("side_name", "side", kind="text", justify="right"),
+                Col("size_base", "size (base)", kind="size"),
+                Col("notional_quote", "notional (quote)", kind="money"),
+                Col("distance_frac", "distance", kind="signed_frac"),
+            ],
             title=f"Densest liquidation levels, prior '{m.meta['prior']['name']}' "
-            f"(reference price {m.meta['reference_price']:,.2f})"
+            f"(reference price {m.meta['reference_price']:,.2f})",
         )
-        for c in ("price level", "side", "size (base)", "notional (quote)", "distance"):
-            t.add_column(c, justify="right")
-        for r in m.densest(top).to_dicts():
-            t.add_row(
-                f"{r['price_level']:,.2f}",
-                "long" if r["side"] == 1 else "short",
-                f"{r['size_base']:,.1f}",
-                f"{r['notional_quote']:,.0f}",
-                f"{r['distance_frac']:+.2%}",
-            )
-        console.print(t)
+        from liqcascade import fmt as nf
+
         for r in m.totals.to_dicts():
-            console.print(
-                f"total {'long' if r['side'] == 1 else 'short'}: {r['size_base']:,.1f} base, "
-                f"{r['notional_quote']:,.0f} quote at the reference price"
+            note(
+                f"total {side(r['side'])}: {nf.size(r['size_base'])} base, "
+                f"{nf.money(r['notional_quote'])} quote at the reference price"
             )
-        s = Table(title="Sensitivity to the prior: notional liquidated within a move of")
-        for c in sens.columns:
-            if c != "prior_path":
-                s.add_column(c.replace("_within_", " ").replace("pct_quote", "%"), justify="right")
-        for r in sens.to_dicts():
-            s.add_row(
-                r["prior"],
-                *[f"{r[c] / 1e9:,.2f} B" for c in sens.columns if c not in ("prior", "prior_path")],
-            )
-        console.print(s)
-        console.print(f"plot: {png}\ninteractive: {html}")
+        scols = [c for c in sens.columns if c not in ("prior", "prior_path")]
+        emit(
+            sens.to_dicts(),
+            [Col("prior", kind="text")]
+            + [
+                Col(c, c.replace("_within_", " ").replace("pct_quote", "%"), kind="money")
+                for c in scols
+            ],
+            title="Sensitivity to the prior: notional liquidated within a move of",
+        )
+        note(f"plot: {png}\ninteractive: {html}")

@@ -8,12 +8,26 @@ from typing import Annotated
 
 import typer
 
-from liqcascade.cli._common import console, fail, print_json
+from liqcascade.cli._common import (
+    TYPER_KW,
+    Col,
+    FormatOpt,
+    OutputFormat,
+    emit,
+    fail,
+    kv_cols,
+    kv_rows,
+    note,
+    output_format,
+    print_json,
+)
 
 
 def register(app: typer.Typer) -> None:
     vectors_app = typer.Typer(
-        help="Venue test vectors: check the margin engine against them.", no_args_is_help=True
+        help="Venue test vectors: check the margin engine against them.",
+        no_args_is_help=True,
+        **TYPER_KW,
     )
     app.add_typer(vectors_app, name="vectors")
 
@@ -23,20 +37,21 @@ def register(app: typer.Typer) -> None:
             Path,
             typer.Argument(help="JSON file of cases (schema of shared/vectors/margin_cases.json)"),
         ],
-        json_out: Annotated[bool, typer.Option("--json", help="Print results as JSON")] = False,
+        json_out: Annotated[bool, typer.Option("--json", help="Same as --format json")] = False,
         failures_only: Annotated[
             bool, typer.Option("--failures-only", help="Only print failing rows")
         ] = False,
+        fmt: FormatOpt = OutputFormat.table,
     ) -> None:
         """Evaluate every case of FILE from its inputs; exit 1 if any case fails."""
-        from rich.table import Table
-
         from liqcascade.vectors import check_cases, format_value, load_cases
+
+        fmt_ = output_format(fmt, json_out)
 
         results = check_cases(load_cases(file))
         n_pass = sum(r.passed for r in results)
         n_fail = len(results) - n_pass
-        if json_out:
+        if fmt_ == "json":
             print_json(
                 {
                     "file": str(file),
@@ -49,7 +64,7 @@ def register(app: typer.Typer) -> None:
                             "quantity": r.quantity,
                             "expected": format_value(r.expected),
                             "got": format_value(r.got),
-                            "rel_err": r.rel_err if math.isfinite(r.rel_err) else None,
+                            "rel_err": r.rel_err,
                             "passed": r.passed,
                             "tolerance": r.tolerance,
                             "reason": r.reason,
@@ -59,16 +74,41 @@ def register(app: typer.Typer) -> None:
                 }
             )
         else:
-            table = Table(title=f"margin vectors: {file}", show_lines=False)
-            for col in ("id", "expected", "got", "rel err", "result"):
-                table.add_column(col, overflow="fold")
-            for r in results:
-                if failures_only and r.passed:
-                    continue
-                err = f"{r.rel_err:.2e}" if math.isfinite(r.rel_err) else "-"
-                verdict = "[green]pass[/green]" if r.passed else f"[red]FAIL[/red] {r.reason}"
-                table.add_row(r.id, format_value(r.expected), format_value(r.got), err, verdict)
-            console.print(table)
+            rows = [
+                {
+                    "id": r.id,
+                    "venue": r.venue,
+                    "quantity": r.quantity,
+                    "expected": format_value(r.expected),
+                    "got": format_value(r.got),
+                    "rel_err": r.rel_err,
+                    "rel_err_cell": f"{r.rel_err:.2e}" if math.isfinite(r.rel_err) else "-",
+                    "passed": r.passed,
+                    "result": "pass" if r.passed else f"FAIL {r.reason}",
+                    "tolerance": r.tolerance,
+                    "reason": r.reason,
+                }
+                for r in results
+                if not (failures_only and r.passed)
+            ]
+            keys = ["id", "venue", "quantity", "expected", "got", "rel_err", "passed", "tolerance"]
+            emit(
+                rows,
+                [
+                    Col("id", kind="text"),
+                    Col("expected", kind="text", justify="right"),
+                    Col("got", kind="text", justify="right"),
+                    Col("rel_err_cell", "rel err", kind="text", justify="right"),
+                    Col("result", kind="text", style=lambda v: "green" if v == "pass" else "red"),
+                ],
+                fmt=fmt_,
+                title=f"margin vectors: {file}",
+                csv_keys=keys + ["reason"],
+            )
+            if fmt_ == "csv":
+                if n_fail:
+                    raise typer.Exit(1)
+                return
         # Plain closing line (read by CI tooling): exactly "N passed, M failed".
         print(f"{n_pass} passed, {n_fail} failed", flush=True)
         if n_fail:
@@ -113,7 +153,8 @@ def register(app: typer.Typer) -> None:
                 "--tiers-file", help="Own tier table (JSON/TOML/CSV or leverageBracket JSON)"
             ),
         ] = None,
-        json_out: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+        fmt: FormatOpt = OutputFormat.table,
+        json_out: Annotated[bool, typer.Option("--json", help="Same as --format json")] = False,
     ) -> None:
         """Liquidation price, bankruptcy price, maintenance margin and tier of one position."""
         from liqcascade import margin
@@ -159,7 +200,9 @@ def register(app: typer.Typer) -> None:
                 fail("--mode cross needs --wallet (cross wallet balance in quote)")
             collateral = wallet - other_mm + other_upnl
         else:
-            collateral = margin_quote if margin_quote is not None else im
+            # isolated: exactly one of --leverage / --margin was given, so im is set
+            assert im is not None
+            collateral = im
         lp, tier = margin.liquidation_price_and_tier(rules, side, size, entry, collateral)
         bp = margin.bankruptcy_price(rules, side, size, entry, collateral)
         lp_f = float(lp)
@@ -195,20 +238,15 @@ def register(app: typer.Typer) -> None:
             "mmr_at_liquidation": float(rules.tiers.mmr[int(tier)]),
             "liquidation_fee_rate": rules.liquidation_fee_rate,
         }
-        if json_out:
-            print_json(out)
-            return
-        from rich.table import Table
-
-        t = Table(
+        fmt_ = output_format(fmt, json_out)
+        shown = {k: v for k, v in out.items() if k != "source_url"}
+        emit(
+            kv_rows(shown),
+            kv_cols(rules.quote),
+            fmt=fmt_,
             title=f"{rules.venue} {rules.symbol} ({rules.version}, {rules.effective_date})",
             show_header=False,
+            json_doc=out,
         )
-        t.add_column("field")
-        t.add_column("value", justify="right")
-        for k, v in out.items():
-            if k in ("source_url",):
-                continue
-            t.add_row(k, f"{v:,.6g}" if isinstance(v, float) else str(v))
-        console.print(t)
-        console.print(f"source: {rules.source_url}")
+        if fmt_ == "table":
+            note(f"source: {rules.source_url}")

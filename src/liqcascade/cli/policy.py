@@ -6,16 +6,33 @@ import math
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from liqcascade.cli._common import console, err_console, format_money, print_json
+from liqcascade.cli._common import (
+    FormatOpt,
+    OutputFormat,
+    console,
+    emit,
+    err_console,
+    format_money,
+    output_format,
+    print_table,
+    progress,
+)
 
 
 def _frac(v: float | None) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "-"
     return f"{v:.1%}"
+
+
+def _with_interval(row: dict, key: str, fmt) -> str:
+    """``mean ±half`` when the table gives the column's interval over paths."""
+    text = fmt(row[key])
+    lo, hi = row.get(f"{key}_ci_low"), row.get(f"{key}_ci_high")
+    if lo is None or hi is None or lo != lo or hi != hi:
+        return text
+    return f"{text} ±{fmt((hi - lo) / 2.0)}"
 
 
 _COLUMNS = (
@@ -58,12 +75,17 @@ def register(app: typer.Typer) -> None:
         n_positions: int | None = typer.Option(None, "--n-positions", help="synthetic book size"),
         dt_s: float | None = typer.Option(None, "--dt", help="engine step in seconds"),
         out: Path | None = typer.Option(None, "--out", help="write the per-path runs (parquet)"),
-        as_json: bool = typer.Option(False, "--json", help="print JSON"),
+        fmt: FormatOpt = OutputFormat.table,
+        as_json: bool = typer.Option(False, "--json", help="same as --format json"),
     ) -> None:
         """Run a scenario under changed rules (same seed, same paths) and compare."""
         from dataclasses import replace
 
+        from rich.table import Table
+
         from liqcascade import policy
+
+        fmt_ = output_format(fmt, as_json)
 
         lab = policy.load_policy(scenario)
         over = {
@@ -83,33 +105,24 @@ def register(app: typer.Typer) -> None:
             err_console.print(
                 "no variants: give --vary KEY=V1,V2 or a policy file with [[variants]]"
             )
-        with Progress(
-            TextColumn("policy lab"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err_console,
-            transient=True,
-            disable=as_json,
-        ) as bar:
-            task = bar.add_task("runs", total=None)
-            res = policy.run_policy(
-                lab, variants, progress=lambda d, t: bar.update(task, completed=d, total=t)
-            )
+        with progress("policy lab", enabled=fmt_ == "table", unit="runs") as bar:
+            res = policy.run_policy(lab, variants, progress=bar)
         if out is not None:
             res.runs.write_parquet(out)
-        if as_json:
-            print_json(res.as_dict())
+        if fmt_ != "table":
+            # csv: the comparison table, one row per variant, raw values
+            rows = res.table.to_dicts()
+            emit(rows, [], fmt=fmt_, json_doc=res.as_dict(), csv_keys=list(res.table.columns))
             return
         t = Table(
             title=f"Policy lab: {res.meta['scenario']} ({res.paths} paths, seed {res.seed}, "
-            f"means over paths, quote currency)"
+            f"mean ± half-width of its {res.meta['interval']}, quote currency)"
         )
         for head, _, _ in _COLUMNS:
             t.add_column(head, justify="left" if head == "variant" else "right")
         for row in res.table.iter_rows(named=True):
-            t.add_row(*[fmt(row[key]) for _, key, fmt in _COLUMNS])
-        console.print(t)
+            t.add_row(*[_with_interval(row, key, fmt) for _, key, fmt in _COLUMNS])
+        print_table(t)
         ind = Table(title="Systemic indicators of each variant's book (before the shock)")
         for c in (
             "variant",
@@ -130,7 +143,7 @@ def register(app: typer.Typer) -> None:
                 f"{row['venue_hhi']:.3f}",
                 "none" if cs is None or cs != cs else f"{cs:.2%}",
             )
-        console.print(ind)
+        print_table(ind)
         r = Table(title="Reference: Chitra (2025) ADL analysis, Hyperliquid 10 Oct 2025 (16 waves)")
         for c in ("policy", "needed", "taken", "overshoot", "overshoot / needed"):
             r.add_column(c, justify="left" if c == "policy" else "right")
@@ -142,7 +155,7 @@ def register(app: typer.Typer) -> None:
                 format_money(row["overshoot_usd"]),
                 f"{row['overshoot_over_needed']:.2f}",
             )
-        console.print(r)
+        print_table(r)
         worst = float(res.table["max_abs_residual_quote"].max())
         console.print(f"money conservation: largest per-run residual {worst:.2e} quote")
         for v in res.meta["variants"]:

@@ -7,10 +7,28 @@ from typing import Annotated, Any
 
 import typer
 
-from liqcascade.cli._common import console, print_json
-from liqcascade.replay import replay_day
+from liqcascade.cli._common import (
+    Col,
+    FormatOpt,
+    OutputFormat,
+    console,
+    emit,
+    note,
+    output_format,
+    print_table,
+    progress,
+)
 
-__all__ = ["print_replay", "register", "replay_day"]
+__all__ = ["print_replay", "register"]
+
+
+def __getattr__(name: str) -> Any:
+    # ``liqcascade.cli.replay.replay_day`` is the library's, imported on first use (start-up)
+    if name == "replay_day":
+        from liqcascade.replay import replay_day
+
+        return replay_day
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def register(app: typer.Typer) -> None:
@@ -44,50 +62,93 @@ def register(app: typer.Typer) -> None:
         ] = False,
         paths_n: Annotated[int, typer.Option("--paths", help="Market-model ensemble paths")] = 1000,
         seed: Annotated[int, typer.Option(help="Seed of the market-model ensembles")] = 0,
-        json_out: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+        fmt: FormatOpt = OutputFormat.table,
+        json_out: Annotated[bool, typer.Option("--json", help="Same as --format json")] = False,
     ) -> None:
-        """Replay a cascade day: model against observed price low, depth and liquidations."""
-        res = replay_day(
-            date,
-            symbol=symbol,
-            db=db,
-            data=data,
-            prior=prior,
-            fit_on=fit_on,
-            oi_base=oi_base,
-            report=report,
-            params_file=params,
-            attribution=attribution,
-            n_paths=paths_n,
-            seed=seed,
-        )
-        if json_out:
-            print_json(res.summary())
-            return
-        print_replay(res)
+        """Replay a cascade day: model against observed price low, depth and liquidations.
+
+        The HTML report goes to --report, by default reports/replay-DATE-SYMBOL.html beside the
+        store (its path is printed last)."""
+        from liqcascade.replay import replay_day
+
+        fmt_ = output_format(fmt, json_out)
+        with progress("replay", total=4, enabled=fmt_ == "table") as bar:
+            res = replay_day(
+                date,
+                symbol=symbol,
+                db=db,
+                data=data,
+                prior=prior,
+                fit_on=fit_on,
+                oi_base=oi_base,
+                report=report,
+                params_file=params,
+                attribution=attribution,
+                n_paths=paths_n,
+                seed=seed,
+                progress=bar,
+            )
+        print_replay(res, fmt_)
 
 
-def print_replay(res: Any) -> None:
+_REPLAY_COLS = [
+    Col("metric", kind="text"),
+    Col("model_cell", "model", kind="text", justify="right"),
+    Col("observed_cell", "observed", kind="text", justify="right"),
+    Col("error", kind="text", justify="right"),
+    Col("src", kind="text"),
+]
+
+
+def _replay_cell(text: Any, v: Any, unit: str) -> str:
+    from liqcascade import fmt
+
+    if text:
+        return str(text)
+    if fmt.missing(v) or v is None:
+        return ""
+    if unit == "fraction":
+        return fmt.frac(v, signed=v < 0)
+    if unit == "quote":
+        return fmt.money(v)
+    return fmt.number(v)
+
+
+def print_replay(res: Any, fmt_: str = "table") -> None:
     """Print the model-versus-observed table of a replay result, the market-model block and the
-    report path."""
-    from rich.table import Table
-
-    from liqcascade.replay import table_rows_text
-
+    report path (``fmt_`` csv: the comparison table's raw rows; json: the result's summary)."""
+    if fmt_ == "json":
+        emit([], _REPLAY_COLS, fmt="json", json_doc=res.summary())
+        return
+    raw_rows = res.table.to_dicts()
+    if fmt_ == "csv":
+        keys = [
+            k
+            for k in ("metric", "model", "observed", "unit", "error", "source")
+            if raw_rows and k in raw_rows[0]
+        ]
+        emit(raw_rows, _REPLAY_COLS, fmt="csv", csv_keys=keys)
+        return
     ev = res.event
-    t = Table(title=f"Replay {ev.date} {res.symbol} ({ev.venue}): model vs observed")
-    for c in ("metric", "model", "observed", "error", "src"):
-        t.add_column(c, overflow="fold")
     sources: list[str] = []
-    for row in table_rows_text(res):
-        if row[4] not in sources:
-            sources.append(row[4])
-        t.add_row(*row[:4], f"[{sources.index(row[4]) + 1}]")
-    console.print(t)
+    rows = []
+    for r in raw_rows:
+        if r["source"] not in sources:
+            sources.append(r["source"])
+        rows.append(
+            {
+                "metric": r["metric"],
+                "model_cell": _replay_cell(r.get("model_text"), r["model"], r["unit"]),
+                "observed_cell": _replay_cell(r.get("observed_text"), r["observed"], r["unit"]),
+                "error": r["error"],
+                "src": f"[{sources.index(r['source']) + 1}]",
+            }
+        )
+    emit(rows, _REPLAY_COLS, title=f"Replay {ev.date} {res.symbol} ({ev.venue}): model vs observed")
     for i, s in enumerate(sources, 1):
-        console.print(f"[{i}] {s}", markup=False, soft_wrap=True)
+        note(f"[{i}] {s}")
     p = res.params
-    console.print(
+    note(
         f"parameters ({'fitted on this day' if res.fitted else 'fitted on ' + str(res.fit_info.get('fitted_on'))}"
         f" {res.fit_info.get('symbol', '')}): depth_scale={p.depth_scale:.3g} "
         f"stress_beta={p.stress_beta:.3g} stress_floor={p.stress_floor:.3g} "
@@ -95,13 +156,13 @@ def print_replay(res: Any) -> None:
         f"step={p.step_s:g}s; fit loss {res.fit_info.get('loss', float('nan')):.5f}"
     )
     oi = res.inputs.get("open_interest", {})
-    console.print(
+    note(
         f"open interest {oi.get('value_base', float('nan')):,.0f} base ({oi.get('source', '')}); "
         f"impulse {res.inputs['impulse_base']:,.1f} base over {res.inputs['impulse_minutes']} min; "
         f"impact: {res.inputs['impact']['model']}"
     )
     print_market_model(res.market_model, res.sensitivity)
-    console.print(f"report: {res.report_path}")
+    console.print(f"report: {res.report_path}", markup=False, highlight=False)
 
 
 def _pct(v: float | None) -> str:
@@ -150,23 +211,19 @@ def print_market_model(model: dict[str, Any] | None, sens: list[dict[str, Any]] 
     oc = obs.get("origin_close")
     for k, p in (model.get("p_fall_beyond") or {}).items():
         t.add_row(f"P(fall beyond {k})", f"{100 * p:.1f} %", "", "")
-    console.print(t)
-    console.print(
+    print_table(t)
+    note(
         f"event first bar {model.get('event_first_bar')} ({model.get('event_picked_by')}); "
-        f"falls are measured from the last seen close {oc:,.1f} at {obs.get('origin_time')}; parameters {model.get('params')}",
-        markup=False,
-        soft_wrap=True,
+        f"falls are measured from the last seen close {oc:,.1f} at {obs.get('origin_time')}; parameters {model.get('params')}"
     )
     att = model.get("attribution")
     if att:
-        console.print(
+        note(
             f"attribution (observed path): forced {att['forced_base_total']:,.1f} base, "
             f"exogenous {att['exogenous_flow_base_total']:,.1f} base (observed net flow "
             f"{att['observed_net_flow_base_total']:,.1f}), max forced share of a minute's volume "
             f"{100 * att['max_forced_share_of_volume']:.1f} %, endogenous share "
-            f"{100 * att['endogenous_share']:.1f} %",
-            markup=False,
-            soft_wrap=True,
+            f"{100 * att['endogenous_share']:.1f} %"
         )
     if sens:
         base = model.get("low_p50")
@@ -180,4 +237,4 @@ def print_market_model(model: dict[str, Any] | None, sens: list[dict[str, Any]] 
                 f"{r['low_p50']:,.1f}",
                 _pct(_rel(r["low_p50"], base)),
             )
-        console.print(st)
+        print_table(st)

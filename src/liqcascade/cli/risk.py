@@ -5,57 +5,57 @@ The commands parse arguments, call :mod:`liqcascade.risk` and print; no logic li
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
 import typer
-from rich.table import Table
 
-from liqcascade.cli._common import console, print_json
+from liqcascade.cli._common import (
+    FORMAT_HELP,
+    TYPER_KW,
+    Col,
+    OutputFormat,
+    console,
+    emit,
+    kind_for,
+    kv_cols,
+    kv_rows,
+    note,
+    output_format,
+    print_json,
+)
 
 risk_app = typer.Typer(
+    **TYPER_KW,
     name="risk",
     help="Risk tools for traders: liquidation price and distance, P(liquidation), safe size, stops.",
     no_args_is_help=True,
 )
 
 
-def _fmt(v: Any) -> str:
-    if v is None:
-        return "-"
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, float):
-        if not math.isfinite(v):
-            return "none" if math.isnan(v) else ("inf" if v > 0 else "-inf")
-        if abs(v) >= 1000:
-            return f"{v:,.2f}"
-        if abs(v) >= 1:
-            return f"{v:,.4f}"
-        return f"{v:.6g}"
-    return str(v)
+def _show_kv(
+    title: str, d: dict[str, Any], fmt: OutputFormat | str, unit: str | None = None
+) -> None:
+    """A field/value table (csv: ``field,value`` rows with raw values); money in ``unit``."""
+    emit(kv_rows(d), kv_cols(unit), fmt=output_format(fmt), title=title, show_header=False)
 
 
-def _kv_table(title: str, d: dict[str, Any]) -> Table:
-    t = Table(title=title, show_header=False)
-    t.add_column("field", style="bold")
-    t.add_column("value", justify="right")
-    for k, v in d.items():
-        if isinstance(v, (list, dict)):
-            continue
-        t.add_row(k, _fmt(v))
-    return t
+def _show_frame(
+    title: str, df: Any, cols: list[str], fmt: OutputFormat | str, primary: bool = True
+) -> None:
+    """The columns ``cols`` of the polars frame ``df``; with csv only the primary table prints."""
+    fmt_ = output_format(fmt)
+    if fmt_ == "csv" and not primary:
+        return
+    emit(df.select(cols).to_dicts(), [Col(c, kind=_kind(c)) for c in cols], fmt=fmt_, title=title)
 
 
-def _frame_table(title: str, df: Any, cols: list[str]) -> Table:
-    """A right-aligned table of the columns ``cols`` of the polars frame ``df``."""
-    t = Table(title=title)
-    for c in cols:
-        t.add_column(c, justify="right")
-    for row in df.select(cols).iter_rows():
-        t.add_row(*[_fmt(v) for v in row])
-    return t
+def _kind(name: str) -> str:
+    if name in ("account_id", "pool", "symbol", "side", "margin_mode", "name", "venue"):
+        return "text"
+    if name == "liquidated":
+        return "bool"
+    return kind_for(name)
 
 
 def _vol_and_jumps(
@@ -141,7 +141,8 @@ _JM = typer.Option(None, "--jump-mean", help="mean jump in log-price, e.g. -0.05
 _JS = typer.Option(None, "--jump-std", help="std of a jump in log-price")
 _PATHS = typer.Option(100_000, "--paths", help="simulated paths (jump model)")
 _SEED = typer.Option(20251010, "--seed", help="Monte Carlo seed (stored in the output)")
-_JSON = typer.Option(False, "--json", help="print JSON")
+_JSON = typer.Option(False, "--json", help="same as --format json")
+_FMT = typer.Option(OutputFormat.table, "--format", case_sensitive=False, help=FORMAT_HELP)
 _VENUE = typer.Option("binance_usdm", "--venue", help="venue rules (see `liqcascade venues`)")
 _SYMBOL = typer.Option("BTCUSDT", "--symbol", help="venue symbol")
 
@@ -165,13 +166,15 @@ def prob_cmd(
     jump_std: float | None = _JS,
     paths: int = _PATHS,
     seed: int = _SEED,
+    fmt: OutputFormat = _FMT,
     as_json: bool = _JSON,
 ) -> None:
     """Probability that the price touches the liquidation price within the horizon."""
     from liqcascade import risk
 
     if model == "ensemble":
-        _prob_ensemble(price, liq, side, horizon_days, klines, db, paths, seed, as_json)
+        fmt_ = output_format(fmt, as_json)
+        _prob_ensemble(price, liq, side, horizon_days, klines, db, paths, seed, fmt_)
         return
 
     vol_, jump, fitted = _vol_and_jumps(
@@ -192,10 +195,10 @@ def prob_cmd(
     out = res.as_dict()
     if fitted is not None:
         out["fitted_from_klines"] = fitted
-    if as_json:
+    if output_format(fmt, as_json) == "json":
         print_json(out)
         return
-    console.print(_kv_table("Probability of liquidation", out))
+    _show_kv("Probability of liquidation", out, fmt)
 
 
 def _prob_ensemble(
@@ -207,7 +210,7 @@ def _prob_ensemble(
     db: Path | None,
     paths: int,
     seed: int,
-    as_json: bool,
+    fmt: str,
 ) -> None:
     """The calibrated ensemble beside GBM and Merton fitted to the same kline file."""
     from liqcascade import risk
@@ -234,12 +237,16 @@ def _prob_ensemble(
         rows["GBM (vol fitted to the klines)" if m == "gbm" else "Merton jump-diffusion"] = (
             r.probability
         )
-    if as_json:
+    if fmt == "json":
         print_json({"ensemble": ens.as_dict(), "probabilities": rows})
         return
-    out = {k: f"{100 * v:.2f} %" for k, v in rows.items()}
+    out: dict[str, Any] = {k: v for k, v in rows.items()}
+    if fmt == "table":
+        from liqcascade.fmt import frac
+
+        out = {k: frac(v) for k, v in rows.items()}
     out["ensemble paths / seed / state at"] = f"{ens.n_paths} / {ens.seed} / {ens.state_time}"
-    console.print(_kv_table("Probability of liquidation within the horizon", out))
+    _show_kv("Probability of liquidation within the horizon", out, fmt)
 
 
 @risk_app.command("position")
@@ -261,6 +268,7 @@ def position_cmd(
     move: list[float] | None = typer.Option(
         None, "--move", help="what-if relative move, e.g. -0.1 (repeatable)"
     ),
+    fmt: OutputFormat = _FMT,
     as_json: bool = _JSON,
 ) -> None:
     """Liquidation price, distance (% and vol units), margin ratio and what a move does."""
@@ -291,25 +299,25 @@ def position_cmd(
     moves = [
         risk.move_what_if(rules, side, size, entry, margin, m, mark_price=mark) for m in move or []
     ]
-    if as_json:
+    if output_format(fmt, as_json) == "json":
         print_json({**r.as_dict(), "moves": [m.as_dict() for m in moves]})
         return
-    console.print(_kv_table(f"Position on {rules.venue} {rules.symbol}", r.as_dict()))
-    if moves:
-        t = Table(title="What a move does")
-        for c in ("move", "new price", "PnL change", "equity", "MM", "margin ratio", "liquidated"):
-            t.add_column(c, justify="right")
-        for m in moves:
-            t.add_row(
-                f"{m.move_frac:+.2%}",
-                _fmt(m.new_price),
-                _fmt(m.pnl_change_quote),
-                _fmt(m.equity_quote),
-                _fmt(m.maintenance_margin_quote),
-                _fmt(m.margin_ratio),
-                _fmt(m.liquidated),
-            )
-        console.print(t)
+    _show_kv(f"Position on {rules.venue} {rules.symbol}", r.as_dict(), fmt, rules.quote)
+    if moves and output_format(fmt) == "table":
+        q = rules.quote
+        emit(
+            [m.as_dict() for m in moves],
+            [
+                Col("move_frac", "move", kind="signed_frac"),
+                Col("new_price", "new price", kind="price"),
+                Col("pnl_change_quote", "PnL change", kind="money", unit=q),
+                Col("equity_quote", "equity", kind="money", unit=q),
+                Col("maintenance_margin_quote", "MM", kind="money", unit=q),
+                Col("margin_ratio", "margin ratio", kind="frac"),
+                Col("liquidated", kind="bool", justify="right"),
+            ],
+            title="What a move does",
+        )
 
 
 @risk_app.command("account")
@@ -324,6 +332,7 @@ def account_cmd(
     move: float | None = typer.Option(None, "--move", help="common relative move of every mark"),
     vol: float | None = _VOL,
     horizon_days: float = _HORIZON,
+    fmt: OutputFormat = _FMT,
     as_json: bool = _JSON,
 ) -> None:
     """Risk of every position and margin pool in a positions file."""
@@ -344,7 +353,7 @@ def account_cmd(
     res = risk.account_risk(
         book, marks=marks, move_frac=move, vol_annual=vol, horizon_days=horizon_days
     )
-    if as_json:
+    if output_format(fmt, as_json) == "json":
         print_json(res.as_dict())
         return
     cols = [
@@ -361,7 +370,7 @@ def account_cmd(
         cols += ["distance_sigma", "liquidation_probability_gbm"]
     if move is not None:
         cols += ["pnl_change_quote", "liquidated"]
-    console.print(_frame_table(f"Positions ({path.name})", res.positions, cols))
+    _show_frame(f"Positions ({path.name})", res.positions, cols, fmt)
     acols = [
         "pool",
         "margin_mode",
@@ -373,8 +382,8 @@ def account_cmd(
     ]
     if move is not None:
         acols += ["new_equity_quote", "new_margin_ratio", "liquidated"]
-    console.print(
-        _frame_table("Margin pools (cross account or isolated position)", res.accounts, acols)
+    _show_frame(
+        "Margin pools (cross account or isolated position)", res.accounts, acols, fmt, False
     )
 
 
@@ -399,6 +408,7 @@ def size_cmd(
     jump_std: float | None = _JS,
     paths: int = _PATHS,
     seed: int = _SEED,
+    fmt: OutputFormat = _FMT,
     as_json: bool = _JSON,
 ) -> None:
     """Largest size (given margin) or leverage (given size) keeping P(liq) under --target."""
@@ -425,10 +435,10 @@ def size_cmd(
         res = risk.safe_size(rules, side, price, margin, target, **kw)
     else:
         res = risk.safe_leverage(rules, side, price, size, target, **kw)
-    if as_json:
+    if output_format(fmt, as_json) == "json":
         print_json(res.as_dict())
         return
-    console.print(_kv_table(f"Safe size on {rules.venue} {rules.symbol}", res.as_dict()))
+    _show_kv(f"Safe size on {rules.venue} {rules.symbol}", res.as_dict(), fmt, rules.quote)
 
 
 @risk_app.command("stop")
@@ -454,6 +464,7 @@ def stop_cmd(
     jump_std: float | None = _JS,
     paths: int = _PATHS,
     seed: int = _SEED,
+    fmt: OutputFormat = _FMT,
     as_json: bool = _JSON,
 ) -> None:
     """What a protective stop, a hedge or a size cut changes (with fees), same paths."""
@@ -479,28 +490,28 @@ def stop_cmd(
         n_paths=paths,
         seed=seed,
     )
-    if as_json:
+    if output_format(fmt, as_json) == "json":
         print_json(res.as_dict())
         return
-    t = Table(
-        title=f"Stop / hedge over {horizon_days:g} d ({res.n_paths:,} paths, seed {res.seed})"
+    from dataclasses import asdict
+
+    q = rules.quote
+    emit(
+        [asdict(sc) for sc in res.scenarios],
+        [
+            Col("name", "scenario", kind="text"),
+            Col("prob_stop", "P(stop)", kind="frac"),
+            Col("prob_liquidation", "P(liq)", kind="frac"),
+            Col("expected_realised_loss_quote", "E[realised loss]", kind="money", unit=q),
+            Col("expected_pnl_quote", "E[PnL]", kind="money", unit=q),
+            Col("expected_fees_quote", "E[fees]", kind="money", unit=q),
+            Col("loss_given_stop_quote", "loss | stop", kind="money", unit=q),
+            Col("loss_given_liquidation_quote", "loss | liq", kind="money", unit=q),
+            Col("liquidation_price", "liq price", kind="price"),
+        ],
+        fmt=output_format(fmt),
+        title=f"Stop / hedge over {horizon_days:g} d ({res.n_paths:,} paths, seed {res.seed})",
     )
-    cols = [
-        ("scenario", "name"),
-        ("P(stop)", "prob_stop"),
-        ("P(liq)", "prob_liquidation"),
-        ("E[realised loss]", "expected_realised_loss_quote"),
-        ("E[PnL]", "expected_pnl_quote"),
-        ("E[fees]", "expected_fees_quote"),
-        ("loss | stop", "loss_given_stop_quote"),
-        ("loss | liq", "loss_given_liquidation_quote"),
-        ("liq price", "liquidation_price"),
-    ]
-    for c, _ in cols:
-        t.add_column(c, justify="right")
-    for s in res.scenarios:
-        t.add_row(*[_fmt(getattr(s, f)) for _, f in cols])
-    console.print(t)
 
 
 @risk_app.command("cluster")
@@ -519,6 +530,7 @@ def cluster_cmd(
     position_liq: float | None = typer.Option(
         None, "--position-liq", help="your liquidation price"
     ),
+    fmt: OutputFormat = _FMT,
     as_json: bool = _JSON,
 ) -> None:
     """Warn when the price is near a dense band of the estimated liquidation map."""
@@ -547,11 +559,17 @@ def cluster_cmd(
         position_side=position_side,
         position_liq_price=position_liq,
     )
-    if as_json:
+    if output_format(fmt, as_json) == "json":
         print_json(res.as_dict())
         return
+    if output_format(fmt) == "csv":
+        from dataclasses import asdict
+
+        rows = [asdict(b) for b in res.bands]
+        emit(rows, [Col(k) for k in (rows[0] if rows else {"side": 0})], fmt="csv")
+        return
     for b in res.bands:
-        console.print(("[red]" if b.warning else "") + b.message)
+        console.print(b.message, style="red" if b.warning else None, markup=False)
     if res.position_message:
         console.print(res.position_message)
     if not res.bands:
@@ -566,6 +584,7 @@ def fit_cmd(
     end: str | None = _END,
     db: Path | None = _DB,
     threshold: float = typer.Option(4.0, "--threshold", help="jump threshold, robust sigmas"),
+    fmt: OutputFormat = _FMT,
     as_json: bool = _JSON,
 ) -> None:
     """Fit diffusion volatility and Merton jumps to kline closes (annualised, 365 days)."""
@@ -580,11 +599,11 @@ def fit_cmd(
     else:
         f = risk.fit_from_klines(klines, threshold_sigmas=threshold)
     d = f.as_dict()
-    if as_json:
+    if output_format(fmt, as_json) == "json":
         print_json(d)
         return
     flat = {**d["model"], **{k: v for k, v in d.items() if k != "model"}}
-    console.print(_kv_table("Fitted jump-diffusion", flat))
+    _show_kv("Fitted jump-diffusion", flat, fmt)
 
 
 @risk_app.command("systemic")
@@ -597,6 +616,7 @@ def systemic_cmd(
         help="impact of the pooled book: linear:DEPTH_1PCT, depth:FILE[@TIME], sqrt:Y,SIGMA,ADV",
     ),
     threshold: float = typer.Option(2.0, "--multiplier", help="cascade multiplier threshold"),
+    fmt: OutputFormat = _FMT,
     as_json: bool = _JSON,
 ) -> None:
     """Systemic indicators: leverage ratio, OI/1% depth, liquidation density, HHI, critical shock."""
@@ -607,17 +627,21 @@ def systemic_cmd(
     book = PositionBook.from_file(path)
     imp = parse_impact(impact) if impact else None
     res = metrics.systemic_indicators(book, price, imp, multiplier_threshold=threshold)
-    if as_json:
+    if output_format(fmt, as_json) == "json":
         print_json(res.as_dict())
         return
     d = res.as_dict()
     shares = d.pop("venue_shares")
     notes = d.pop("notes")
-    console.print(_kv_table(f"Systemic indicators ({path.name})", d))
+    _show_kv(f"Systemic indicators ({path.name})", d, fmt)
+    if output_format(fmt) != "table":
+        return
+    from liqcascade.fmt import frac
+
     for k, v in shares.items():
-        console.print(f"  {k}: {v:.1%} of open interest")
+        note(f"  {k}: {frac(v, 1)} of open interest")
     for n in notes:
-        console.print(f"note: {n}")
+        note(f"note: {n}")
 
 
 def register(app: typer.Typer) -> None:

@@ -24,6 +24,9 @@ def register(app: typer.Typer) -> None:
         workers: int = typer.Option(2, min=1, max=32, help="Threads for background jobs."),
     ) -> None:
         """Serve the dashboard (liquidation map, cascade simulator, replay, risk, policy) and its JSON API."""
+        from liqcascade._optional import require
+
+        require("liqcascade serve", "fastapi", "python_multipart", "plotly", "uvicorn", extra="web")
         import uvicorn
 
         from liqcascade.web.app import WebConfig, create_app, default_data_dir

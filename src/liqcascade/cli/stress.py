@@ -6,22 +6,28 @@ from pathlib import Path
 
 import typer
 
-from liqcascade.cli._common import console, err_console, print_json
+from liqcascade.cli._common import (
+    Col as _Col,
+)
+from liqcascade.cli._common import (
+    FormatOpt,
+    OutputFormat,
+    emit,
+    make_table,
+    note,
+    output_format,
+    print_table,
+    progress,
+    status,
+)
 
 
-def _fmt(x: float) -> str:
-    import math
+def _value_cell(row: dict) -> str:
+    from liqcascade.fmt import money, number
 
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "-"
-    a = abs(x)
-    if a >= 1e9:
-        return f"{x / 1e9:,.3f}B"
-    if a >= 1e6:
-        return f"{x / 1e6:,.2f}M"
-    if a >= 1e4:
-        return f"{x:,.0f}"
-    return f"{x:.4g}"
+    if row["stat"] == "probability":
+        return number(row["value"])
+    return money(row["value"])
 
 
 def register(app: typer.Typer) -> None:
@@ -60,38 +66,19 @@ def register(app: typer.Typer) -> None:
         db: Path = typer.Option(
             None, "--db", help="DuckDB store path (default: $LIQCASCADE_DB or the user data dir)."
         ),
-        as_json: bool = typer.Option(
-            False, "--json", help="Print the summary as JSON instead of a table."
-        ),
+        fmt: FormatOpt = OutputFormat.table,
+        as_json: bool = typer.Option(False, "--json", help="Same as --format json."),
     ) -> None:
         """Monte Carlo stress test: liquidations, bad debt, insurance fund and ADL over many paths."""
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-        from rich.table import Table
-
         from liqcascade.scenarios import load_scenario
         from liqcascade.sweep import prepare, run_stress, store_results
 
+        fmt_ = output_format(fmt, as_json)
         sc = load_scenario(scenario)
-        with err_console.status("preparing scenario (book, fit, index)..."):
+        with status("preparing scenario (book, fit, index)..."):
             runner = prepare(sc, seed)
         n = paths if paths is not None else sc.monte_carlo.paths
-        columns = (
-            TextColumn("[bold]stress[/bold] {task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("paths"),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-        )
-        with Progress(*columns, console=err_console, transient=False) as prog:
-            task = prog.add_task(sc.scenario.name, total=n)
+        with progress(f"stress {sc.scenario.name}", total=n, unit="paths") as bar:
             res = run_stress(
                 runner,
                 paths=n,
@@ -99,41 +86,51 @@ def register(app: typer.Typer) -> None:
                 dask_local=dask_local,
                 scheduler=scheduler,
                 chunk_size=chunk_size,
-                progress=lambda done, total: prog.update(task, completed=done),
+                progress=lambda done, total: bar(done, total),
             )
         if out is not None:
             res.write_parquet(out)
         run_id = store_results(res, db) if store else None
-        if as_json:
-            print_json(
+        doc = {
+            "scenario": sc.scenario.name,
+            "seed": res.meta["seed"],
+            "paths": n,
+            "backend": res.meta["backend"],
+            "run_s": res.meta["run_s"],
+            "out": str(out) if out else None,
+            "run_id": run_id,
+            "summary": res.summary.to_dicts(),
+        }
+        m = res.meta
+        rows = []
+        for row in res.summary.iter_rows(named=True):
+            lo, hi = dict(row, value=row["ci_low"]), dict(row, value=row["ci_high"])
+            rows.append(
                 {
-                    "scenario": sc.scenario.name,
-                    "seed": res.meta["seed"],
-                    "paths": n,
-                    "backend": res.meta["backend"],
-                    "run_s": res.meta["run_s"],
-                    "out": str(out) if out else None,
-                    "run_id": run_id,
-                    "summary": res.summary.to_dicts(),
+                    **row,
+                    "value_cell": _value_cell(row),
+                    "ci_cell": f"[{_value_cell(lo)}, {_value_cell(hi)}]",
                 }
             )
+        if fmt_ != "table":
+            emit(rows, [], fmt=fmt_, json_doc=doc, csv_keys=list(res.summary.columns))
             return
-        m = res.meta
-        table = Table(
+        table = make_table(
+            rows,
+            [
+                _Col("metric", kind="text"),
+                _Col("stat", kind="text"),
+                _Col("value_cell", "value", kind="text", justify="right"),
+                _Col(
+                    "ci_cell", f"{sc.monte_carlo.confidence:.0%} CI", kind="text", justify="right"
+                ),
+            ],
             title=f"{sc.scenario.name}: {n:,} paths, seed {m['seed']}, {m['n_positions']:,} positions, "
             f"shock {m['shock_kind']}, behaviours {', '.join(m['behaviours']) or 'none'}",
-            title_justify="left",
         )
-        for col in ("metric", "stat", "value", f"{sc.monte_carlo.confidence:.0%} CI"):
-            table.add_column(col, justify="left" if col in ("metric", "stat") else "right")
-        for row in res.summary.iter_rows(named=True):
-            if row["stat"] == "probability":
-                val, ci = f"{row['value']:.4f}", f"[{row['ci_low']:.4f}, {row['ci_high']:.4f}]"
-            else:
-                val, ci = _fmt(row["value"]), f"[{_fmt(row['ci_low'])}, {_fmt(row['ci_high'])}]"
-            table.add_row(row["metric"], row["stat"], val, ci)
-        console.print(table)
-        console.print(
+        table.title_justify = "left"
+        print_table(table)
+        note(
             f"{n:,} paths in {m['run_s']:.2f} s on {m['backend']} (prepare {m['prepare_s']:.2f} s)"
             + (f"; per-path results: {out}" if out else "")
             + (f"; stored as run {run_id}" if run_id else "")

@@ -7,9 +7,17 @@ from typing import Annotated
 
 import typer
 
-from liqcascade.cli._common import console, print_json
+from liqcascade.cli._common import Col, FormatOpt, OutputFormat, emit, note, output_format, progress
 
 __all__ = ["register"]
+
+_COLS = [
+    Col("measure", kind="text"),
+    Col("model", kind="text", justify="right"),
+    Col("impact_only", "impact-only", kind="text", justify="right"),
+    Col("ewma", "EWMA (vol only)", kind="text", justify="right"),
+    Col("no_change", "no change", kind="text", justify="right"),
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -28,32 +36,41 @@ def register(app: typer.Typer) -> None:
         no_forecast: Annotated[
             bool, typer.Option("--no-forecast", help="Event replays only")
         ] = False,
-        json_out: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+        fmt: FormatOpt = OutputFormat.table,
+        json_out: Annotated[bool, typer.Option("--json", help="Same as --format json")] = False,
     ) -> None:
         """Event replays and rolling tail forecasts against baselines, per kline file."""
-        from rich.table import Table
-
         from liqcascade.validate import table_rows, validate_files
 
-        res = validate_files(
-            [str(p) for p in paths],
-            db=db,
-            params=params,
-            n_paths=paths_n,
-            seed=seed,
-            out_dir=out,
-            forecast=not no_forecast,
+        fmt_ = output_format(fmt, json_out)
+        done = [0]
+        with progress("validate", total=len(paths), enabled=fmt_ == "table") as bar:
+
+            def on_file(name: str) -> None:
+                done[0] += 1
+                bar(done[0], description=str(name))
+
+            res = validate_files(
+                [str(p) for p in paths],
+                db=db,
+                params=params,
+                n_paths=paths_n,
+                seed=seed,
+                out_dir=out,
+                forecast=not no_forecast,
+                progress=on_file,
+            )
+        rows = [dict(zip([c.key for c in _COLS], r, strict=False)) for r in table_rows(res)]
+        emit(
+            rows,
+            _COLS,
+            fmt=fmt_,
+            title=f"validation on {len(res.files)} files ({res.n_paths} paths, seed {seed})",
+            json_doc=res.to_json(),
         )
-        if json_out:
-            print_json(res.to_json())
+        if fmt_ != "table":
             return
-        t = Table(title=f"validation on {len(res.files)} files ({res.n_paths} paths, seed {seed})")
-        for c in ("measure", "model", "impact-only", "EWMA (vol only)", "no change"):
-            t.add_column(c, overflow="fold")
-        for row in table_rows(res):
-            t.add_row(*row)
-        console.print(t)
         for f in res.files:
-            for note in f.notes:
-                console.print(f"{f.file}: {note}", markup=False)
-        console.print(f"written: {out}/validation.json, {out}/validation.html, per-file forecasts")
+            for n in f.notes:
+                note(f"{f.file}: {n}")
+        note(f"written: {out}/validation.json, {out}/validation.html, per-file forecasts")

@@ -1,4 +1,4 @@
-"""``liqcascade version``."""
+"""``liqcascade version`` (also ``liqcascade --version``)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,6 @@ def register(app: typer.Typer) -> None:
     @app.command("version")
     def version() -> None:
         """Print the liqcascade version."""
-        from liqcascade import __version__
+        from liqcascade.cli import package_version
 
-        typer.echo(__version__)
+        typer.echo(package_version())

@@ -20,12 +20,13 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 
-from liqcascade.data.formats import Col, CsvSpec, Plan, frame, load_json, num, time_field
+from liqcascade.data.formats import Col, CsvSpec, Plan, frame, load_json, time_field
 from liqcascade.errors import DataError
+from liqcascade.venues.binance_brackets import is_leverage_brackets as is_leverage_brackets
+from liqcascade.venues.binance_brackets import parse_leverage_brackets
 
 _D = "DOUBLE"
 _B = "BIGINT"
@@ -276,51 +277,34 @@ def interval_from_ms(ms: int) -> str:
 # --------------------------------------------------------------------------------------------
 # leverage brackets (GET /fapi/v1/leverageBracket)
 # --------------------------------------------------------------------------------------------
-def is_leverage_brackets(data: Any) -> bool:
-    items = data.get("data") if isinstance(data, dict) else data
-    return (
-        isinstance(items, list)
-        and bool(items)
-        and isinstance(items[0], dict)
-        and "brackets" in items[0]
-        and "symbol" in items[0]
-    )
-
-
 def read_leverage_brackets(path: Path, plan: Plan) -> dict[str, pl.DataFrame]:
     """Binance ``/fapi/v1/leverageBracket`` JSON (a list of ``{symbol, brackets}``, optionally
-    wrapped in ``{"data": [...]}``); values may be strings or numbers. ``cum`` is the maintenance
-    amount in quote currency. A snapshot time is taken from ``source.snapshot_date`` or
-    ``snapshot_time`` when the wrapper has it."""
-    data = load_json(path)
+    wrapped in ``{"data": [...]}``), read by :mod:`liqcascade.venues.binance_brackets`; values
+    may be strings or numbers. ``cum`` is the maintenance amount in quote currency (required
+    here). A snapshot time is taken from ``source.snapshot_date`` or ``snapshot_time`` when the
+    wrapper has it."""
+    parsed = parse_leverage_brackets(load_json(path), str(path), error=DataError)
     snap = None
-    items = data
-    if isinstance(data, dict):
-        items = data.get("data")
-        src = data.get("source") if isinstance(data.get("source"), dict) else {}
-        st = data.get("snapshot_time") or src.get("snapshot_date")
-        if st:
-            snap = time_field(st, path, "wrapper", "snapshot_time")
+    if parsed.snapshot:
+        snap = time_field(parsed.snapshot, path, "wrapper", "snapshot_time")
     rows = []
-    for i, item in enumerate(items, start=1):
-        sym = item.get("symbol")
-        if not sym:
-            raise DataError(f"{path}: entry {i}: field 'symbol' is missing")
-        brackets = item.get("brackets")
-        if not isinstance(brackets, list) or not brackets:
-            raise DataError(f"{path}: entry {i} ({sym}): 'brackets' must be a non-empty list")
-        for j, b in enumerate(brackets, start=1):
-            where = f"entry {i} ({sym}) bracket {j}"
+    for i, entry in enumerate(parsed.entries, start=1):
+        for b in entry.brackets:
+            if b.cum_quote is None:
+                raise DataError(
+                    f"{path}: entry {i} ({entry.symbol}) bracket {b.bracket}: field 'cum' is "
+                    "missing (a number is required)"
+                )
             rows.append(
                 {
                     "venue": plan.venue,
-                    "symbol": sym,
-                    "bracket": int(num(b.get("bracket"), path, where, "bracket")),  # type: ignore[arg-type]
-                    "floor_quote": num(b.get("notionalFloor"), path, where, "notionalFloor"),
-                    "cap_quote": num(b.get("notionalCap"), path, where, "notionalCap"),
-                    "mmr": num(b.get("maintMarginRatio"), path, where, "maintMarginRatio"),
-                    "cum_quote": num(b.get("cum"), path, where, "cum"),
-                    "max_leverage": num(b.get("initialLeverage"), path, where, "initialLeverage"),
+                    "symbol": entry.symbol,
+                    "bracket": b.bracket,
+                    "floor_quote": b.floor_quote,
+                    "cap_quote": b.cap_quote,
+                    "mmr": b.mmr,
+                    "cum_quote": b.cum_quote,
+                    "max_leverage": b.max_leverage,
                     "snapshot_time": snap,
                 }
             )

@@ -260,7 +260,8 @@ def read_leverage_tiers(path: Path, plan: Plan) -> dict[str, pl.DataFrame]:
             where = f"{sym} tier {j}"
             floor = num(t.get("minNotional"), path, where, "minNotional")
             mmr = num(t.get("maintenanceMarginRate"), path, where, "maintenanceMarginRate")
-            info = t.get("info") if isinstance(t.get("info"), dict) else {}
+            raw_info = t.get("info")
+            info: dict[str, Any] = raw_info if isinstance(raw_info, dict) else {}
             # Binance sends `cum`, Bybit v5 `mmDeduction` (empty when not applicable)
             given = num(info.get("cum"), path, where, "info.cum", required=False)
             if given is None:
@@ -283,11 +284,27 @@ def read_leverage_tiers(path: Path, plan: Plan) -> dict[str, pl.DataFrame]:
     return {"leverage_brackets": frame(rows, "leverage_brackets")}
 
 
+def _account(file_account: str | None, rec: dict[str, Any], path: Path) -> str:
+    """The account a position belongs to, as text (see :func:`read_positions`)."""
+    if file_account is not None:
+        return file_account
+    for key in ("account", "id"):
+        if rec.get(key) not in (None, ""):
+            return str(rec[key])
+    return path.name
+
+
 def read_positions(path: Path, plan: Plan) -> dict[str, pl.DataFrame]:
     """ccxt unified positions -> ``positions`` (side +1 long / -1 short; size_base =
-    contracts * contractSize)."""
+    contracts * contractSize).
+
+    ``account`` is text, kept as given: the envelope's ``account`` (e.g. a Hyperliquid address
+    ``0x...``), else the position's own ``account`` or ``id``, else the file name (one
+    ``fetch_positions()`` answer is one account's positions).
+    """
     data, env = _unwrap(path, plan)
     venue = _venue(plan, env, path)
+    file_account = None if env.get("account") is None else str(env["account"])
     rows = []
     for i, r in enumerate(_records(data), start=1):
         where = f"position {i}"
@@ -303,7 +320,7 @@ def read_positions(path: Path, plan: Plan) -> dict[str, pl.DataFrame]:
                 "venue": venue,
                 "symbol": _symbol(venue, r.get("symbol"), plan, env, path, where),
                 "time": time_field(r.get("timestamp"), path, where, "timestamp", required=False),
-                "account": None if r.get("id") is None else str(r.get("id")),
+                "account": _account(file_account, r, path),
                 "side": 1 if side_txt == "long" else -1,
                 "contracts": contracts,
                 "contract_size": csize,

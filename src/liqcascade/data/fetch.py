@@ -23,6 +23,7 @@ from liqcascade.data.ccxt_io import CCXT_VENUES, venue_symbol
 from liqcascade.data.store import default_db_path, to_utc
 from liqcascade.errors import ConfigError, DataError, InputError, NetworkError
 from liqcascade.log import logger
+from liqcascade.timeutil import datetime_to_ms
 
 EXCHANGES = ("binanceusdm", "binancecoinm", "hyperliquid", "bybit", "okx")
 KINDS = ("ohlcv", "funding", "oi", "tiers")
@@ -37,6 +38,9 @@ def make_exchange(
     API keys are read from ``LIQCASCADE_<EXCHANGE>_API_KEY`` / ``LIQCASCADE_<EXCHANGE>_SECRET`` when
     set (only Binance leverage brackets need them).
     """
+    from liqcascade._optional import require
+
+    require("fetching from exchanges", "ccxt", extra="fetch")
     import ccxt
 
     if exchange not in EXCHANGES:
@@ -123,7 +127,9 @@ def fetch_records(
 
     if kind == "ohlcv":
         params = {} if price == "trade" else {"price": price}
-        data = page(ex.fetch_ohlcv, f"OHLCV {sym}", lambda r: r[0], sym, timeframe, params=params)
+        data: Any = page(
+            ex.fetch_ohlcv, f"OHLCV {sym}", lambda r: r[0], sym, timeframe, params=params
+        )
     elif kind == "funding":
         data = page(
             ex.fetch_funding_rate_history, f"funding history {sym}", lambda r: r["timestamp"], sym
@@ -165,13 +171,13 @@ def fetch_to_store(
     """Fetch through ccxt, save the envelope JSON beside the store, ingest it.
 
     Returns ``{"file", "records", "rows", "status", "table", "venue", "symbol"}``. ``since``/``until``
-    accept what :func:`liqcascade.data.store.to_utc` accepts. ``ex`` injects a ready ccxt instance
+    accept what :func:`liqcascade.timeutil.to_utc` accepts. ``ex`` injects a ready ccxt instance
     (tests replay recorded responses through it).
     """
     ex = ex if ex is not None else make_exchange(exchange, timeout_s)
     s, u = to_utc(since, "since"), to_utc(until, "until")
-    since_ms = int(s.timestamp() * 1000) if s else None
-    until_ms = int(u.timestamp() * 1000) if u else None
+    since_ms = datetime_to_ms(s) if s else None
+    until_ms = datetime_to_ms(u) if u else None
     market, data = fetch_records(ex, symbol, kind, since_ms, until_ms, timeframe, price)
     return store_unified(
         exchange,

@@ -27,6 +27,7 @@ from typing import Any
 import polars as pl
 
 from liqcascade.errors import DataError
+from liqcascade.timeutil import parse_iso
 
 #: Epoch integers: unit by magnitude (a 2009..2100 date is 1.2e9..4.1e9 s).
 _UNIT_BOUNDS = (("s", 1e11), ("ms", 1e14), ("us", 1e17), ("ns", 1e20))
@@ -136,7 +137,7 @@ def open_text(path: Path) -> io.TextIOBase:
                 f"{path}: not a readable zip archive (truncated or corrupt): {exc}"
             ) from None
     if name.endswith(".gz"):
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")  # type: ignore[arg-type]
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
     return open(path, encoding="utf-8", newline="")  # noqa: SIM115
 
 
@@ -208,10 +209,9 @@ def _check_value(col: Col, raw: str, unit: str | None) -> str | None:
             return f"expected true/false, got {raw!r}"
     elif t == "TIMESTAMP":
         try:
-            dt = datetime.fromisoformat(text)
+            dt = parse_iso(text)
         except ValueError:
             return f"expected a date-time like 2025-10-10 00:00:07, got {raw!r}"
-        dt = dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt
         if not (TIME_MIN <= dt <= TIME_MAX):
             return f"date-time {raw!r} is outside 2009..2100"
     if col.allowed and text.lower() not in col.allowed:
@@ -296,7 +296,7 @@ def load_json(path: Path) -> Any:
         ) from None
 
 
-class JsonLines(list):  # type: ignore[type-arg]
+class JsonLines(list):
     """A list parsed from a JSON-lines file (records are numbered by line)."""
 
 
@@ -345,15 +345,12 @@ def time_field(
         except (ValueError, OverflowError):
             dt = None
     elif isinstance(value, str):
-        text = value.strip().replace("Z", "+00:00")
         # nanosecond ISO text (Hyperliquid archives): keep microseconds
-        text = re.sub(r"(\.\d{6})\d+", r"\1", text)
+        text = re.sub(r"(\.\d{6})\d+", r"\1", value.strip())
         try:
-            dt = datetime.fromisoformat(text)
+            dt = parse_iso(text)
         except ValueError:
             dt = None
-        if dt is not None and dt.tzinfo is None:
-            dt = dt.replace(tzinfo=UTC)
     if dt is None or not (TIME_MIN <= dt <= TIME_MAX):
         raise DataError(
             f"{path}: {where}: field {field_name!r} expected an epoch time or ISO-8601 date-time "

@@ -19,7 +19,6 @@ import io
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +27,7 @@ import polars as pl
 from liqcascade.data.binance import name_parts
 from liqcascade.data.formats import epoch_unit
 from liqcascade.errors import DataError, InputError
+from liqcascade.timeutil import ms_to_iso
 
 #: The Binance kline layout, in file order.
 KLINE_COLUMNS: tuple[str, ...] = (
@@ -123,7 +123,7 @@ class Tape:
 
     def iso(self, i: int) -> str:
         """ISO-8601 UTC open time of bar ``i``, e.g. ``2025-10-10T21:20:00Z``."""
-        return _iso(int(self.open_ms[i]))
+        return ms_to_iso(int(self.open_ms[i]))
 
     def to_polars(self) -> pl.DataFrame:
         """The bars as a frame with Binance column names (``open_time``/``close_time`` in epoch ms),
@@ -140,10 +140,6 @@ class Tape:
                 "taker_buy_volume": self.taker_buy_base,
             }
         )
-
-
-def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000.0, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # --------------------------------------------------------------------------------------------
@@ -272,9 +268,9 @@ def _check_bars(cols: Mapping[str, np.ndarray], where: _Where) -> None:
                     else f"a gap of {d / BAR_MS:g} minutes"
                 )
                 return (
-                    f"{where(k, 'open_time')}: {int(t[k])} ({_iso(int(t[k]))}) is {kind}; "
+                    f"{where(k, 'open_time')}: {int(t[k])} ({ms_to_iso(int(t[k]))}) is {kind}; "
                     f"expected open_time = previous + {BAR_MS} ms = {int(t[k - 1]) + BAR_MS} "
-                    f"({_iso(int(t[k - 1]) + BAR_MS)})"
+                    f"({ms_to_iso(int(t[k - 1]) + BAR_MS)})"
                 )
 
             k = _first(step != BAR_MS)

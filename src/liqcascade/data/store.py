@@ -8,10 +8,11 @@ resolution) and come out of the query API as ``pl.Datetime("us", "UTC")``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
-from collections.abc import Sequence
-from datetime import UTC, datetime
+import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ import polars as pl
 
 from liqcascade.errors import DataError, InputError
 from liqcascade.log import logger
+from liqcascade.timeutil import TimeLike, to_utc
 
 ENV_DB = "LIQCASCADE_DB"
 DB_FILENAME = "market.duckdb"
@@ -87,6 +89,17 @@ TABLES: dict[str, str] = {
         row_number INTEGER NOT NULL, time TIMESTAMPTZ, record JSON NOT NULL, {_PROVENANCE}""",
 }
 
+#: DDL of the tables of results the library writes back (no provenance columns): a stress run
+#: (``liqcascade.sweep.store_results``) is one ``stress_runs`` row and its per-path metrics in
+#: long format.
+RESULT_TABLES: dict[str, str] = {
+    "stress_runs": """
+        run_id VARCHAR PRIMARY KEY, created TIMESTAMPTZ, scenario VARCHAR, seed BIGINT,
+        paths BIGINT, backend VARCHAR, meta JSON, summary JSON""",
+    "stress_results": """
+        run_id VARCHAR NOT NULL, path BIGINT NOT NULL, metric VARCHAR NOT NULL, value DOUBLE""",
+}
+
 #: The time column each table is indexed by (for ranges and `data ls`).
 TIME_COLUMN: dict[str, str | None] = {
     "klines": "open_time",
@@ -110,7 +123,6 @@ CREATE TABLE IF NOT EXISTS files (
     first_time TIMESTAMPTZ, last_time TIMESTAMPTZ, ingested_at TIMESTAMPTZ NOT NULL)
 """
 
-TimeLike = datetime | str | int | float | None
 
 _PL_TYPES = {
     "VARCHAR": pl.String,
@@ -147,33 +159,51 @@ def default_db_path() -> Path:
     return Path(platformdirs.user_data_dir("liqcascade")) / DB_FILENAME
 
 
-def to_utc(value: TimeLike, name: str = "time") -> datetime | None:
-    """Turn a user time into an aware UTC datetime.
+#: Seconds :class:`Store` retries while another process holds the file's lock.
+LOCK_WAIT_S = 2.0
 
-    Accepts a datetime (naive means UTC), an ISO-8601 string (``2025-10-10``,
-    ``2025-10-10T21:15``, ``...Z``), or an int/float epoch in MILLISECONDS. ``None`` passes through.
-    """
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    if isinstance(value, bool):
-        raise InputError(f"{name}: expected a time, got a boolean")
-    if isinstance(value, (int, float)):
-        return datetime.fromtimestamp(float(value) / 1000.0, tz=UTC)
-    if isinstance(value, str):
-        text = value.strip()
-        if re.fullmatch(r"-?\d+(\.\d+)?", text):
-            return to_utc(float(text), name)
+
+def _connect(path: Path, read_only: bool, lock_wait_s: float) -> duckdb.DuckDBPyConnection:
+    """Open ``path``; while another process holds its lock, retry (backing off) for up to
+    ``lock_wait_s`` seconds, then raise DataError saying the store is busy."""
+    deadline = time.monotonic() + max(0.0, float(lock_wait_s))
+    pause_s = 0.05
+    while True:
         try:
-            dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            raise InputError(
-                f"{name}: expected an ISO-8601 time like 2025-10-10T21:00 or epoch ms, got {value!r}"
-            ) from None
-        return to_utc(dt, name)
-    raise InputError(
-        f"{name}: expected datetime, ISO string or epoch ms, got {type(value).__name__}"
+            try:
+                return duckdb.connect(str(path), read_only=read_only)
+            except duckdb.ConnectionException as exc:
+                if "different configuration" not in str(exc):
+                    raise
+                # this process already holds the file with the other mode: share that instance
+                return duckdb.connect(str(path), read_only=not read_only)
+        except duckdb.IOException as exc:
+            msg = str(exc)
+            if "lock" not in msg.lower():
+                raise DataError(f"{path}: cannot open the DuckDB store: {msg}") from None
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise DataError(_busy_message(path, msg, read_only, lock_wait_s)) from None
+            time.sleep(min(pause_s, left))
+            pause_s = min(2 * pause_s, 0.5)
+        except duckdb.Error as exc:
+            raise DataError(f"{path}: cannot open as a DuckDB store: {exc}") from None
+
+
+def _busy_message(path: Path, duckdb_message: str, read_only: bool, waited_s: float) -> str:
+    """The store is held by another process: who (DuckDB names its PID), why, what to do."""
+    m = re.search(r"held in (.+?) \(PID (\d+)\)", duckdb_message)
+    who = f"another process (PID {m.group(2)}, {m.group(1)})" if m else "another process"
+    if read_only:
+        what = (
+            f"{who} is writing to it (e.g. `liqcascade data ingest` or `data fetch`), and DuckDB "
+            "lets no other process open the file while one writes, not even to read"
+        )
+    else:
+        what = f"{who} has it open, and DuckDB lets one process at a time open a store to write"
+    return (
+        f"{path}: the store is busy: {what}. Waited {waited_s:g} s; retry when that process "
+        "finishes (or point --db / $LIQCASCADE_DB at another store)."
     )
 
 
@@ -187,6 +217,10 @@ class Store:
         directory). The file and its folder are created when missing (unless ``read_only``).
     read_only:
         Open without the write lock, so several readers can share the file.
+    lock_wait_s:
+        While another process holds the file (DuckDB lets one process write, and no other
+        process open the file meanwhile, not even to read), retry for up to this many seconds,
+        then raise :class:`DataError` saying the store is busy and which process holds it.
 
     Examples
     --------
@@ -196,7 +230,13 @@ class Store:
     0
     """
 
-    def __init__(self, path: str | Path | None = None, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        read_only: bool = False,
+        *,
+        lock_wait_s: float = LOCK_WAIT_S,
+    ) -> None:
         self.path = Path(path).expanduser() if path is not None else default_db_path()
         self.read_only = read_only
         if read_only and not self.path.exists():
@@ -205,24 +245,7 @@ class Store:
             )
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            try:
-                self.con = duckdb.connect(str(self.path), read_only=read_only)
-            except duckdb.ConnectionException as exc:
-                if "different configuration" not in str(exc):
-                    raise
-                # this process already holds the file with the other mode: share that instance
-                self.con = duckdb.connect(str(self.path), read_only=not read_only)
-        except duckdb.IOException as exc:
-            msg = str(exc)
-            if "lock" in msg.lower():
-                raise DataError(
-                    f"{self.path}: the store is locked by another process (one writer at a time; "
-                    f"open with read_only=True to query while it writes): {msg.splitlines()[0]}"
-                ) from None
-            raise DataError(f"{self.path}: cannot open the DuckDB store: {msg}") from None
-        except duckdb.Error as exc:
-            raise DataError(f"{self.path}: cannot open as a DuckDB store: {exc}") from None
+        self.con = _connect(self.path, read_only, lock_wait_s)
         self.con.execute("SET TimeZone='UTC'")
         if not read_only:
             self._create_schema()
@@ -235,7 +258,7 @@ class Store:
         con.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
         con.execute("CREATE SEQUENCE IF NOT EXISTS file_id_seq START 1")
         con.execute(_FILES_DDL)
-        for name, ddl in TABLES.items():
+        for name, ddl in {**TABLES, **RESULT_TABLES}.items():
             con.execute(f"CREATE TABLE IF NOT EXISTS {name} ({ddl})")
         con.execute(
             "INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT DO NOTHING",
@@ -252,6 +275,20 @@ class Store:
 
     def __enter__(self) -> Store:
         return self
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """``with store.transaction() as con:`` -- every statement inside commits together, or
+        none does (rolled back on any exception, which is re-raised)."""
+        if self.read_only:
+            raise DataError(f"{self.path}: opened read-only; cannot write")
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield self.con
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
 
     def __exit__(self, *exc: object) -> None:
         self.close()
@@ -551,6 +588,8 @@ class Store:
 
     def table_rows(self, table: str) -> int:
         """Number of rows in one table."""
-        if table not in TABLES and table != "files":
-            raise InputError(f"unknown table {table!r}; expected one of {sorted(TABLES)}")
+        if table not in TABLES and table not in RESULT_TABLES and table != "files":
+            raise InputError(
+                f"unknown table {table!r}; expected one of {sorted({**TABLES, **RESULT_TABLES})}"
+            )
         return int(self.con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])

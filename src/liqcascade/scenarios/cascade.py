@@ -16,13 +16,15 @@ Per step t of an exogenous path ``S(t)`` (price relative to the initial price ``
    flow first when the price reaches them), ``P_v = E_v (1 + x_ask(-R_v / s_t))`` otherwise;
    every long with liquidation price >= P_v and short with liquidation price <= P_v is
    liquidated and its size joins the flow; repeat until nothing new is liquidated;
-3. accounting at the step's final price ``P_v`` (the fill price of its liquidations): a
-   position's equity at the fill is ``q (P - bankruptcy)`` (long) or ``q (bankruptcy - P)``
-   (short); a negative equity is bad debt; otherwise the venue's clearance fee
-   ``min(fee_rate q P, equity)`` goes to the insurance fund. Bad debt draws the fund; what the
-   fund cannot cover goes to ADL: ``adl_loss`` = the uncovered deficit and ``adl_notional`` =
-   the bankrupt notional (at bankruptcy prices) in the uncovered proportion, closed against
-   opposite winners at the bankruptcy price.
+3. accounting at the step's final price ``P_v`` (the fill price of its liquidations), with the
+   loss-ledger primitives of :mod:`liqcascade.ledger`: a position's equity at the fill is
+   ``q (P - bankruptcy)`` (long) or ``q (bankruptcy - P)`` (short); a negative equity is a
+   *deficit*; otherwise the venue's clearance fee ``min(fee_rate q P, equity)`` goes to the
+   insurance fund. The deficit runs down the waterfall: the fund first, then ADL
+   (``adl_loss`` = what ADL counterparties cover, ``adl_notional`` = the bankrupt notional at
+   bankruptcy prices in that proportion, closed against opposite winners at the bankruptcy
+   price). This engine assumes enough opposite winners, so its bad debt (loss nobody covered)
+   is 0 by construction; ``deficit_quote`` = fund used + ADL loss.
 
 Liquidated notional is size x liquidation price (as :mod:`liqcascade.engine.static`). A side
 whose depth cannot absorb the flow (``x >= 1``) is clamped at ``x = 0.99`` and flagged
@@ -50,6 +52,7 @@ import numpy as np
 from numba import njit
 
 from liqcascade.engine.kernels import move_for_volume_nb
+from liqcascade.ledger import clearance_fee_quote, position_equity_quote, waterfall
 from liqcascade.scenarios import behaviours as B
 
 __all__ = [
@@ -76,16 +79,17 @@ METRICS = (
     "max_price",
     "insurance_fees_quote",
     "insurance_used_quote",
-    "bad_debt_quote",
+    "deficit_quote",
     "adl_notional_quote",
     "adl_loss_quote",
     "fund_exhausted",
     "book_exhausted",
     "retail_cut_base",
     "fund_end_quote",
+    "bad_debt_quote",
 )
 M_LONG, M_SHORT, M_COUNT, M_FINAL, M_MIN, M_MAX = 0, 1, 2, 3, 4, 5
-M_FEES, M_USED, M_BAD, M_ADLN, M_ADLL, M_FEXH, M_BEXH, M_CUT, M_FEND = (
+M_FEES, M_USED, M_DEFICIT, M_ADLN, M_ADLL, M_FEXH, M_BEXH, M_CUT, M_FEND = (
     6,
     7,
     8,
@@ -96,6 +100,7 @@ M_FEES, M_USED, M_BAD, M_ADLN, M_ADLL, M_FEXH, M_BEXH, M_CUT, M_FEND = (
     13,
     14,
 )
+M_UNCOV = 15
 N_METRICS = len(METRICS)
 
 
@@ -521,7 +526,7 @@ def run_path_py(
                         new = True
             if not new:
                 break
-        # accounting at the step's final prices
+        # accounting at the step's final prices (loss-ledger primitives, liqcascade.ledger)
         for v in range(nv):
             p = price[v]
             bad = 0.0
@@ -537,13 +542,12 @@ def run_path_py(
                     else:
                         out[v, M_SHORT] += q * liq[i]
                     out[v, M_COUNT] += 1.0
-                    eq = s * q * (p - bkr[i])
+                    eq = _equity_fn(s, q, p, bkr[i])
                     if eq < 0.0:
                         bad -= eq
                         bank_notional += q * bkr[i]
                     else:
-                        fee = fee_rate[v] * q * p
-                        fees += fee if fee < eq else eq
+                        fees += _fee_fn(fee_rate[v], q, p, eq)
             for i in range(nc):
                 if c_step[i] != t or c_venue[i] != v:
                     continue
@@ -553,29 +557,29 @@ def run_path_py(
                     lq = c_liq0[i] + c_kliq[i] * drop
                     bk = c_bkr0[i] + c_kbkr[i] * drop
                     out[v, M_LONG] += q * lq
-                    eq = q * (p - bk)
+                    eq = _equity_fn(1.0, q, p, bk)
                 else:
                     lq = c_liq0[i] - c_kliq[i] * drop
                     bk = c_bkr0[i] - c_kbkr[i] * drop
                     out[v, M_SHORT] += q * lq
-                    eq = q * (bk - p)
+                    eq = _equity_fn(-1.0, q, p, bk)
                 out[v, M_COUNT] += 1.0
                 if eq < 0.0:
                     bad -= eq
                     bank_notional += q * bk
                 else:
-                    fee = fee_rate[v] * q * p
-                    fees += fee if fee < eq else eq
+                    fees += _fee_fn(fee_rate[v], q, p, eq)
             fund[v] += fees
             out[v, M_FEES] += fees
-            draw = bad if bad < fund[v] else fund[v]
+            # no backstop vault in this engine; ADL counterparties cover whatever the fund cannot
+            draw, _vault, adl_cover, uncovered = _waterfall_fn(bad, fund[v], 0.0, math.inf)
             fund[v] -= draw
             out[v, M_USED] += draw
-            out[v, M_BAD] += bad
-            deficit = bad - draw
-            if deficit > 0.0:
-                out[v, M_ADLL] += deficit
-                out[v, M_ADLN] += bank_notional * deficit / bad
+            out[v, M_DEFICIT] += bad
+            out[v, M_UNCOV] += uncovered
+            if adl_cover > 0.0:
+                out[v, M_ADLL] += adl_cover
+                out[v, M_ADLN] += bank_notional * adl_cover / bad
                 out[v, M_FEXH] = 1.0
             if p < out[v, M_MIN]:
                 out[v, M_MIN] = p
@@ -595,11 +599,21 @@ def run_path_py(
 
 _price_fn = _price_nb
 _count_fn = _count_nb
+_equity_fn = njit(cache=True)(position_equity_quote)
+_fee_fn = njit(cache=True)(clearance_fee_quote)
+_waterfall_fn = njit(cache=True)(waterfall)
 _run_nb = njit(cache=True)(run_path_py)
 #: The same code object run in plain Python, calling the plain helpers.
 _run_plain = types.FunctionType(
     run_path_py.__code__,
-    {**globals(), "_price_fn": _price_py, "_count_fn": _count_py},
+    {
+        **globals(),
+        "_price_fn": _price_py,
+        "_count_fn": _count_py,
+        "_equity_fn": position_equity_quote,
+        "_fee_fn": clearance_fee_quote,
+        "_waterfall_fn": waterfall,
+    },
     "run_path_plain_impl",
 )
 

@@ -2,15 +2,13 @@
 
 A scenario is a TOML file (read with :mod:`tomllib`) with the tables ``[scenario]``,
 ``[[venues]]``, ``[book]``, ``[shock]``, ``[behaviours.*]`` and ``[monte_carlo]``; see
-docs/stress.md for every key, default and unit. :func:`load_scenario` validates it in two passes:
-
-1. a key walk over the raw TOML dict against the config types, which reports unknown keys
-   (with the closest valid key) and unknown ``kind``/``source``/``dist`` tags by name;
-2. :func:`msgspec.convert` for types and numeric bounds, whose messages are rewritten from
-   msgspec's ``$.shock.size`` paths into ``[shock].size``.
+docs/stress.md for every key, default and unit. :func:`load_scenario` reads it with the one
+config loader, :func:`liqcascade.config.load`: unknown keys (with the closest valid key) and
+unknown ``kind``/``source``/``dist`` tags are reported by name, then types, numeric bounds and
+the checks across fields.
 
 Every error is a :class:`~liqcascade.errors.ConfigError` whose message starts with the file name
-and the key, e.g. ``scenario.toml: [shock].kind: expected one of jump|news|...; got 'jmp'``.
+and the field path, e.g. ``scenario.toml: shock.kind: expected one of jump|news|...; got 'jmp'``.
 
 Units: fractions are plain fractions (``-0.1`` = -10 %); times in seconds; prices in quote
 currency per base unit; notionals in quote currency; volatilities annualised (365-day year,
@@ -19,16 +17,12 @@ crypto trades every day).
 
 from __future__ import annotations
 
-import difflib
-import re
-import tomllib
-import types
-import typing
 from pathlib import Path
 from typing import Annotated, Any, Union
 
 import msgspec
 
+from liqcascade.config import Config, convert, load
 from liqcascade.errors import ConfigError
 
 __all__ = [
@@ -69,30 +63,26 @@ NonNeg = Annotated[float, msgspec.Meta(ge=0.0)]
 Move = Annotated[float, msgspec.Meta(gt=-1.0, le=10.0)]
 
 
-class _Cfg(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Base of every config: frozen, keyword-only, unknown keys rejected."""
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain dict (round-trips through :func:`msgspec.convert`)."""
-        return msgspec.to_builtins(self)
+class _Cfg(Config, frozen=True, kw_only=True):
+    """Base of every scenario table: a :class:`liqcascade.config.Config`."""
 
 
 # --------------------------------------------------------------------------------------------
 # distributions
 # --------------------------------------------------------------------------------------------
-class ParetoDist(_Cfg, kw_only=True, tag="pareto", tag_field="dist"):
+class ParetoDist(_Cfg, frozen=True, kw_only=True, tag="pareto", tag_field="dist"):
     """Truncated Pareto on [x_min, x_max]: density ∝ x^-(alpha+1). Heavy right tail."""
 
     alpha: Pos
     x_min: Pos
     x_max: Pos
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
         if not self.x_max > self.x_min:
             raise ValueError(f"x_max={self.x_max} must be above x_min={self.x_min}")
 
 
-class LognormalDist(_Cfg, kw_only=True, tag="lognormal", tag_field="dist"):
+class LognormalDist(_Cfg, frozen=True, kw_only=True, tag="lognormal", tag_field="dist"):
     """Lognormal with the given median and log-sd ``sigma``, truncated to [x_min, x_max]."""
 
     median: Pos
@@ -100,25 +90,25 @@ class LognormalDist(_Cfg, kw_only=True, tag="lognormal", tag_field="dist"):
     x_min: Pos = 1e-12
     x_max: Pos = 1e300
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
         if not self.x_max > self.x_min:
             raise ValueError(f"x_max={self.x_max} must be above x_min={self.x_min}")
         if not self.x_min <= self.median <= self.x_max:
             raise ValueError(f"median={self.median} must lie in [x_min, x_max]")
 
 
-class UniformDist(_Cfg, kw_only=True, tag="uniform", tag_field="dist"):
+class UniformDist(_Cfg, frozen=True, kw_only=True, tag="uniform", tag_field="dist"):
     """Uniform on [low, high]."""
 
     low: float
     high: float
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
         if not self.high >= self.low:
             raise ValueError(f"high={self.high} must be >= low={self.low}")
 
 
-class FixedDist(_Cfg, kw_only=True, tag="fixed", tag_field="dist"):
+class FixedDist(_Cfg, frozen=True, kw_only=True, tag="fixed", tag_field="dist"):
     """Always ``value``."""
 
     value: float
@@ -130,7 +120,7 @@ Dist = Union[ParetoDist, LognormalDist, UniformDist, FixedDist]  # noqa: UP007
 # --------------------------------------------------------------------------------------------
 # venues and books
 # --------------------------------------------------------------------------------------------
-class VenueConfig(_Cfg, kw_only=True):
+class VenueConfig(_Cfg, frozen=True, kw_only=True):
     """One perpetual market on one venue.
 
     ``name`` and ``symbol`` are looked up in :mod:`liqcascade.venues`. ``impact`` is a
@@ -149,7 +139,7 @@ class VenueConfig(_Cfg, kw_only=True):
     liquidation_fee_rate: Frac | None = None
 
 
-class SegmentConfig(_Cfg, kw_only=True):
+class SegmentConfig(_Cfg, frozen=True, kw_only=True):
     """A trader segment of a synthetic population (retail, institutional or market makers).
 
     ``share`` is the fraction of positions in the segment; ``leverage`` the distribution of
@@ -199,7 +189,7 @@ def _default_segments() -> dict[str, SegmentConfig]:
 SEGMENTS = ("retail", "institutional", "market_maker")
 
 
-class SyntheticBook(_Cfg, kw_only=True, tag="synthetic", tag_field="source"):
+class SyntheticBook(_Cfg, frozen=True, kw_only=True, tag="synthetic", tag_field="source"):
     """A synthetic trader population (see :mod:`liqcascade.scenarios.population`).
 
     ``price_history`` lists kline CSV/ZIP files (Binance layout); ``sample:`` paths are resolved
@@ -217,7 +207,7 @@ class SyntheticBook(_Cfg, kw_only=True, tag="synthetic", tag_field="source"):
     seed: Annotated[int, msgspec.Meta(ge=0)] | None = None
     segments: dict[str, SegmentConfig] = msgspec.field(default_factory=_default_segments)
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
         for name in self.segments:
             if name not in SEGMENTS:
                 raise ValueError(f"unknown segment {name!r}; expected one of {'|'.join(SEGMENTS)}")
@@ -228,7 +218,7 @@ class SyntheticBook(_Cfg, kw_only=True, tag="synthetic", tag_field="source"):
             raise ValueError("price_history is empty; expected at least one kline file")
 
 
-class PositionsBook(_Cfg, kw_only=True, tag="positions", tag_field="source"):
+class PositionsBook(_Cfg, frozen=True, kw_only=True, tag="positions", tag_field="source"):
     """Positions from a file (CSV or Parquet, columns of :class:`liqcascade.book.PositionBook`).
 
     A relative ``path`` is resolved against the scenario file's folder.
@@ -237,7 +227,7 @@ class PositionsBook(_Cfg, kw_only=True, tag="positions", tag_field="source"):
     path: str
 
 
-class StoreBook(_Cfg, kw_only=True, tag="store", tag_field="source"):
+class StoreBook(_Cfg, frozen=True, kw_only=True, tag="store", tag_field="source"):
     """Positions from the DuckDB store (``store.positions(venue, symbol)``; docs/data.md)."""
 
     db: str | None = None
@@ -251,7 +241,7 @@ Book = Union[SyntheticBook, PositionsBook, StoreBook]  # noqa: UP007
 # --------------------------------------------------------------------------------------------
 # shocks
 # --------------------------------------------------------------------------------------------
-class FitConfig(_Cfg, kw_only=True):
+class FitConfig(_Cfg, frozen=True, kw_only=True):
     """Klines to fit a path model on (Binance kline CSV/ZIP; ``sample:`` = shipped data).
 
     Returns are close-to-close log returns of the files' candles in ``[start, end)``
@@ -268,7 +258,7 @@ class FitConfig(_Cfg, kw_only=True):
     end: str | None = None
 
 
-class _PathShock(_Cfg, kw_only=True):
+class _PathShock(_Cfg, frozen=True, kw_only=True):
     horizon_s: Annotated[float, msgspec.Meta(gt=0.0, le=30 * 86400.0)] = 3600.0
     step_s: Annotated[float, msgspec.Meta(gt=0.0)] = 60.0
 
@@ -292,7 +282,7 @@ def _check_range(value: float | None, rng: list[float] | None, name: str) -> Non
             raise ValueError(f"{name}_range low={rng[0]} must be above -1 (price stays > 0)")
 
 
-class JumpShock(_Cfg, kw_only=True, tag="jump", tag_field="kind"):
+class JumpShock(_Cfg, frozen=True, kw_only=True, tag="jump", tag_field="kind"):
     """An instant jump of the price by ``size`` (fraction; -0.1 = -10 %), or by a size drawn
     uniformly from ``size_range`` per path. The cascade is then solved at that one instant.
     """
@@ -300,11 +290,11 @@ class JumpShock(_Cfg, kw_only=True, tag="jump", tag_field="kind"):
     size: Move | None = None
     size_range: list[float] | None = None
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
         _check_range(self.size, self.size_range, "size")
 
 
-class NewsShock(_PathShock, kw_only=True, tag="news", tag_field="kind"):
+class NewsShock(_PathShock, frozen=True, kw_only=True, tag="news", tag_field="kind"):
     """News-driven path: an impulse, then partial retracement, drift and noise.
 
     log S(t) = log(1+J)·min(1, t/impulse_s)·(1 − retrace·(1 − e^{−(t−impulse_s)/decay_s})⁺)
@@ -320,14 +310,14 @@ class NewsShock(_PathShock, kw_only=True, tag="news", tag_field="kind"):
     drift_annual: float = 0.0
     sigma_annual: NonNeg = 0.6
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
         _check_range(self.impulse, self.impulse_range, "impulse")
         self._check_grid()
         if self.impulse_s > self.horizon_s:
             raise ValueError(f"impulse_s={self.impulse_s} exceeds horizon_s={self.horizon_s}")
 
 
-class BridgeShock(_PathShock, kw_only=True, tag="bridge", tag_field="kind"):
+class BridgeShock(_PathShock, frozen=True, kw_only=True, tag="bridge", tag_field="kind"):
     """Brownian bridge in log price from 0 at t=0 to log(1+target_low) at ``at_s``, then a free
     Brownian motion to the horizon. ``sigma_annual`` given, or fitted from ``fit`` klines.
     """
@@ -337,7 +327,7 @@ class BridgeShock(_PathShock, kw_only=True, tag="bridge", tag_field="kind"):
     sigma_annual: NonNeg | None = None
     fit: FitConfig | None = None
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
         self._check_grid()
         if self.at_s > self.horizon_s:
             raise ValueError(f"at_s={self.at_s} exceeds horizon_s={self.horizon_s}")
@@ -345,7 +335,9 @@ class BridgeShock(_PathShock, kw_only=True, tag="bridge", tag_field="kind"):
             raise ValueError("give sigma_annual or a [fit] table to estimate it from klines")
 
 
-class JumpDiffusionShock(_PathShock, kw_only=True, tag="jump_diffusion", tag_field="kind"):
+class JumpDiffusionShock(
+    _PathShock, frozen=True, kw_only=True, tag="jump_diffusion", tag_field="kind"
+):
     """Merton jump-diffusion. Parameters left out are fitted from ``fit`` klines by the
     threshold method (see :func:`liqcascade.scenarios.shocks.fit_merton`).
 
@@ -364,7 +356,7 @@ class JumpDiffusionShock(_PathShock, kw_only=True, tag="jump_diffusion", tag_fie
     stress_jump: Move | None = None
     stress_at_s: NonNeg = 0.0
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
         self._check_grid()
         params = (
             self.mu_annual,
@@ -377,7 +369,7 @@ class JumpDiffusionShock(_PathShock, kw_only=True, tag="jump_diffusion", tag_fie
             raise ValueError("parameters missing: give all five or a [fit] table")
 
 
-class GarchShock(_PathShock, kw_only=True, tag="garch", tag_field="kind"):
+class GarchShock(_PathShock, frozen=True, kw_only=True, tag="garch", tag_field="kind"):
     """GARCH(1,1) with Student-t innovations on ``step_s`` log returns, fitted with ``arch``
     from ``fit`` klines (the klines are resampled to ``step_s``). ``vol_multiplier`` scales the
     starting conditional volatility (stress: start in a high-volatility state).
@@ -388,11 +380,11 @@ class GarchShock(_PathShock, kw_only=True, tag="garch", tag_field="kind"):
     stress_jump: Move | None = None
     stress_at_s: NonNeg = 0.0
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
         self._check_grid()
 
 
-class CollateralAsset(_Cfg, kw_only=True):
+class CollateralAsset(_Cfg, frozen=True, kw_only=True):
     """A collateral asset that depegs: price falls from 1 (relative) by ``depeg`` or a draw
     from ``depeg_range``, linearly over ``duration_s`` from ``start_s``, then recovers linearly
     over ``recovery_s`` (0 = no recovery within the horizon).
@@ -411,7 +403,7 @@ class CollateralAsset(_Cfg, kw_only=True):
     wallet_share: Frac = 0.8
     venues: list[str] | None = None
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
         if (self.depeg is None) == (self.depeg_range is None):
             raise ValueError("give exactly one of depeg or depeg_range")
         r = self.depeg_range
@@ -419,7 +411,7 @@ class CollateralAsset(_Cfg, kw_only=True):
             raise ValueError(f"depeg_range must be [low, high] within [0, 1], got {r}")
 
 
-class CollateralShock(_PathShock, kw_only=True, tag="collateral", tag_field="kind"):
+class CollateralShock(_PathShock, frozen=True, kw_only=True, tag="collateral", tag_field="kind"):
     """Collateral assets used as cross margin lose value (USDe, wBETH, BNSOL on Binance,
     10 Oct 2025, 21:36-22:16 UTC); the perp moves only by ``perp_move`` (default 0) plus the
     cascade of the accounts pulled under maintenance.
@@ -428,7 +420,7 @@ class CollateralShock(_PathShock, kw_only=True, tag="collateral", tag_field="kin
     assets: list[CollateralAsset]
     perp_move: Move = 0.0
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
         self._check_grid()
         if not self.assets:
             raise ValueError("assets is empty; expected at least one [[shock.assets]] table")
@@ -443,7 +435,7 @@ SHOCK_KINDS = ("jump", "news", "bridge", "jump_diffusion", "garch", "collateral"
 # --------------------------------------------------------------------------------------------
 # behaviours
 # --------------------------------------------------------------------------------------------
-class RetailDeleverage(_Cfg, kw_only=True):
+class RetailDeleverage(_Cfg, frozen=True, kw_only=True):
     """Retail cut exposure as volatility rises: while the realised volatility (EWMA of squared
     step log returns, half-life ``halflife_s``, annualised) is above ``vol_threshold_annual``,
     each step retail close ``cut_fraction_per_step`` of their remaining open size (hedging or
@@ -456,7 +448,7 @@ class RetailDeleverage(_Cfg, kw_only=True):
     halflife_s: Pos = 300.0
 
 
-class DipBuying(_Cfg, kw_only=True):
+class DipBuying(_Cfg, frozen=True, kw_only=True):
     """Institutions rest extra bids below the market: ``notional_quote[k]`` at
     ``levels[k]`` (fraction below the pre-shock price, e.g. -0.05) on every venue, split across
     venues by venue share. They absorb forced selling when the price reaches the level.
@@ -468,7 +460,7 @@ class DipBuying(_Cfg, kw_only=True):
     )
     notional_quote: list[NonNeg] = msgspec.field(default_factory=lambda: [2.0e8, 4.0e8])
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
         if len(self.levels) != len(self.notional_quote):
             raise ValueError(
                 f"levels has {len(self.levels)} entries but notional_quote has "
@@ -476,7 +468,7 @@ class DipBuying(_Cfg, kw_only=True):
             )
 
 
-class MarketMakerWithdrawal(_Cfg, kw_only=True):
+class MarketMakerWithdrawal(_Cfg, frozen=True, kw_only=True):
     """Market makers pull depth under stress: depth is scaled by
     s = 1 − (1 − depth_floor)·clip((σ − vol_low_annual)/(vol_high_annual − vol_low_annual), 0, 1)
     with σ the same EWMA realised volatility (10 Oct 2025: +1 % ask depth fell 83-85 %).
@@ -488,12 +480,12 @@ class MarketMakerWithdrawal(_Cfg, kw_only=True):
     depth_floor: Frac = 0.15
     halflife_s: Pos = 300.0
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
         if not self.vol_high_annual > self.vol_low_annual:
             raise ValueError("vol_high_annual must be above vol_low_annual")
 
 
-class Arbitrage(_Cfg, kw_only=True):
+class Arbitrage(_Cfg, frozen=True, kw_only=True):
     """Arbitrage links venues: a fraction ``linkage`` of each venue's forced flow is carried
     by arbitrageurs to all venues in proportion to their depth, so a cascade on one venue moves
     the others (linkage 0: independent venues; 1: one pooled book).
@@ -503,7 +495,7 @@ class Arbitrage(_Cfg, kw_only=True):
     linkage: Frac = 0.7
 
 
-class Behaviours(_Cfg, kw_only=True):
+class Behaviours(_Cfg, frozen=True, kw_only=True):
     """Switchable behaviour rules; a missing table means the behaviour is off."""
 
     retail_deleverage: RetailDeleverage | None = None
@@ -521,7 +513,7 @@ class Behaviours(_Cfg, kw_only=True):
         return out
 
 
-class MonteCarloConfig(_Cfg, kw_only=True):
+class MonteCarloConfig(_Cfg, frozen=True, kw_only=True):
     """Defaults for ``liqcascade stress`` (the CLI options override them)."""
 
     paths: Annotated[int, msgspec.Meta(ge=1, le=10_000_000)] = 1000
@@ -535,19 +527,19 @@ class MonteCarloConfig(_Cfg, kw_only=True):
     #: dynamic engine only: seconds simulated after the path ends (the cascade settles).
     settle_s: NonNeg = 60.0
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
         if self.engine not in ("index", "dynamic"):
             raise ValueError(f"engine: expected one of index|dynamic, got {self.engine!r}")
 
 
-class ScenarioMeta(_Cfg, kw_only=True):
+class ScenarioMeta(_Cfg, frozen=True, kw_only=True):
     """``[scenario]``: a name and free text."""
 
     name: str
     description: str = ""
 
 
-class Scenario(_Cfg, kw_only=True):
+class Scenario(_Cfg, frozen=True, kw_only=True):
     """A whole scenario file. ``source_path`` is set by :func:`load_scenario`."""
 
     scenario: ScenarioMeta
@@ -558,7 +550,7 @@ class Scenario(_Cfg, kw_only=True):
     monte_carlo: MonteCarloConfig = msgspec.field(default_factory=MonteCarloConfig)
     source_path: str | None = None
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
         if not self.venues:
             raise ValueError("venues is empty; expected at least one [[venues]] table")
         seen = set()
@@ -581,21 +573,13 @@ class Scenario(_Cfg, kw_only=True):
 # loading and error messages
 # --------------------------------------------------------------------------------------------
 def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a TOML scenario file.
+    """Read and validate a TOML scenario file (through :func:`liqcascade.config.load`).
 
     Raises :class:`ConfigError` naming the file and key on any invalid input (missing file,
     TOML syntax, unknown key, wrong type, out-of-range value, inconsistent values).
     """
     p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"{p}: scenario file not found")
-    try:
-        raw = tomllib.loads(p.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{p.name}: invalid TOML: {exc}") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{p.name}: not UTF-8 text ({exc})") from None
-    return parse_scenario(raw, name=p.name, source_path=str(p.resolve()))
+    return load(p, Scenario, what="scenario", extra={"source_path": str(p.resolve())})
 
 
 def parse_scenario(
@@ -604,130 +588,7 @@ def parse_scenario(
     """Validate an already-parsed scenario dict (``name`` prefixes error messages)."""
     if "source_path" in raw:
         raise ConfigError(f"{name}: source_path: unknown key (it is set by the loader)")
-    _walk(raw, Scenario, [], name)
     data = dict(raw)
     if source_path is not None:
         data["source_path"] = source_path
-    try:
-        return msgspec.convert(data, Scenario)
-    except msgspec.ValidationError as exc:
-        raise ConfigError(_rewrite(str(exc), name)) from None
-
-
-def _join(ps: list[str | int]) -> str:
-    out = ""
-    for q in ps:
-        out += f"[{q}]" if isinstance(q, int) else (f".{q}" if out else str(q))
-    return out
-
-
-def _fmt_path(parts: list[str | int]) -> str:
-    """``['shock', 'assets', 0, 'depeg']`` -> ``[shock.assets[0]].depeg``."""
-    if not parts:
-        return "(top level)"
-    *table, key = parts
-    if isinstance(key, int):
-        return f"[{_join(parts)}]"
-    return f"[{_join(table)}].{key}" if table else str(key)
-
-
-_MSG_RE = re.compile(r"^(.*) - at `\$(.*)`$", re.S)
-
-
-def _rewrite(msg: str, name: str, prefix: list[str | int] | None = None) -> str:
-    m = _MSG_RE.match(msg)
-    text, path = (m.group(1), m.group(2)) if m else (msg, "")
-    parts: list[str | int] = list(prefix or [])
-    for tok in re.findall(r"\.([^.\[]+)|\[(\d+)\]|\[\.\.\.\]", path):
-        if tok[0]:
-            parts.append(tok[0])
-        elif tok[1]:
-            parts.append(int(tok[1]))
-    miss = re.match(r"Object missing required field `(.+)`", text)
-    if miss:
-        return f"{name}: {_fmt_path([*parts, miss.group(1)])}: missing required key"
-    where = _fmt_path(parts) if parts else "(top level)"
-    if parts and not isinstance(parts[-1], int) and re.match(r"Expected `", text):
-        return f"{name}: {where}: {text[0].lower()}{text[1:]}"
-    if parts and isinstance(parts[-1], str):
-        # errors raised in __post_init__ point at the table
-        return f"{name}: [{_join(parts)}]: {text}"
-    return f"{name}: {where}: {text}"
-
-
-def _struct_fields(t: type) -> dict[str, Any]:
-    hints = typing.get_type_hints(t, include_extras=True)
-    return {f: hints[f] for f in t.__struct_fields__}
-
-
-def _strip(tp: Any) -> Any:
-    """Remove Annotated and Optional wrappers."""
-    while typing.get_origin(tp) is Annotated:
-        tp = typing.get_args(tp)[0]
-    origin = typing.get_origin(tp)
-    if origin in (Union, types.UnionType):
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
-        if len(args) == 1:
-            return _strip(args[0])
-    return tp
-
-
-def _is_struct(tp: Any) -> bool:
-    return isinstance(tp, type) and issubclass(tp, msgspec.Struct)
-
-
-def _walk(raw: Any, tp: Any, parts: list[str | int], name: str) -> None:
-    """Check keys and tags of ``raw`` against type ``tp``; raise ConfigError on the first miss."""
-    tp = _strip(tp)
-    origin = typing.get_origin(tp)
-    if origin in (Union, types.UnionType):
-        members = [a for a in typing.get_args(tp) if _is_struct(a)]
-        if not members or not isinstance(raw, dict):
-            return
-        tag_field = members[0].__struct_config__.tag_field
-        tags = {m.__struct_config__.tag: m for m in members}
-        where = _fmt_path([*parts, tag_field])
-        if tag_field not in raw:
-            raise ConfigError(
-                f"{name}: {where}: missing required key; expected one of {'|'.join(tags)}"
-            )
-        got = raw[tag_field]
-        if got not in tags:
-            hint = difflib.get_close_matches(str(got), list(tags), n=1)
-            extra = f" (did you mean {hint[0]!r}?)" if hint else ""
-            raise ConfigError(
-                f"{name}: {where}: expected one of {'|'.join(tags)}, got {got!r}{extra}"
-            )
-        sub = {k: v for k, v in raw.items() if k != tag_field}
-        _walk(sub, tags[got], parts, name)
-        return
-    if _is_struct(tp):
-        if not isinstance(raw, dict):
-            return  # msgspec reports the type error
-        fields = _struct_fields(tp)
-        for key, val in raw.items():
-            if key not in fields:
-                hint = difflib.get_close_matches(key, list(fields), n=1)
-                extra = f" (did you mean {hint[0]!r}?)" if hint else ""
-                valid = ", ".join(f for f in fields if f != "source_path")
-                raise ConfigError(
-                    f"{name}: {_fmt_path([*parts, key])}: unknown key{extra}; valid keys: {valid}"
-                )
-            _walk(val, fields[key], [*parts, key], name)
-        return
-    if origin is list and isinstance(raw, list):
-        (arg,) = typing.get_args(tp) or (Any,)
-        for i, item in enumerate(raw):
-            _walk(item, arg, [*parts, i], name)
-        return
-    if origin is dict and isinstance(raw, dict):
-        args = typing.get_args(tp)
-        if len(args) == 2:
-            for k, v in raw.items():
-                _walk(v, args[1], [*parts, k], name)
-                if _is_struct(_strip(args[1])):
-                    # msgspec reports dict keys as [...]; convert here to name the key
-                    try:
-                        msgspec.convert(v, _strip(args[1]))
-                    except msgspec.ValidationError as exc:
-                        raise ConfigError(_rewrite(str(exc), name, [*parts, k])) from None
+    return convert(data, Scenario, name=name)

@@ -22,7 +22,6 @@ from __future__ import annotations
 import math
 import zipfile
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ import polars as pl
 from liqcascade.errors import ConfigError, DataError
 from liqcascade.log import logger
 from liqcascade.scenarios import schema as S
+from liqcascade.timeutil import datetime_to_ms, parse_iso
 
 __all__ = [
     "YEAR_S",
@@ -138,14 +138,11 @@ def _to_ms(ts: str | None, key: str) -> int | None:
     if ts is None:
         return None
     try:
-        dt = datetime.fromisoformat(ts)
+        return datetime_to_ms(parse_iso(ts))
     except ValueError:
         raise ConfigError(
             f"{key}: {ts!r} is not an ISO-8601 time (e.g. 2025-10-10T20:00:00)"
         ) from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return int(dt.timestamp() * 1000)
 
 
 def read_klines(
@@ -198,40 +195,24 @@ def log_returns(klines: pl.DataFrame, step_s: float) -> tuple[np.ndarray, float]
 # fitting
 # --------------------------------------------------------------------------------------------
 def fit_merton(returns: np.ndarray, dt_s: float, threshold_sd: float = 4.0) -> dict[str, float]:
-    """Threshold (jump-filter) estimate of Merton parameters from log returns at ``dt_s``.
+    """Merton parameters of log returns at ``dt_s`` seconds, as the shock's parameter dict.
 
-    A return is a jump when ``|r - median| > threshold_sd * sd`` where ``sd`` is the robust
-    (1.4826 x MAD) scale of the diffusive returns; the filter is iterated until the jump set is
-    stable (Mancini 2009, threshold realised variance). Then
-    ``sigma = sd(non-jumps)/sqrt(dt)``, ``lambda = #jumps / T``, jump mean/std = moments of the
-    jump returns. Drift is not estimable over days and is returned as 0 (log-price drift).
-    Units: sigma annualised, intensity per day.
+    The estimator is :func:`liqcascade.jumps.fit_threshold_jumps` (iterated threshold filter,
+    Mancini 2009), the one :func:`liqcascade.risk.fit_from_klines` uses too. Drift is not
+    estimable over days and is returned as 0 (log-price drift). Units: sigma annualised,
+    intensity per day (``jump_intensity_per_day``, the scenario field).
     """
-    r = np.asarray(returns, dtype=np.float64)
-    if len(r) < 30:
-        raise DataError(f"{len(r)} returns; expected at least 30 to fit a jump-diffusion")
-    jumps = np.zeros(len(r), dtype=bool)
-    for _ in range(20):
-        base = r[~jumps]
-        med = np.median(base)
-        sd = 1.4826 * np.median(np.abs(base - med))
-        if sd <= 0:
-            sd = float(np.std(base)) or 1e-12
-        new = np.abs(r - med) > threshold_sd * sd
-        if np.array_equal(new, jumps):
-            break
-        jumps = new
-    diff = r[~jumps]
-    jr = r[jumps]
-    total_days = len(r) * dt_s / 86400.0
+    from liqcascade.jumps import fit_threshold_jumps
+
+    f = fit_threshold_jumps(returns, dt_s, threshold_sigmas=threshold_sd)
     return {
         "mu_annual": 0.0,
-        "sigma_annual": float(np.std(diff, ddof=1) / math.sqrt(dt_s / YEAR_S)),
-        "jump_intensity_per_day": float(len(jr) / total_days),
-        "jump_mean": float(np.mean(jr)) if len(jr) else 0.0,
-        "jump_std": float(np.std(jr, ddof=1)) if len(jr) > 1 else 0.0,
-        "n_returns": float(len(r)),
-        "n_jumps": float(len(jr)),
+        "sigma_annual": f.vol_annual,
+        "jump_intensity_per_day": f.jump_intensity_per_day,
+        "jump_mean": f.jump_mean_log,
+        "jump_std": f.jump_std_log,
+        "n_returns": float(f.n_returns),
+        "n_jumps": float(f.n_jumps),
         "dt_s": float(dt_s),
     }
 
@@ -245,6 +226,9 @@ def fit_garch(returns: np.ndarray, dt_s: float) -> dict[str, float]:
     ``nu`` (degrees of freedom), ``sigma_last`` (last conditional sd per step), and the
     unconditional annualised volatility.
     """
+    from liqcascade._optional import require
+
+    require("the GARCH shock", "arch", extra="garch")
     from arch import arch_model
 
     r = np.asarray(returns, dtype=np.float64)

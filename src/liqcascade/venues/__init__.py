@@ -28,6 +28,7 @@ import numpy as np
 
 from liqcascade.errors import InputError, RuleError
 from liqcascade.venues.base import TierTable, VenueRules, derive_cum
+from liqcascade.venues.binance_brackets import parse_brackets, parse_leverage_brackets, tier_table
 
 __all__ = [
     "TierTable",
@@ -275,18 +276,7 @@ def _num(row: dict[str, Any], key: str, where: str) -> float:
 
 
 def _tiers_from_brackets(brackets: list[dict[str, Any]], name: str) -> TierTable:
-    rows = sorted(brackets, key=lambda b: float(b.get("notionalFloor", 0)))
-    where = [f"{name} bracket {b.get('bracket', i + 1)}" for i, b in enumerate(rows)]
-    return TierTable.from_rows(
-        [_num(b, "notionalFloor", w) for b, w in zip(rows, where, strict=True)],
-        [_num(b, "maintMarginRatio", w) for b, w in zip(rows, where, strict=True)],
-        [_num(b, "initialLeverage", w) for b, w in zip(rows, where, strict=True)],
-        cap_quote=[_num(b, "notionalCap", w) for b, w in zip(rows, where, strict=True)],
-        cum_quote=[
-            _num(b, "cum", w) if "cum" in b else None for b, w in zip(rows, where, strict=True)
-        ],
-        name=name,
-    )
+    return tier_table(parse_brackets(brackets, name), name)
 
 
 def from_binance_leverage_bracket(
@@ -310,42 +300,31 @@ def from_binance_leverage_bracket(
             raise InputError(f"{path}: file not found") from exc
         except json.JSONDecodeError as exc:
             raise InputError(f"{path}: not valid JSON ({exc})") from exc
-    meta: dict[str, Any] = {}
-    if isinstance(obj, dict) and "data" in obj:
-        meta = obj.get("source", {}) if isinstance(obj.get("source"), dict) else {}
-        obj = obj["data"]
-    if isinstance(obj, dict):
-        obj = [obj]
-    if not isinstance(obj, list):
-        raise InputError(f"{label}: expected a list of {{symbol, brackets}} objects")
+    parsed = parse_leverage_brackets(obj, label)
+    meta = parsed.source
     want = _squash(symbol)
-    for entry in obj:
-        if isinstance(entry, dict) and _squash(str(entry.get("symbol", ""))) == want:
-            if "brackets" not in entry:
-                raise InputError(f"{label}: symbol {symbol} has no 'brackets' field")
-            tiers = _tiers_from_brackets(entry["brackets"], f"{label}:{entry['symbol']}")
-            doc = _venue_doc("binance_usdm")
-            sym = str(entry["symbol"])
-            return VenueRules(
-                venue="binance_usdm",
-                symbol=sym,
-                tiers=tiers,
-                formula="binance",
-                liquidation_fee_rate=float(
-                    doc["liquidation_fee_rate_by_symbol"].get(
-                        sym, doc["liquidation_fee_rate_default"]
-                    )
-                ),
-                taker_fee_rate=float(doc["taker_fee_rate"]),
-                source_url=str(meta.get("repository", ""))
-                and f"{meta.get('repository')}:{meta.get('path')}"
-                or f"file:{label}",
-                effective_date=str(meta.get("snapshot_date", "unknown")),
-                version="leverageBracket",
-                quote="USDT",
-            )
-    found = [str(e.get("symbol")) for e in obj if isinstance(e, dict)]
-    raise InputError(f"{label}: unknown symbol {symbol!r}; file has {', '.join(found[:20])}")
+    entry = next((e for e in parsed.entries if _squash(e.symbol) == want), None)
+    if entry is None:
+        found = [e.symbol for e in parsed.entries]
+        raise InputError(f"{label}: unknown symbol {symbol!r}; file has {', '.join(found[:20])}")
+    doc = _venue_doc("binance_usdm")
+    sym = entry.symbol
+    return VenueRules(
+        venue="binance_usdm",
+        symbol=sym,
+        tiers=tier_table(entry.brackets, f"{label}:{sym}"),
+        formula="binance",
+        liquidation_fee_rate=float(
+            doc["liquidation_fee_rate_by_symbol"].get(sym, doc["liquidation_fee_rate_default"])
+        ),
+        taker_fee_rate=float(doc["taker_fee_rate"]),
+        source_url=str(meta.get("repository", ""))
+        and f"{meta.get('repository')}:{meta.get('path')}"
+        or f"file:{label}",
+        effective_date=str(meta.get("snapshot_date", "unknown")),
+        version="leverageBracket",
+        quote="USDT",
+    )
 
 
 def from_ccxt_tiers(

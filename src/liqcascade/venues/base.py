@@ -96,10 +96,10 @@ class TierTable:
     @classmethod
     def from_rows(
         cls,
-        floor_quote: Sequence[float],
-        mmr: Sequence[float],
-        max_leverage: Sequence[float],
-        cap_quote: Sequence[float] | None = None,
+        floor_quote: Sequence[float] | np.ndarray,
+        mmr: Sequence[float] | np.ndarray,
+        max_leverage: Sequence[float] | np.ndarray,
+        cap_quote: Sequence[float | None] | None = None,
         cum_quote: Sequence[float | None] | None = None,
         name: str = "",
     ) -> TierTable:

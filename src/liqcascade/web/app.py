@@ -40,6 +40,7 @@ from liqcascade.web.safety import (
     DEFAULT_MAX_UPLOAD_BYTES,
     BodyLimitMiddleware,
     PathOutsideDataDir,
+    public_message,
 )
 
 WEB_DIR = Path(__file__).resolve().parent
@@ -215,7 +216,9 @@ def create_app(config: WebConfig | None = None, **overrides: Any) -> FastAPI:
             continue
         pages.append(mod)
 
-    jobs = JobManager(max_workers=config.job_workers)
+    jobs = JobManager(
+        max_workers=config.job_workers, scrub=lambda msg: public_message(msg, data_dir)
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -242,6 +245,20 @@ def create_app(config: WebConfig | None = None, **overrides: Any) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        bad_json = [e for e in exc.errors() if e.get("type") == "json_invalid"]
+        if bad_json:  # the body is not JSON at all: 400 (docs/web.md), not a field error
+            e = bad_json[0]
+            loc = e.get("loc", ())
+            pos = loc[-1] if len(loc) > 1 and isinstance(loc[-1], int) else None
+            why = (e.get("ctx") or {}).get("error") or e.get("msg", "")
+            where = f" at character {pos}" if pos is not None else ""
+            return JSONResponse(
+                status_code=400,
+                content={
+                    "detail": f"body: malformed JSON{where} ({why}); expected a JSON object",
+                    "field": "body",
+                },
+            )
         errors = []
         for e in exc.errors():
             errors.append(
@@ -264,7 +281,8 @@ def create_app(config: WebConfig | None = None, **overrides: Any) -> FastAPI:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse(
-            status_code=exc.status_code, content={"detail": exc.detail, "field": exc.field}
+            status_code=exc.status_code,
+            content={"detail": public_message(exc.detail, data_dir), "field": exc.field},
         )
 
     @app.exception_handler(PathOutsideDataDir)
@@ -282,8 +300,21 @@ def create_app(config: WebConfig | None = None, **overrides: Any) -> FastAPI:
         return JSONResponse(
             status_code=status,
             content={
-                "detail": str(exc),
+                "detail": public_message(str(exc), data_dir),
                 "field": field_name,
+                "error_type": type(exc).__name__,
+            },
+        )
+
+    @app.exception_handler(Exception)
+    async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
+        # a bug, not bad input: the trace goes to the log, the client gets JSON without paths
+        logger.error("%s %s crashed", request.method, request.url.path, exc_info=exc)
+        return JSONResponse(
+            status_code=500,
+            content={
+                "detail": f"internal error: {type(exc).__name__} (see the server log)",
+                "field": None,
                 "error_type": type(exc).__name__,
             },
         )

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import importlib.resources
 import os
 import tempfile
 import threading
@@ -22,11 +21,15 @@ from fastapi import FastAPI, File, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from liqcascade.errors import InputError
+from liqcascade.errors import DataError, InputError
+from liqcascade.resources import examples_dir
 from liqcascade.web.common import ApiError
 from liqcascade.web.safety import safe_path
 
-BOOK_SUFFIXES = (".csv", ".parquet")
+BOOK_SUFFIXES = (".csv", ".parquet", ".arrow", ".feather")
+_BOOK_KINDS = "a .csv, .parquet or Arrow IPC (.arrow, .feather) file"
+#: The example a page selects first: one market (binance_usdm BTCUSDT), 25,000 positions.
+DEFAULT_EXAMPLE = "positions_btc.csv"
 _CHUNK = 1 << 20
 
 
@@ -42,16 +45,7 @@ class BookRef(BaseModel):
 
 def example_dirs() -> list[Path]:
     """Folders holding shipped example books (positions files)."""
-    root = importlib.resources.files("liqcascade")
-    out = []
-    for rel in ("examples", "sample_data/books", "sample_data/positions"):
-        p = Path(str(root.joinpath(rel)))
-        if p.is_dir():
-            out.append(p)
-    repo_examples = Path(str(root)).parents[1] / "examples"
-    if repo_examples.is_dir():
-        out.append(repo_examples)
-    return out
+    return [p for p in (examples_dir(),) if p.is_dir()]
 
 
 @functools.lru_cache(maxsize=1)
@@ -66,7 +60,7 @@ def example_books() -> dict[str, Path]:
 
 
 def _looks_like_book(path: Path) -> bool:
-    if path.suffix == ".parquet":
+    if path.suffix != ".csv":  # columnar: no header line to sniff
         return "position" in path.name or "book" in path.name
     try:
         with path.open("r", encoding="utf-8", errors="replace") as fh:
@@ -94,7 +88,7 @@ class BookStore:
             return books[ref.name]
         path = safe_path(self.data_dir, ref.name, field=field)
         if path.suffix not in BOOK_SUFFIXES:
-            raise InputError(f"{field}: {ref.name!r} is not a .csv or .parquet file")
+            raise InputError(f"{field}: {ref.name!r} is not {_BOOK_KINDS}")
         if not path.is_file():
             raise InputError(f"{field}: no file {ref.name!r} in the data directory")
         return path
@@ -119,16 +113,16 @@ class BookStore:
 
 
 def read_book(path: Path) -> Any:
-    """Parse a positions file with the library (CSV or Parquet)."""
+    """Parse a positions file with the library (CSV, Parquet or Arrow IPC, by suffix; account
+    ids may be text such as ``alice`` or ``0xabc123``)."""
     from liqcascade.book import PositionBook
 
-    if path.suffix == ".parquet":
-        return PositionBook.from_parquet(path)
-    return PositionBook.from_csv(path)
+    return PositionBook.from_file(path)
 
 
 def book_summary(book: Any) -> dict[str, Any]:
-    """Counts of a book for the page: positions, venues, symbols, long/short totals."""
+    """Counts of a book for the page: positions, venues, symbols, the (venue, symbol) markets
+    it holds (the static mode solves one of them), long/short totals."""
     import numpy as np
 
     side = np.asarray(book.side)
@@ -138,6 +132,7 @@ def book_summary(book: Any) -> dict[str, Any]:
         "positions": int(len(book)),
         "venues": list(book.venues),
         "symbols": list(book.symbols),
+        "markets": [list(pair) for pair in book.venue_symbol_pairs()],
         "long_count": int((side > 0).sum()),
         "short_count": int((side < 0).sum()),
         "notional_quote": float((size * entry).sum()),
@@ -151,16 +146,21 @@ def register(app: FastAPI, state: Any) -> None:
 
     @app.get("/api/books", tags=["books"])
     def list_books() -> dict[str, Any]:
-        """Shipped example books and the book files in the data directory (relative paths)."""
+        """Shipped example books, the book files in the data directory (relative paths), and
+        the example a page selects first (``default``)."""
         files = []
         for p in sorted(state.data_dir.rglob("*")):
             if p.suffix in BOOK_SUFFIXES and p.is_file():
                 files.append(p.relative_to(state.data_dir).as_posix())
-        return {"examples": sorted(example_books()), "files": files}
+        examples = sorted(example_books())
+        default = DEFAULT_EXAMPLE if DEFAULT_EXAMPLE in examples else (examples or [None])[0]
+        return {"examples": examples, "files": files, "default": default}
 
     @app.post("/api/books/upload", tags=["books"])
     async def upload_book(
-        file: UploadFile = File(..., description="positions CSV or Parquet, at most 20 MiB"),
+        file: UploadFile = File(
+            ..., description="positions CSV, Parquet or Arrow IPC, at most 20 MiB"
+        ),
     ) -> dict[str, Any]:
         """Store a positions file in ``uploads/`` after the library has parsed it.
 
@@ -169,7 +169,7 @@ def register(app: FastAPI, state: Any) -> None:
         name = file.filename or ""
         suffix = Path(name).suffix.lower()
         if suffix not in BOOK_SUFFIXES:
-            raise InputError(f"file: {name!r} is not a .csv or .parquet file")
+            raise InputError(f"file: {name!r} is not {_BOOK_KINDS}")
         uploads = state.data_dir / "uploads"
         uploads.mkdir(exist_ok=True)
         digest = hashlib.sha256()
@@ -195,8 +195,13 @@ def register(app: FastAPI, state: Any) -> None:
             tmp = staged
             try:
                 book = await run_in_threadpool(read_book, staged)
-            except InputError as exc:
-                raise InputError(f"file {name!r}: {exc}") from exc
+            except (InputError, DataError) as exc:
+                # the library names the staged file; the user knows it by its own name
+                msg = str(exc).replace(str(staged), name).replace(staged.name, name)
+                cls = InputError if isinstance(exc, InputError) else DataError
+                err = cls(f"file {name!r}: {msg}")
+                err.field = "file"  # type: ignore[attr-defined]  # the request field
+                raise err from exc
             os.replace(staged, final)
         finally:
             if tmp.exists():

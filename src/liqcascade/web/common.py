@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import math
+import threading
+from pathlib import Path
 from typing import Any
+
+from liqcascade.jsonutil import dumps
+from liqcascade.jsonutil import to_jsonable as clean_json
 
 
 class ApiError(Exception):
@@ -14,26 +19,6 @@ class ApiError(Exception):
         self.status_code = status_code
         self.detail = detail
         self.field = field
-
-
-def clean_json(obj: Any) -> Any:
-    """Make library results JSON-safe: numpy scalars/arrays to Python, NaN/inf to None."""
-    try:
-        import numpy as np
-    except ImportError:  # pragma: no cover
-        np = None
-    if isinstance(obj, dict):
-        return {str(k): clean_json(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [clean_json(v) for v in obj]
-    if np is not None:
-        if isinstance(obj, np.ndarray):
-            return clean_json(obj.tolist())
-        if isinstance(obj, np.generic):
-            obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
 
 
 def frame_records(df: Any) -> dict[str, list[Any]]:
@@ -67,9 +52,62 @@ def json_response(obj: Any, status_code: int = 200) -> Any:
     try:
         import orjson
     except ImportError:  # pragma: no cover - orjson is optional
-        import json
-
-        body = json.dumps(clean_json(obj), allow_nan=False).encode()
+        body = dumps(obj).encode()
     else:
         body = orjson.dumps(obj, option=orjson.OPT_SERIALIZE_NUMPY)  # NaN/inf -> null
     return Response(content=body, media_type="application/json", status_code=status_code)
+
+
+def sample_store_files() -> list[Path]:
+    """The shipped files a store needs for the map and replay pages' default examples: BTCUSDT
+    1m klines of the shipped days, the bookDepth of 10 Oct 2025, and the 5m price klines of the
+    week before (the replay's look-back)."""
+    from liqcascade.resources import sample_data_dir
+
+    root = sample_data_dir() / "binance" / "um"
+    files = sorted((root / "klines").glob("BTCUSDT-1m-*.csv"))
+    files += sorted((root / "bookDepth").glob("BTCUSDT-bookDepth-*.csv"))
+    files += [
+        p
+        for p in sorted((root / "priceKlines").glob("BTCUSDT-5m-2025-10-*.zip"))
+        if p.name < "BTCUSDT-5m-2025-10-12"
+    ]
+    return files
+
+
+_SAMPLE_STORE_LOCK = threading.Lock()
+#: The store built from :func:`sample_store_files`, inside the data directory.
+SAMPLE_STORE_NAME = "sample-market.duckdb"
+
+
+def market_store(state: Any, *, build: bool = True) -> tuple[Path, bool]:
+    """The DuckDB store the map and replay pages read, and whether it is the shipped sample.
+
+    The configured store (``--db``) when one is configured, whether or not it exists (a missing
+    one is reported by the caller); else the default store when it exists; else a store built
+    once in the data directory from the shipped sample data (``liqcascade.data.ingest_paths``),
+    so the pages' default examples work on a fresh install.
+    """
+    from liqcascade.data import default_db_path, ingest_paths
+    from liqcascade.errors import DataError
+
+    if state.config.db_path is not None:
+        return Path(state.config.db_path), False
+    db = default_db_path()
+    if db.is_file():
+        return db, False
+    sample = state.data_dir / SAMPLE_STORE_NAME
+    if not build or sample.is_file():
+        return sample, True
+    with _SAMPLE_STORE_LOCK:
+        if not sample.is_file():
+            tmp = sample.with_suffix(".building.duckdb")
+            tmp.unlink(missing_ok=True)
+            report = ingest_paths([str(p) for p in sample_store_files()], db=str(tmp))
+            if not report.ok:
+                tmp.unlink(missing_ok=True)
+                raise DataError(
+                    f"db: the shipped sample data could not be stored ({report.failed})"
+                )
+            tmp.rename(sample)
+    return sample, True

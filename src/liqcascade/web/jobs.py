@@ -81,7 +81,14 @@ class JobManager:
     (``concurrent.futures`` would join them at interpreter exit).
     """
 
-    def __init__(self, max_workers: int = 2, max_jobs: int = 200) -> None:
+    def __init__(
+        self,
+        max_workers: int = 2,
+        max_jobs: int = 200,
+        scrub: Callable[[str], str] | None = None,
+    ) -> None:
+        # scrub: turns a failed job's message into what a client may see (no server paths)
+        self._scrub = scrub or (lambda msg: msg)
         self._queue: queue.Queue[tuple[Job, JobFn] | None] = queue.Queue()
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._lock = threading.Lock()
@@ -174,16 +181,17 @@ class JobManager:
             job.status = "cancelled"
             job.message = "cancelled"
         except LiqcascadeError as exc:
-            job.status = "failed"
-            job.error = str(exc)
+            # error first, status last: a poller that sees "failed" must see why
+            job.error = self._scrub(str(exc))
             job.error_type = type(exc).__name__
             job.message = "failed"
+            job.status = "failed"
         except Exception as exc:  # a bug, not bad input: keep the trace in the log
             logger.error("job %s (%s) crashed:\n%s", job.id, job.kind, traceback.format_exc())
-            job.status = "failed"
-            job.error = f"internal error: {type(exc).__name__}: {exc}"
+            job.error = self._scrub(f"internal error: {type(exc).__name__}: {exc}")
             job.error_type = type(exc).__name__
             job.message = "failed"
+            job.status = "failed"
         else:
             job.result = result
             job.progress = 1.0

@@ -88,11 +88,13 @@ def snapshot_times(req: MapRequest) -> list[int]:
 
 def run_map(state: Any, req: MapRequest, progress: Any) -> dict[str, Any]:
     """Job body: per market, load klines once, estimate the map at each snapshot time."""
-    from liqcascade.data import Store, default_db_path
+    from liqcascade.data import Store
     from liqcascade.estimate import estimate_map, list_priors
+    from liqcascade.web.common import market_store
 
     times = snapshot_times(req)
-    db = state.config.db_path or default_db_path()
+    progress(0.0, "opening the market-data store")
+    db, _ = market_store(state)
     if not Path(db).is_file():
         raise InputError(
             f"db: no market-data store at {Path(db).name} (ingest data with `liqcascade data ingest`)"
@@ -191,15 +193,16 @@ def register(app: FastAPI, state: Any) -> None:
     @app.get("/api/map/options", tags=["map"])
     def map_options() -> dict[str, Any]:
         """Shipped leverage priors by venue and what the store holds (1m trade klines)."""
-        from liqcascade.data import Store, default_db_path
+        from liqcascade.data import Store
         from liqcascade.estimate import list_priors
+        from liqcascade.web.common import market_store
 
         priors: dict[str, list[str]] = {}
         for name in list_priors():
             venue, _, prior = name.partition(".")
             priors.setdefault(venue, []).append(prior)
         stored: list[dict[str, Any]] = []
-        db = state.config.db_path or default_db_path()
+        db, sample = market_store(state, build=False)
         if Path(db).is_file():
             with Store(db, read_only=True) as store:
                 summ = store.summary()
@@ -218,7 +221,7 @@ def register(app: FastAPI, state: Any) -> None:
                             "last": str(row["last"]),
                         }
                     )
-        return {"priors": priors, "stored_klines_1m": stored}
+        return {"priors": priors, "stored_klines_1m": stored, "sample_store": sample}
 
     @app.post("/api/map", tags=["map"])
     def map_job(req: MapRequest) -> dict[str, Any]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import importlib.resources
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from liqcascade.errors import InputError
+from liqcascade.resources import examples_dir
 from liqcascade.web.common import ApiError, clean_json, frame_records
 
 PATH = "/policy"
@@ -54,8 +54,7 @@ def missing_capability() -> str | None:
 @functools.lru_cache(maxsize=1)
 def policy_files() -> dict[str, Path]:
     """Shipped policy and stress-scenario TOML files by file name."""
-    root = Path(str(importlib.resources.files("liqcascade")))
-    dirs = [root / "examples", root / "scenarios" / "examples", root.parents[1] / "examples"]
+    dirs = [examples_dir()]
     out: dict[str, Path] = {}
     for d in dirs:
         if d.is_dir():

@@ -62,14 +62,15 @@ def _ms_to_iso(values: list[Any]) -> list[str]:
 
 def run_replay_job(state: Any, req: ReplayRequest, progress: Any) -> dict[str, Any]:
     """Job body: ``liqcascade.replay.replay_day`` with the server's store and report folder."""
-    from liqcascade.data import default_db_path
     from liqcascade.replay import list_events, replay_day
+    from liqcascade.web.common import market_store
 
     if req.fit_on not in list_events():
         raise InputError(
             f"fit_on: no shipped event {req.fit_on!r} (expected one of {list_events()})"
         )
-    db = state.config.db_path or default_db_path()
+    progress(0.0, "opening the market-data store")
+    db, _ = market_store(state)
     if not Path(db).is_file():
         raise InputError(
             f"db: no market-data store at {Path(db).name} (ingest data with `liqcascade data ingest`)"

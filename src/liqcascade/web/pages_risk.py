@@ -4,13 +4,17 @@ safe size for one isolated position, from ``liqcascade.risk`` on the venue's own
 
 from __future__ import annotations
 
+import html
+from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from liqcascade.errors import InputError
 from liqcascade.web.common import clean_json
+from liqcascade.web.safety import safe_path
 
 PATH = "/risk"
 SLUG = "risk"
@@ -38,6 +42,32 @@ CURVE_HORIZONS_DAYS: tuple[float, ...] = (
 )
 
 
+#: Minutes per day: the ensemble's horizon is in 1m bars, the page's in days.
+_MINUTES_PER_DAY = 1440
+
+
+def sample_kline_files() -> dict[str, Path]:
+    """Shipped Binance 1m kline files by file name (the ensemble model starts from one)."""
+    from liqcascade.resources import sample_data_dir
+
+    root = sample_data_dir() / "binance" / "um" / "klines"
+    return {p.name: p for p in sorted(root.glob("*-1m-*.csv"))} if root.is_dir() else {}
+
+
+def default_kline_file() -> str | None:
+    """The newest shipped BTCUSDT 1m kline file (its last bar is the ensemble's "now")."""
+    btc = [n for n in sample_kline_files() if n.startswith("BTCUSDT-")]
+    return btc[-1] if btc else None
+
+
+def ensemble_available() -> bool:
+    try:
+        from liqcascade.forecast import liquidation_probability  # noqa: F401
+    except ImportError:
+        return False
+    return bool(sample_kline_files())
+
+
 def missing_capability() -> str | None:
     try:
         from liqcascade import margin, risk  # noqa: F401
@@ -56,6 +86,12 @@ class RiskRequest(BaseModel):
     Give exactly one of ``margin_quote`` (isolated margin, quote) or ``leverage`` (margin is then
     the venue's initial margin of the notional at that leverage). ``vol_annual`` and
     ``drift_annual`` are annualised over 365 days; ``drift_annual`` is the drift of the price.
+
+    ``model="ensemble"`` is the calibrated market model (``liqcascade.forecast``) started from
+    the last bar of a 1m kline file: ``klines_file`` is a shipped sample (``klines_source=
+    "sample"``, default the newest BTCUSDT file) or a data-directory path (``"data"``); it is
+    shown beside GBM and Merton fitted to the same file. The safe size then uses GBM at
+    ``vol_annual``.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -72,7 +108,10 @@ class RiskRequest(BaseModel):
     vol_annual: float = Field(default=0.6, gt=0, le=20, allow_inf_nan=False)
     horizon_days: float = Field(default=7.0, gt=0, le=3650, allow_inf_nan=False)
     drift_annual: float = Field(default=0.0, ge=-20, le=20, allow_inf_nan=False)
-    model: Literal["gbm", "jump"] = "gbm"
+    model: Literal["gbm", "jump", "ensemble"] = "gbm"
+    klines_source: Literal["sample", "data"] = "sample"
+    klines_file: str | None = Field(default=None, min_length=1, max_length=400)
+    ensemble_paths: int = Field(default=1000, ge=100, le=20_000)
     jump_intensity_annual: float = Field(default=0.0, ge=0, le=10_000, allow_inf_nan=False)
     jump_mean_log: float = Field(default=0.0, ge=-5, le=5, allow_inf_nan=False)
     jump_std_log: float = Field(default=0.0, ge=0, le=5, allow_inf_nan=False)
@@ -87,7 +126,105 @@ class RiskRequest(BaseModel):
         return self
 
 
-def compute_risk(req: RiskRequest, progress: Any = None) -> dict[str, Any]:
+def klines_path(req: RiskRequest, data_dir: Path) -> Path:
+    """The kline file of an ensemble request (shipped by name, or inside the data directory)."""
+    name = req.klines_file or default_kline_file()
+    if req.klines_source == "sample":
+        files = sample_kline_files()
+        if name not in files:
+            raise InputError(
+                f"klines_file: no shipped 1m kline file {name!r} (expected one of {sorted(files)})"
+            )
+        return files[name]
+    if req.klines_file is None:
+        raise InputError("klines_file: give a data-directory path such as uploads/klines.csv")
+    path = safe_path(data_dir, req.klines_file, field="klines_file")
+    if not path.is_file():
+        raise InputError(f"klines_file: no file {req.klines_file!r} in the data directory")
+    return path
+
+
+def compare_models(
+    req: RiskRequest, pos: Any, klines: Path, step: Any
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The calibrated ensemble (``forecast.liquidation_probability``) beside GBM and Merton
+    fitted to the same klines (``risk.fit_from_klines``), as ``liqcascade risk prob --model
+    ensemble`` prints them."""
+    from liqcascade import risk
+    from liqcascade.forecast import liquidation_probability
+
+    step(0.15, f"ensemble of {req.ensemble_paths} paths from {klines.name}")
+    try:
+        ens = liquidation_probability(
+            klines,
+            pos.mark_price,
+            pos.liquidation_price,
+            req.side,
+            round(req.horizon_days * _MINUTES_PER_DAY),
+            n_paths=req.ensemble_paths,
+            seed=req.seed,
+        )
+    except InputError as exc:
+        if "horizon_minutes" in str(exc):
+            err = InputError(f"horizon_days={req.horizon_days:g}: {exc}")
+            err.field = "horizon_days"  # type: ignore[attr-defined]
+            raise err from exc
+        raise
+    ens_d = ens.as_dict()
+    rows = [
+        {
+            "model": "ensemble",
+            "label": "calibrated ensemble (book + liquidity state)",
+            "probability": ens.probability,
+            "standard_error": ens.stderr,
+        },
+        {
+            "model": "ensemble_impact_only",
+            "label": "ensemble, impact only (no book)",
+            "probability": ens.probability_impact_only,
+            "standard_error": None,
+        },
+    ]
+    step(0.6, "GBM and Merton fitted to the same klines")
+    for model, label in (
+        ("gbm", "GBM, vol fitted to the klines"),
+        ("jump", "Merton jump-diffusion"),
+    ):
+        fit = risk.fit_from_klines(klines, jumps=model == "jump")
+        jump: dict[str, Any] = {}
+        if model == "jump":
+            jump = {
+                "jump_intensity_annual": fit.model.jump_intensity_annual,
+                "jump_mean_log": fit.model.jump_mean_log,
+                "jump_std_log": fit.model.jump_std_log,
+                "n_paths": req.n_paths,
+                "seed": req.seed,
+            }
+        r = risk.prob_liquidation(
+            pos.mark_price,
+            pos.liquidation_price,
+            req.side,
+            fit.model.vol_annual,
+            req.horizon_days,
+            model=model,
+            **jump,
+        )
+        rows.append(
+            {
+                "model": model,
+                "label": label,
+                "probability": r.probability,
+                "standard_error": r.standard_error,
+                "vol_annual": r.vol_annual,
+            }
+        )
+    ens_d["klines_file"] = klines.name
+    return ens_d, rows
+
+
+def compute_risk(
+    req: RiskRequest, progress: Any = None, data_dir: Path | None = None
+) -> dict[str, Any]:
     """Call the library for the position figures, the probability and the safe size."""
     from liqcascade import margin as margin_mod
     from liqcascade import risk
@@ -126,8 +263,13 @@ def compute_risk(req: RiskRequest, progress: Any = None) -> dict[str, Any]:
         sim = {"n_paths": req.n_paths, "seed": req.seed}
     prob = None
     curve = None
+    comparison = None
     liq_ok = pos.liquidation_price > 0 and pos.distance_frac > 0
-    if liq_ok:
+    if req.model == "ensemble":
+        klines = klines_path(req, data_dir or Path("."))
+        if liq_ok:
+            prob, comparison = compare_models(req, pos, klines, step)
+    elif liq_ok:
         step(0.15, "probability of liquidation")
         prob = risk.prob_liquidation(
             pos.mark_price,
@@ -162,7 +304,7 @@ def compute_risk(req: RiskRequest, progress: Any = None) -> dict[str, Any]:
         vol_annual=req.vol_annual,
         horizon_days=req.horizon_days,
         drift_annual=req.drift_annual,
-        model=req.model,
+        model="gbm" if req.model == "ensemble" else req.model,
         jump=jump or None,
         **sim,
     ).as_dict()
@@ -174,7 +316,9 @@ def compute_risk(req: RiskRequest, progress: Any = None) -> dict[str, Any]:
             "position": pos.as_dict(),
             "probability": prob,
             "safe_size": safe,
+            "safe_size_model": "gbm" if req.model == "ensemble" else req.model,
             "horizon_curve": curve,
+            "comparison": comparison,
         }
     )
 
@@ -188,12 +332,19 @@ def register(app: FastAPI, state: Any) -> None:
 
         Use ``/api/risk/jobs`` for the simulated jump model with many paths (it can take seconds).
         """
-        return compute_risk(req)
+        return compute_risk(req, data_dir=state.data_dir)
 
     @app.post("/api/risk/jobs", tags=["risk"])
     def risk_job(req: RiskRequest) -> dict[str, Any]:
-        """The same as ``/api/risk`` as a background job; poll ``/api/jobs/{id}``."""
-        job = state.jobs.submit("risk", req.model_dump(), lambda p: compute_risk(req, p))
+        """The same as ``/api/risk`` as a background job; poll ``/api/jobs/{id}``.
+
+        The page uses it for the jump model and the ensemble (seconds to tens of seconds).
+        """
+        if req.model == "ensemble":
+            klines_path(req, state.data_dir)  # refuse a bad file name before queueing
+        job = state.jobs.submit(
+            "risk", req.model_dump(), lambda p: compute_risk(req, p, data_dir=state.data_dir)
+        )
         return {"job_id": job.id, "status": job.status}
 
     @app.get(PATH, response_class=HTMLResponse, include_in_schema=False)
@@ -205,10 +356,26 @@ def register(app: FastAPI, state: Any) -> None:
         except ImportError:  # pragma: no cover
             venues = ["binance_usdm"]
         opts = "".join(f'<option value="{v}">{v}</option>' for v in venues)
+        default = default_kline_file()
+        klines = "".join(
+            f'<option value="{html.escape(n)}"{" selected" if n == default else ""}>'
+            f"{html.escape(n)}</option>"
+            for n in sample_kline_files()
+        )
+        model_opts = (
+            '<option value="gbm">GBM (closed form)</option>'
+            '<option value="jump">jump-diffusion (simulated, job)</option>'
+        )
+        if ensemble_available():
+            model_opts += (
+                '<option value="ensemble">calibrated ensemble, beside GBM and Merton (job)</option>'
+            )
         return render_page(
             state,
             title=TITLE,
-            body=read_template("risk.html", venue_options=opts),
+            body=read_template(
+                "risk.html", venue_options=opts, kline_options=klines, model_options=model_opts
+            ),
             script="risk.js",
             active=PATH,
         )

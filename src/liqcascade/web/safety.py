@@ -9,6 +9,7 @@ the data directory that points outside it is refused as well).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -69,6 +70,31 @@ def safe_path(data_dir: Path, rel_path: str, *, field: str = "path") -> Path:
     if target != root and root not in target.parents:
         raise PathOutsideDataDir(f"{field}: path {rel_path!r} resolves outside the data directory")
     return target
+
+
+#: An absolute POSIX path (two or more components) not glued to a word before it; group 1 is
+#: its last component. ``venue=/symbol=`` or ``a/b`` do not match.
+_ABS_PATH = re.compile(r"(?<![\w.~-])/(?:[^\s/'\"(),;:\[\]]+/)+([^\s/'\"(),;:\[\]]+)")
+
+
+def public_message(message: str, data_dir: Path | None = None) -> str:
+    """``message`` with no server path in it, for an error a client will see.
+
+    A file inside the data directory is named by its path relative to it (what requests use,
+    e.g. ``uploads/3f2a.csv``); any other absolute path by its base name.
+
+    >>> public_message("/srv/lc/uploads/a.csv row 3: bad", Path("/srv/lc"))
+    'uploads/a.csv row 3: bad'
+    >>> public_message("/usr/lib/python3/site-packages/liqcascade/examples/b.csv: two venues")
+    'b.csv: two venues'
+    >>> public_message("pick one with venue=/symbol= (CLI: --venue/--symbol)")
+    'pick one with venue=/symbol= (CLI: --venue/--symbol)'
+    """
+    text = str(message)
+    if data_dir is not None:
+        for root in {str(Path(data_dir)), str(Path(data_dir).resolve())}:
+            text = text.replace(root.rstrip("/") + "/", "")
+    return _ABS_PATH.sub(lambda m: m.group(1), text)
 
 
 class BodyTooLarge(Exception):

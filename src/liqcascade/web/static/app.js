@@ -48,6 +48,103 @@ LC.progress = function (fraction) {
   if (bar) bar.style.width = Math.round(100 * (fraction || 0)) + "%";
 };
 
+// Numbers as people read them: the rules of liqcascade.fmt (money, price, size, frac, count,
+// ratio), so the pages, the CLI and the reports agree (tests/test_browser_defaults.py compares them).
+LC.MISSING = "-";
+LC._missing = (v) => v === null || v === undefined || (typeof v === "number" && Number.isNaN(v));
+LC._fixed = (v, d) => v.toLocaleString("en-US", { minimumFractionDigits: d, maximumFractionDigits: d });
+LC._inf = (v) => (v > 0 ? "inf" : "-inf");
+LC._unit = (text, unit) => (unit ? text + " " + unit : text);
+// Python's format(v, ".Ng"): N significant digits, trailing zeros dropped, exponent below 1e-4.
+LC._g = function (v, sig) {
+  if (v === 0) return "0";
+  const exp = Math.floor(Math.log10(Math.abs(Number(v.toPrecision(sig)))));
+  if (exp < -4 || exp >= sig) {
+    const [m, e] = v.toExponential(sig - 1).split("e");
+    const mant = m.includes(".") ? m.replace(/\.?0+$/, "") : m;
+    const n = Number(e);
+    return mant + "e" + (n < 0 ? "-" : "+") + String(Math.abs(n)).padStart(2, "0");
+  }
+  let t = v.toFixed(Math.max(0, sig - 1 - exp));
+  if (t.includes(".")) t = t.replace(/\.?0+$/, "");
+  const [ip, fp] = t.split(".");
+  const grouped = ip.replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+  return fp === undefined ? grouped : grouped + "." + fp;
+};
+LC.money = function (v, unit) {
+  if (LC._missing(v)) return LC.MISSING;
+  if (!Number.isFinite(v)) return LC._unit(LC._inf(v), unit);
+  const a = Math.abs(v);
+  let t;
+  if (a >= 1e9) t = LC._fixed(v / 1e9, 2) + "B";
+  else if (a >= 1e6) t = LC._fixed(v / 1e6, 2) + "M";
+  else if (a >= 1e3) t = LC._fixed(v, 0);
+  else if (a >= 1) t = LC._fixed(v, 2);
+  else if (a === 0) t = "0";
+  else t = LC._g(v, 3);
+  return LC._unit(t, unit);
+};
+LC.price = function (v, unit) {
+  if (LC._missing(v)) return LC.MISSING;
+  if (!Number.isFinite(v)) return LC._unit(LC._inf(v), unit);
+  const a = Math.abs(v);
+  const t = a >= 1000 ? LC._fixed(v, 2) : a >= 1 ? LC._fixed(v, 4) : a === 0 ? "0" : LC._g(v, 5);
+  return LC._unit(t, unit);
+};
+LC.size = function (v, unit) {
+  if (LC._missing(v)) return LC.MISSING;
+  if (!Number.isFinite(v)) return LC._unit(LC._inf(v), unit);
+  const a = Math.abs(v);
+  const t = a >= 1e6 ? LC._fixed(v / 1e6, 2) + "M" : a >= 1000 ? LC._fixed(v, 1) : a === 0 ? "0" : LC._g(v, 4);
+  return LC._unit(t, unit);
+};
+LC.frac = function (v, digits, signed) {
+  if (LC._missing(v)) return LC.MISSING;
+  if (!Number.isFinite(v)) return LC._inf(v);
+  // two decimals, three below 1 % (as venues state MMRs)
+  const d = digits === undefined || digits === null ? (v !== 0 && Math.abs(v) < 0.01 ? 3 : 2) : digits;
+  const t = (100 * v).toFixed(d) + "%";
+  return signed && v >= 0 ? "+" + t : t;
+};
+LC.count = function (v) {
+  if (LC._missing(v)) return LC.MISSING;
+  if (!Number.isFinite(v)) return LC._inf(v);
+  let r = Math.abs(v % 1) === 0.5 ? 2 * Math.round(v / 2) : Math.round(v); // half to even, as Python
+  if (r === 0) r = 0; // no "-0"
+  return LC._fixed(r, 0);
+};
+LC.ratio = function (v, digits) {
+  if (LC._missing(v)) return LC.MISSING;
+  if (!Number.isFinite(v)) return LC._inf(v);
+  return LC._fixed(v, digits === undefined ? 3 : digits);
+};
+// Format by kind (the kinds of liqcascade.fmt.cell); unit appended where it makes sense.
+LC.cell = function (v, kind, unit) {
+  if (typeof v === "boolean") return v ? "yes" : "no";
+  if (typeof v === "string") return v;
+  switch (kind) {
+    case "money": return LC.money(v, unit);
+    case "price": return LC.price(v, unit);
+    case "size": return LC.size(v, unit);
+    case "frac": return LC.frac(v);
+    case "signed_frac": return LC.frac(v, undefined, true);
+    case "count": return LC._missing(v) ? LC.MISSING : LC._unit(LC.count(v), unit);
+    case "ratio": return LC._missing(v) ? LC.MISSING : LC._unit(LC.ratio(v), unit);
+    default: return LC.fmt(v);
+  }
+};
+// The kind a column name implies (units are in the names: *_quote is money, *_frac a fraction...).
+LC.kindOf = function (key) {
+  const k = String(key);
+  if (/(_quote|_usd|_usdt|notional)$/.test(k)) return "money";
+  if (/(_frac|_share|_prob|probability|mmr)$/.test(k)) return "frac";
+  if (/price/.test(k)) return "price";
+  if (/_base$/.test(k)) return "size";
+  if (/(count|accounts_hit|positions|_hit)$/.test(k)) return "count";
+  if (/multiplier$/.test(k)) return "ratio";
+  return "number";
+};
+
 LC.fmt = function (v, digits) {
   if (v === null || v === undefined) return "n/a";
   if (typeof v === "boolean") return v ? "yes" : "no";
@@ -60,11 +157,12 @@ LC.fmt = function (v, digits) {
 };
 
 // Put a number in the element with data-testid=id; the exact value goes in data-value.
-LC.setValue = function (testid, value, digits) {
+// ``how`` is a kind of LC.cell ("money", "price", "frac", ...) or a number of digits.
+LC.setValue = function (testid, value, how, unit) {
   const el = document.querySelector('[data-testid="' + testid + '"]');
   if (!el) return;
   el.dataset.value = value === null || value === undefined ? "" : String(value);
-  el.textContent = LC.fmt(value, digits);
+  el.textContent = typeof how === "string" ? LC.cell(value, how, unit) : LC.fmt(value, how);
 };
 
 // Fill a table (thead from columns, one row per record); every cell carries data-value.
@@ -87,7 +185,7 @@ LC.table = function (testid, columns, rows) {
       const v = r[c.key];
       td.dataset.testid = testid + "-" + i + "-" + c.key;
       td.dataset.value = v === null || v === undefined ? "" : String(v);
-      td.textContent = LC.fmt(v, c.digits);
+      td.textContent = c.kind ? LC.cell(v, c.kind, c.unit) : LC.fmt(v, c.digits);
     }
   });
 };

@@ -1,8 +1,11 @@
 // Cascade simulator: POST /api/cascade (static) or /api/cascade/dynamic (job), then draw.
 "use strict";
 
-const KPI_KEYS = ["initial_price", "shocked_price", "final_price", "cascade_multiplier",
-  "liquidated_count", "liquidated_base", "liquidated_notional", "book_exhausted"];
+// KPI keys and how each reads (kinds of LC.cell: the rules of liqcascade.fmt).
+const KPI_KINDS = { initial_price: "price", shocked_price: "price", final_price: "price",
+  cascade_multiplier: "ratio", liquidated_count: "count", liquidated_base: "size",
+  liquidated_notional: "money", book_exhausted: "bool" };
+const KPI_KEYS = Object.keys(KPI_KINDS);
 
 async function loadBooks(selectName) {
   const books = await LC.api("GET", "/api/books");
@@ -11,6 +14,26 @@ async function loadBooks(selectName) {
   for (const name of books.examples) sel.add(new Option("example: " + name, "example:" + name));
   for (const name of books.files) sel.add(new Option("data: " + name, "data:" + name));
   if (selectName) sel.value = selectName;
+  else if (books.default) sel.value = "example:" + books.default;
+  await loadMarkets();
+}
+
+// The static mode solves one market of a book: list the book's (venue, symbol) pairs, first one chosen.
+async function loadMarkets() {
+  const sel = document.getElementById("book-select");
+  const msel = document.getElementById("market-select");
+  msel.innerHTML = "";
+  delete msel.dataset.book;
+  if (!sel.value) return;
+  const [source, ...rest] = sel.value.split(":");
+  const info = await LC.api("GET", "/api/books/info?source=" + encodeURIComponent(source) +
+    "&name=" + encodeURIComponent(rest.join(":")));
+  for (const [venue, symbol] of info.markets) msel.add(new Option(venue + " " + symbol, venue + "|" + symbol));
+  if (info.markets.length > 1) msel.add(new Option("all markets (dynamic mode)", ""));
+  msel.dataset.book = sel.value;
+  const el = document.querySelector("[data-testid=book-info]");
+  if (el) el.textContent = LC.count(info.positions) + " positions, " + info.markets.length + " market(s), " +
+    LC.money(info.notional_quote) + " notional at entry (quote)";
 }
 
 function showImpactFields() {
@@ -43,8 +66,11 @@ function buildRequest(v) {
   }
   if (impact.model === "depth") impact.depth_source = "sample";
   const req = { book: { source, name: rest.join(":") }, initial_price: v.initial_price, shock: v.shock, impact };
-  if (v.venue) req.venue = v.venue;
-  if (v.symbol) req.symbol = v.symbol;
+  if (v.market) {
+    const [venue, symbol] = v.market.split("|");
+    req.venue = venue;
+    req.symbol = symbol;
+  }
   for (const k of ["steps", "dt_s", "seed"]) if (v[k] !== undefined) req[k] = v[k];
   return req;
 }
@@ -52,32 +78,34 @@ function buildRequest(v) {
 function drawStatic(res) {
   showResultKind(false);
   const r = res.result;
-  for (const k of KPI_KEYS) LC.setValue("kpi-" + k, r[k]);
+  for (const k of KPI_KEYS) LC.setValue("kpi-" + k, r[k], KPI_KINDS[k]);
   const lad = res.ladder;
   LC.plot("chart-ladder-price", [
     { x: lad.shock, y: lad.final_price, name: "final price", mode: "lines+markers" },
     { x: lad.shock, y: lad.shocked_price, name: "shocked price P1 (no cascade)", mode: "lines", line: { dash: "dot" } },
   ], { title: "Final price by shock (" + res.venue + " " + res.symbol + ", " + res.impact + ")",
-       xaxis: { title: "shock (fraction)" }, yaxis: { title: "price (quote)" } });
+       xaxis: { title: "shock", tickformat: ".0%" }, yaxis: { title: "price (quote)", tickformat: ",.0f" } });
   LC.plot("chart-ladder-liq", [
     { x: lad.shock, y: lad.liquidated_notional, name: "liquidated notional", type: "bar" },
     { x: lad.shock, y: lad.cascade_multiplier, name: "cascade multiplier", yaxis: "y2", mode: "lines+markers" },
   ], { title: "Liquidations and cascade multiplier by shock", barmode: "group",
-       xaxis: { title: "shock (fraction)" }, yaxis: { title: "liquidated notional (quote)" },
+       xaxis: { title: "shock", tickformat: ".0%" }, yaxis: { title: "liquidated notional (quote)", tickformat: ",.3s" },
        yaxis2: { title: "multiplier", overlaying: "y", side: "right" } });
   const rows = lad.shock.map((s, i) => ({ shock: s, final_price: lad.final_price[i],
     liquidated_count: lad.liquidated_count[i], liquidated_notional: lad.liquidated_notional[i],
     cascade_multiplier: lad.cascade_multiplier[i], book_exhausted: lad.book_exhausted[i] }));
   LC.table("table-ladder", [
-    { key: "shock" }, { key: "final_price", label: "final price" }, { key: "liquidated_count", label: "liquidated" },
-    { key: "liquidated_notional", label: "notional (quote)", digits: 0 }, { key: "cascade_multiplier", label: "multiplier", digits: 4 },
+    { key: "shock", kind: "signed_frac" }, { key: "final_price", label: "final price (quote)", kind: "price" },
+    { key: "liquidated_count", label: "liquidated", kind: "count" },
+    { key: "liquidated_notional", label: "notional (quote)", kind: "money" },
+    { key: "cascade_multiplier", label: "multiplier", kind: "ratio" },
     { key: "book_exhausted", label: "exhausted" }], rows);
 }
 
 function drawDynamic(res) {
   showResultKind(true);
   const s = res.summary;
-  for (const k of KPI_KEYS) LC.setValue("kpi-" + k, s[k]);
+  for (const k of KPI_KEYS) LC.setValue("kpi-" + k, s[k], KPI_KINDS[k]);
   const t = res.timeline;
   const venues = [...new Set(t.venue)];
   const pathTraces = [], liqTraces = [];
@@ -96,7 +124,7 @@ function drawDynamic(res) {
   LC.plot("chart-losses", cols.map((c) => ({ x: l.venue, y: l[c], name: c, type: "bar" })),
     { title: "Losses by venue (quote)", barmode: "group", yaxis: { title: "quote" } });
   const rows = l.venue.map((v, i) => Object.fromEntries([["venue", v], ...cols.map((c) => [c, l[c][i]])]));
-  LC.table("table-losses", [{ key: "venue" }, ...cols.map((c) => ({ key: c, digits: 2 }))], rows);
+  LC.table("table-losses", [{ key: "venue" }, ...cols.map((c) => ({ key: c, kind: "money" }))], rows);
 }
 
 document.addEventListener("DOMContentLoaded", async () => {
@@ -104,6 +132,9 @@ document.addEventListener("DOMContentLoaded", async () => {
   document.getElementById("mode").addEventListener("change", showModeFields);
   showImpactFields();
   showModeFields();
+  document.getElementById("book-select").addEventListener("change", async () => {
+    try { await loadMarkets(); } catch (e) { LC.status("book refused: " + e.message, true); }
+  });
   await loadBooks();
   document.getElementById("book-upload").addEventListener("change", async (ev) => {
     const file = ev.target.files[0];
@@ -114,12 +145,17 @@ document.addEventListener("DOMContentLoaded", async () => {
     try {
       const up = await LC.api("POST", "/api/books/upload", fd);
       await loadBooks("data:" + up.book.name);
-      LC.status("uploaded: " + up.positions + " positions (" + up.venues.join(", ") + ")");
+      LC.status("uploaded: " + LC.count(up.positions) + " positions (" + up.venues.join(", ") + ")");
     } catch (e) {
       LC.status("upload refused: " + e.message, true);
     }
   });
   LC.onSubmit(document.getElementById("cascade-form"), async (v) => {
+    const msel = document.getElementById("market-select");
+    if (msel.dataset.book !== document.getElementById("book-select").value) {
+      await loadMarkets();  // the book changed and its markets are not listed yet
+      v = LC.formValues(document.getElementById("cascade-form"));
+    }
     const req = buildRequest(v);
     if (v.mode === "dynamic") {
       const start = await LC.api("POST", "/api/cascade/dynamic", req);

@@ -17,10 +17,10 @@ function drawMarket(i, m) {
     '<table class="data" data-testid="table-densest-' + i + '"></table>';
   holder.appendChild(section);
   const n = m.times.length - 1;
-  LC.setValue("kpi-long-" + i, m.long_notional_quote[n], 0);
-  LC.setValue("kpi-short-" + i, m.short_notional_quote[n], 0);
-  LC.setValue("kpi-ref-" + i, m.reference_price[n]);
-  LC.setValue("kpi-bin-" + i, m.bin_width_quote);
+  LC.setValue("kpi-long-" + i, m.long_notional_quote[n], "money");
+  LC.setValue("kpi-short-" + i, m.short_notional_quote[n], "money");
+  LC.setValue("kpi-ref-" + i, m.reference_price[n], "price");
+  LC.setValue("kpi-bin-" + i, m.bin_width_quote, "price");
   LC.plot("chart-heatmap-" + i, [
     { type: "heatmap", x: m.times, y: m.price_levels, z: m.notional_quote, name: "liquidation notional",
       colorscale: "YlOrRd", colorbar: { title: "quote" }, hovertemplate: "%{x}<br>%{y}: %{z:,.0f}<extra></extra>" },
@@ -31,8 +31,8 @@ function drawMarket(i, m) {
        // levels far from the price are in the data (and the table) but the view centres on the price
        yaxis: { title: "price level (quote)", range: [Math.min(...m.price_line.close) * 0.8, Math.max(...m.price_line.close) * 1.2] } });
   LC.table("table-densest-" + i, [
-    { key: "price_level", label: "price level" }, { key: "side", label: "side (+1 long, -1 short)" },
-    { key: "size_base", label: "size (base)", digits: 3 }, { key: "notional_quote", label: "notional (quote)", digits: 0 }],
+    { key: "price_level", label: "price level (quote)", kind: "price" }, { key: "side", label: "side (+1 long, -1 short)" },
+    { key: "size_base", label: "size (base)", kind: "size" }, { key: "notional_quote", label: "notional (quote)", kind: "money" }],
     m.densest);
 }
 
@@ -42,7 +42,9 @@ async function loadOptions() {
     const el = document.querySelector("[data-testid=stored]");
     el.textContent = opts.stored_klines_1m.length
       ? "Stored 1m klines: " + opts.stored_klines_1m.map((s) => s.venue + " " + s.symbol + " (" + s.first + " … " + s.last + ")").join("; ")
-      : "The store holds no 1m trade klines: ingest some with `liqcascade data ingest`.";
+      : opts.sample_store
+        ? "No market-data store: the shipped sample data (BTCUSDT 1m klines, Oct-Nov 2025) is used; ingest your own with `liqcascade data ingest`."
+        : "The store holds no 1m trade klines: ingest some with `liqcascade data ingest`.";
   } catch (e) { /* the form still works */ }
 }
 

@@ -5,7 +5,7 @@ function drawPolicy(res) {
   const t = res.table;
   const cols = Object.keys(t);
   const rows = t.variant.map((_, i) => Object.fromEntries(cols.map((c) => [c, t[c][i]])));
-  LC.table("table-policy", cols.map((c) => ({ key: c, label: c.replace(/_/g, " "), digits: 4 })), rows);
+  LC.table("table-policy", cols.map((c) => ({ key: c, label: c.replace(/_/g, " "), kind: LC.kindOf(c) })), rows);
   const holder = document.getElementById("policy-charts");
   holder.innerHTML = "";
   for (const c of res.chart_columns) {

@@ -5,11 +5,11 @@ function sum(a) { return a.reduce((s, v) => s + (v || 0), 0); }
 
 function drawReplay(res) {
   const o = res.observed, m = res.model;
-  LC.setValue("kpi-observed_low", o.low_price);
-  LC.setValue("kpi-model_low", Math.min(...m.low));
-  LC.setValue("kpi-observed_drop", o.drop_frac);
-  LC.setValue("kpi-model_liq_long", sum(m.liq_long_quote), 0);
-  LC.setValue("kpi-model_liq_short", sum(m.liq_short_quote), 0);
+  LC.setValue("kpi-observed_low", o.low_price, "price");
+  LC.setValue("kpi-model_low", Math.min(...m.low), "price");
+  LC.setValue("kpi-observed_drop", o.drop_frac, "frac");
+  LC.setValue("kpi-model_liq_long", sum(m.liq_long_quote), "money");
+  LC.setValue("kpi-model_liq_short", sum(m.liq_short_quote), "money");
   const link = document.querySelector("[data-testid=report-link]");
   link.innerHTML = "";
   const a = document.createElement("a");

@@ -1,58 +1,88 @@
-// Risk calculator: POST /api/risk (closed form) or /api/risk/jobs (simulated), then draw.
+// Risk calculator: POST /api/risk (closed form) or /api/risk/jobs (simulated, ensemble), then draw.
 "use strict";
 
-function showJumpFields() {
-  const jump = document.getElementById("risk-model").value === "jump";
-  for (const el of document.querySelectorAll("label.jump")) {
-    el.hidden = !jump;
-    for (const input of el.querySelectorAll("input")) input.disabled = !jump;
+function showModelFields() {
+  const model = document.getElementById("risk-model").value;
+  for (const el of document.querySelectorAll("label.jump, label.ens")) {
+    const on = (model === "jump" && el.classList.contains("jump")) || (model === "ensemble" && el.classList.contains("ens"));
+    el.hidden = !on;
+    for (const input of el.querySelectorAll("input,select")) input.disabled = !on;
   }
+}
+
+const MODEL_NAMES = { gbm: "GBM", jump: "Merton jump-diffusion", ensemble: "calibrated ensemble" };
+
+function drawComparison(res) {
+  const block = document.querySelector('[data-testid="comparison-block"]');
+  if (!res.comparison) { block.hidden = true; return; }
+  block.hidden = false;
+  const e = res.probability;
+  document.querySelector('[data-testid="comparison-note"]').textContent =
+    "Ensemble of " + LC.count(e.n_paths) + " paths (seed " + e.seed + ") from the last bar of " + e.klines_file +
+    " (" + e.state_time + "), the liquidation price at the same relative distance from that bar's close. " +
+    "GBM and Merton are fitted to the same file. Safe size below uses GBM at the volatility entered.";
+  LC.table("table-comparison", [
+    { key: "label", label: "model" },
+    { key: "probability", label: "P(liquidation)", kind: "frac" },
+    { key: "standard_error", label: "standard error", kind: "frac" },
+    { key: "vol_annual", label: "fitted σ (annual)", kind: "frac" },
+  ], res.comparison);
 }
 
 function drawRisk(res) {
   const pos = res.position, prob = res.probability, safe = res.safe_size;
-  LC.setValue("kpi-liquidation_price", pos.liquidation_price);
-  LC.setValue("kpi-distance_frac", pos.distance_frac);
-  LC.setValue("kpi-distance_sigma", pos.distance_sigma);
-  LC.setValue("kpi-probability", prob ? prob.probability : pos.liquidation_probability_gbm);
-  LC.setValue("kpi-ci_low", prob ? prob.ci_low : null);
-  LC.setValue("kpi-ci_high", prob ? prob.ci_high : null);
-  LC.setValue("kpi-margin_quote", res.margin_quote);
-  LC.setValue("kpi-margin_ratio", pos.margin_ratio);
-  LC.setValue("kpi-safe_size_base", safe.size_base);
-  LC.setValue("kpi-safe_leverage", safe.leverage);
+  LC.setValue("kpi-liquidation_price", pos.liquidation_price, "price");
+  LC.setValue("kpi-distance_frac", pos.distance_frac, "frac");
+  LC.setValue("kpi-distance_sigma", pos.distance_sigma, "ratio", "σ");
+  LC.setValue("kpi-probability", prob ? prob.probability : pos.liquidation_probability_gbm, "frac");
+  document.querySelector('[data-testid="kpi-probability-model"]').textContent =
+    "(" + MODEL_NAMES[prob ? prob.model : "gbm"] + ")";
+  LC.setValue("kpi-ci_low", prob ? prob.ci_low : null, "frac");
+  LC.setValue("kpi-ci_high", prob ? prob.ci_high : null, "frac");
+  LC.setValue("kpi-margin_quote", res.margin_quote, "money");
+  LC.setValue("kpi-margin_ratio", pos.margin_ratio, "frac");
+  LC.setValue("kpi-safe_size_base", safe.size_base, "size");
+  LC.setValue("kpi-safe_leverage", safe.leverage, "ratio", "x");
   const b = document.querySelector('[data-testid="kpi-safe_binding"]');
-  b.textContent = safe.binding;
+  b.textContent = safe.binding + (res.safe_size_model !== (prob ? prob.model : "gbm") ? " (" + MODEL_NAMES[res.safe_size_model] + ")" : "");
   b.dataset.value = safe.binding;
+  drawComparison(res);
+  const pct = { title: "probability", tickformat: ".1%" };
   if (res.horizon_curve) {
     const c = res.horizon_curve;
     LC.plot("chart-horizon", [
       { x: c.horizon_days, y: c.probability, name: "P(liquidation), GBM", mode: "lines+markers" },
       { x: [pos.horizon_days], y: [prob.probability], name: "chosen horizon", mode: "markers", marker: { size: 12 } },
     ], { title: "Probability of liquidation by horizon (" + res.venue + " " + res.symbol + ")",
-         xaxis: { title: "horizon (days)", type: "log" }, yaxis: { title: "probability", range: [0, 1] } });
+         xaxis: { title: "horizon (days)", type: "log" }, yaxis: Object.assign({ range: [0, 1] }, pct) });
+  } else if (res.comparison) {
+    const c = res.comparison;
+    LC.plot("chart-horizon", [
+      { x: c.map((r) => r.label), y: c.map((r) => r.probability), type: "bar", name: "P(liquidation)",
+        text: c.map((r) => LC.frac(r.probability)), textposition: "auto" },
+    ], { title: "P(liquidation) within " + pos.horizon_days + " days, model by model", xaxis: { automargin: true }, yaxis: pct });
   } else {
     const p = prob ? prob.probability : pos.liquidation_probability_gbm;
     const err = prob && prob.ci_low !== null ? { type: "data", symmetric: false,
       array: [prob.ci_high - p], arrayminus: [p - prob.ci_low] } : undefined;
     LC.plot("chart-horizon", [
       { x: [pos.horizon_days], y: [p], name: "P(liquidation)", type: "bar", error_y: err },
-    ], { title: "Probability of liquidation (" + (prob ? prob.model : "gbm") + ")", xaxis: { title: "horizon (days)" }, yaxis: { title: "probability" } });
+    ], { title: "Probability of liquidation (" + (prob ? prob.model : "gbm") + ")", xaxis: { title: "horizon (days)" }, yaxis: pct });
   }
   const names = ["entry", "mark", "liquidation", "liquidation at safe size"];
   const vals = [pos.entry_price, pos.mark_price, pos.liquidation_price, safe.liquidation_price];
-  LC.plot("chart-levels", [{ x: names, y: vals, type: "bar", name: "price", text: vals.map((v) => LC.fmt(v, 2)), textposition: "auto" }],
-    { title: "Price levels (quote)", yaxis: { title: "price (quote)",
+  LC.plot("chart-levels", [{ x: names, y: vals, type: "bar", name: "price", text: vals.map((v) => LC.price(v)), textposition: "auto" }],
+    { title: "Price levels (quote)", yaxis: { title: "price (quote)", tickformat: ",.0f",
       range: [Math.min(...vals.filter((v) => v > 0)) * 0.97, Math.max(...vals) * 1.03] } });
 }
 
 document.addEventListener("DOMContentLoaded", () => {
-  document.getElementById("risk-model").addEventListener("change", showJumpFields);
-  showJumpFields();
+  document.getElementById("risk-model").addEventListener("change", showModelFields);
+  showModelFields();
   LC.onSubmit(document.getElementById("risk-form"), async (v) => {
     if (v.margin_quote !== undefined) delete v.leverage;
     let res;
-    if (v.model === "jump") {
+    if (v.model === "jump" || v.model === "ensemble") {
       const start = await LC.api("POST", "/api/risk/jobs", v);
       res = await LC.waitJob(start.job_id, (job) => { LC.progress(job.progress); LC.status(job.message); });
     } else {
