@@ -314,3 +314,33 @@ def test_many_distinct_text_values_and_empty_cells():
     holed = df.with_columns(pl.Series("symbol", [*symbols[:36], None, *symbols[37:]]))
     with pytest.raises(InputError, match="<frame> row 37: symbol is empty"):
         PositionBook.from_frame(holed)
+
+
+def test_isolated_text_ids_read_the_same_before_and_after_encoding(tmp_path):
+    import dataclasses
+    import pickle
+
+    ids = ["0xbeef", "alice", "0xabc123", "alice", "carol"]
+    df = pl.DataFrame(
+        {
+            "account_id": ids,
+            "venue": ["binance_usdm"] * 5,
+            "symbol": ["BTCUSDT"] * 5,
+            "side": ["long", "short", "long", "short", "long"],
+            "size_base": [1.0, 2.0, 3.0, 4.0, 5.0],
+            "entry_price": [100_000.0] * 5,
+            "leverage": [10.0] * 5,
+        }
+    )
+    first = PositionBook.from_frame(df)
+    assert first.to_polars()["account_id"].to_list() == ids  # before any code is needed
+    again = pickle.loads(pickle.dumps(PositionBook.from_frame(df)))
+    assert again.account_ids().to_list() == ids
+    assert first.account_names == ("0xabc123", "0xbeef", "alice", "carol")
+    assert first.account_id.tolist() == [1, 2, 0, 2, 3]
+    assert first.account_ids().to_list() == ids
+    assert again.account_id.tolist() == first.account_id.tolist()
+    sub = PositionBook.from_frame(df).select(np.array([4, 1]))
+    assert sub.account_ids().to_list() == ["carol", "alice"]
+    copy = dataclasses.replace(PositionBook.from_frame(df), source="copy")
+    assert copy.account_ids().to_list() == ids and copy.source == "copy"

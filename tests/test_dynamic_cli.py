@@ -63,7 +63,7 @@ def test_dynamic_cli_errors_name_the_problem(tmp_path):
     book.write_text(BOOK)
     base = ["dynamic", "--positions", str(book), "--price", "100000", "--impact", "linear:5"]
     r = CliRunner().invoke(app, [*base, "--shock", "-0.05", "--set", "bogus=1"])
-    assert r.exit_code != 0 and "unknown keys" in r.output
+    assert r.exit_code != 0 and "bogus: unknown key" in r.output
     r = CliRunner().invoke(app, base)
     assert r.exit_code != 0 and "--shock or --path" in r.output
     bad = tmp_path / "path.csv"

@@ -441,3 +441,16 @@ def test_hyperliquid_adl_at_previous_mark_when_no_vault_capital():
     expected = np.minimum(100_000.0, pos.entry_price[win["position"].to_numpy()])
     np.testing.assert_allclose(win["exec_price"].to_numpy(), expected)
     assert win["qty_base"].sum() == pytest.approx(1.0)
+
+
+def test_isolated_names_the_first_bad_position():
+    # PositionArrays.isolated prices through liqcascade.margin.liquidation_price_at_rate, whose
+    # checks name the field and the index of the first bad value
+    with pytest.raises(InputError, match=r"size_base must be > 0 and finite, got .*index 1"):
+        PositionArrays.isolated(
+            side=[1, -1], size_base=[1.0, 0.0], entry_price=100.0, margin_quote=10.0, mmr=0.01
+        )
+    with pytest.raises(InputError, match="side must be"):
+        PositionArrays.isolated(
+            side=[1, 0], size_base=1.0, entry_price=100.0, margin_quote=10.0, mmr=0.01
+        )

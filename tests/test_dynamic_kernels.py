@@ -8,6 +8,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from liqcascade import margin
+from liqcascade.depth import (
+    curve_move_for_volume,
+    curve_move_for_volume_plain,
+    curve_volume_for_move,
+    curve_volume_for_move_plain,
+)
 from liqcascade.engine import dyn_kernels as K
 from liqcascade.engine.dyn_tiers import TierSet
 from liqcascade.impact import LinearImpact, SqrtImpact
@@ -15,10 +21,6 @@ from liqcascade.markets import (
     ImpactTable,
     curve_integral,
     curve_integral_plain,
-    curve_move,
-    curve_move_plain,
-    curve_volume_at_move,
-    curve_volume_at_move_plain,
     execute_on_curve,
     execute_on_curve_plain,
 )
@@ -43,15 +45,15 @@ TABLES = _tables()
 def test_curve_move_and_inverse_twins(k, frac):
     t = TABLES[k]
     e = frac * t.volume_base[-1]
-    a = curve_move(t.volume_base, t.move, e)
-    b = curve_move_plain(t.volume_base, t.move, e)
+    a = curve_move_for_volume(t.volume_base, t.move, e)
+    b = curve_move_for_volume_plain(t.volume_base, t.move, e)
     assert a == pytest.approx(b, rel=1e-12, abs=1e-15)
     x = min(a, 2.0)
     if x > 0:
-        inv = curve_volume_at_move(t.volume_base, t.move, x)
-        inv_p = curve_volume_at_move_plain(t.volume_base, t.move, x)
+        inv = curve_volume_for_move(t.volume_base, t.move, x)
+        inv_p = curve_volume_for_move_plain(t.volume_base, t.move, x)
         assert inv == pytest.approx(inv_p, rel=1e-9)
-        assert curve_move(t.volume_base, t.move, inv) == pytest.approx(x, rel=1e-9)
+        assert curve_move_for_volume(t.volume_base, t.move, inv) == pytest.approx(x, rel=1e-9)
 
 
 @settings(max_examples=15, deadline=None)
@@ -96,7 +98,9 @@ def test_execute_on_curve_twin(k, eaten_frac, qty_frac, sigma, scale, limit):
     assert a[2] == pytest.approx(b[2], rel=1e-8, abs=1e-12)
     if a[0] > 0:
         vwap = a[1] / a[0]
-        start = anchor * (1 - sigma * curve_move(t.volume_base, t.move, eaten_frac * vmax))
+        start = anchor * (
+            1 - sigma * curve_move_for_volume(t.volume_base, t.move, eaten_frac * vmax)
+        )
         # a sell fills at or below the starting price, a buy at or above; within the limit
         assert sigma * (start - vwap) >= -1e-9
         if lim > 0:
@@ -111,27 +115,16 @@ def test_linear_execution_matches_closed_form():
     )
     assert f == 25.0
     assert quote / f == pytest.approx(99.75, rel=1e-12)
-    assert 100.0 * (1 - curve_move(t.volume_base, t.move, e)) == pytest.approx(99.5, rel=1e-12)
+    assert 100.0 * (1 - curve_move_for_volume(t.volume_base, t.move, e)) == pytest.approx(
+        99.5, rel=1e-12
+    )
     # half depth: the same volume moves the price twice as far
     _, quote2, e2 = execute_on_curve(
         t.volume_base, t.move, t.cum_bid, 1.0, 100.0, 0.0, 0.5, 25.0, 0.0
     )
-    assert 100.0 * (1 - curve_move(t.volume_base, t.move, e2)) == pytest.approx(99.0, rel=1e-12)
-
-
-@settings(max_examples=40, deadline=None)
-@given(
-    liq=st.lists(st.floats(1.0, 200.0), min_size=0, max_size=30),
-    price=st.floats(1.0, 200.0),
-    side=st.sampled_from([1, -1]),
-    start_frac=st.floats(0, 1),
-)
-def test_crossed_count_twin(liq, price, side, start_frac):
-    arr = np.sort(np.array(liq, dtype=np.float64))
-    if side > 0:
-        arr = arr[::-1].copy()
-    start = int(start_frac * len(arr))
-    assert K.crossed_count(arr, start, price, side) == K.crossed_plain(arr, start, price, side)
+    assert 100.0 * (1 - curve_move_for_volume(t.volume_base, t.move, e2)) == pytest.approx(
+        99.0, rel=1e-12
+    )
 
 
 def _random_state(rng, n, proc):
@@ -353,7 +346,7 @@ def test_curve_integral_between_twin(k, a_frac, width, sigma):
 def test_tiny_walk_fills_at_the_touch():
     t = ImpactTable.from_impact(LinearImpact(depth_1pct_base=50.0))
     eaten = 0.1492323639610772 * t.volume_base[-1]
-    start = 100.0 * (1 - curve_move(t.volume_base, t.move, eaten))
+    start = 100.0 * (1 - curve_move_for_volume(t.volume_base, t.move, eaten))
     f, quote, _ = execute_on_curve(
         t.volume_base, t.move, t.cum_bid, 1.0, 100.0, eaten, 1.0, 1e-9, 0.0
     )

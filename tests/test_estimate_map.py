@@ -115,7 +115,9 @@ def test_bad_inputs_name_the_problem(tmp_path: Path, bars: pl.DataFrame) -> None
     f.write_text(
         'schema = "liqcascade.prior/1"\nvenue = "binance_usdm"\nname = "x"\n[leverage]\nlevels = [2, 5]\nweights = [0.5, 0.4]\n'
     )
-    with pytest.raises(ConfigError, match="sum to 1"):
+    with pytest.raises(
+        ConfigError, match="p.toml: leverage: weights: expected fractions summing to 1"
+    ):
         load_prior(f)
     with pytest.raises(DataError, match="no bar"):
         estimate_map(

@@ -99,8 +99,7 @@ def test_nested_dict_key_is_named() -> None:
         lambda r: r["book"].update(segments={"retail": {**seg, "leverage": {"dist": "paretto"}}})
     )
     assert (
-        "book.segments.retail.leverage.dist: expected one of pareto|lognormal|uniform|fixed"
-        in msg
+        "book.segments.retail.leverage.dist: expected one of pareto|lognormal|uniform|fixed" in msg
     )
 
 

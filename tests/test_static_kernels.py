@@ -6,6 +6,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from liqcascade import depth
 from liqcascade.engine import kernels
 from liqcascade.engine.static import StaticCascade
 from liqcascade.impact import LinearImpact
@@ -25,8 +26,8 @@ def test_move_kernel_matches_model_bit_for_bit(impact, volumes, side):
     kind, kv, kx, coef, scale = m.kernel_spec()
     vec = np.asarray(m.move_for_volume(np.array(volumes)))
     for v, x in zip(volumes, vec, strict=True):
-        a = kernels.move_for_volume_nb(kind, kv, kx, coef, scale, v)
-        b = kernels.move_for_volume_py(kind, kv, kx, coef, scale, v)
+        a = depth.move_for_volume(kind, kv, kx, coef, scale, v)
+        b = float(depth.move_for_volume_plain(kind, kv, kx, coef, scale, v))
         assert a == b or (np.isnan(a) and np.isnan(b))
         assert a == x
         assert a == m.move_for_volume(v)
@@ -57,7 +58,7 @@ def test_galloping_count_matches_searchsorted():
     keys = np.sort(np.round(rng.normal(0, 10, 5000), 1))  # many ties
     for q in rng.normal(0, 12, 300):
         for k0 in (0, int(np.searchsorted(keys, q - 5, side="right"))):
-            got = kernels._count_from(keys, q, k0)
+            got = kernels.crossed_count(keys, 0, len(keys), k0, q)
             assert got == np.searchsorted(keys, q, side="right")
 
 

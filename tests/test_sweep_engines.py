@@ -68,7 +68,5 @@ def test_dynamic_engine_rejects_behaviours_without_hooks() -> None:
         prepare(parse_scenario(raw), seed=1)
     raw = copy.deepcopy(RAW)
     raw["monte_carlo"]["engine"] = "dynamc"
-    with pytest.raises(
-        ConfigError, match=r"monte_carlo: engine: expected one of index\|dynamic"
-    ):
+    with pytest.raises(ConfigError, match=r"monte_carlo: engine: expected one of index\|dynamic"):
         parse_scenario(raw)

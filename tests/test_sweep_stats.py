@@ -8,7 +8,13 @@ import numpy as np
 import polars as pl
 import pytest
 
-from liqcascade.sweep import quantile_ci, summarize, wilson_interval
+from liqcascade.sweep import (
+    PROBABILITIES,
+    SUMMARY_METRICS,
+    quantile_ci,
+    summarize,
+    wilson_interval,
+)
 
 
 def test_wilson_known_values() -> None:
@@ -75,3 +81,27 @@ def test_summary_rows() -> None:
     mean = s.filter((pl.col("metric") == "final_drawdown") & (pl.col("stat") == "mean"))
     assert mean["ci_low"][0] < mean["value"][0] < mean["ci_high"][0]
     assert math.isnan(s.filter(pl.col("metric") == "cascade_multiplier")["value"][0])
+
+
+def test_drawdown_quantiles_name_both_tails():
+    # A drawdown is P/P0 - 1 (negative in a crash): its worst 5 % sits below q5, not above q95.
+    g = np.random.default_rng(np.random.SeedSequence(11).spawn(1)[0])
+    n = 4_000
+    dd = g.normal(-0.1, 0.03, n)
+    df = pl.DataFrame(
+        {
+            **{m: np.abs(g.normal(0, 1, n)) for m in SUMMARY_METRICS},
+            "final_drawdown": dd,
+            "max_drawdown": dd - 0.01,
+            **{p: np.zeros(n, dtype=bool) for p in PROBABILITIES},
+        }
+    )
+    s = summarize(df)
+    stats = s.filter(pl.col("metric") == "final_drawdown")["stat"].to_list()
+    assert stats == ["mean", "q1", "q5", "q50", "q95", "q99"]
+    q5 = s.filter((pl.col("metric") == "final_drawdown") & (pl.col("stat") == "q5"))["value"][0]
+    assert q5 == pytest.approx(np.quantile(dd, 0.05))
+    assert (dd <= q5).mean() == pytest.approx(0.05, abs=0.002)
+    # one-sided metrics keep the configured levels only
+    liq = s.filter(pl.col("metric") == "liq_notional_quote")["stat"].to_list()
+    assert liq[:4] == ["mean", "q50", "q95", "q99"]

@@ -187,7 +187,7 @@ def test_generic_leverage_limit_and_bad_rows(tmp_path):
     with pytest.raises(InputError, match="row 1"):
         load_tier_file(tmp_path / "bad.csv")
     (tmp_path / "miss.csv").write_text("floor_quote\n0\n")
-    with pytest.raises(InputError, match="missing field max_leverage"):
+    with pytest.raises(InputError, match="miss.csv row 1: max_leverage: missing required key"):
         load_tier_file(tmp_path / "miss.csv")
     with pytest.raises(InputError, match="not found"):
         load_tier_file(tmp_path / "nope.csv")

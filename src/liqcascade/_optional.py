@@ -7,7 +7,7 @@ store need. The extras add the faces and tools around it:
 extra     for                                                        packages
 ========  =========================================================  ==========================
 web       ``liqcascade serve``, ``liqcascade.web``                   fastapi, uvicorn, plotly...
-plot      HTML reports (replay, validate), ``map`` plots             plotly, matplotlib
+plot      ``.plot()`` of results, HTML reports, ``map`` plots        plotly, matplotlib
 dask      ``stress --dask-local / --scheduler``                      dask[distributed]
 fetch     ``data fetch`` (exchange APIs)                             ccxt
 garch     GARCH(1,1) shocks                                          arch

@@ -53,7 +53,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypedDict, Unpack
 
 import numpy as np
 import polars as pl
@@ -68,6 +68,17 @@ CROSS = 1
 
 #: ``rules=`` argument of the loaders: one VenueRules, or a mapping (venue, symbol) -> VenueRules.
 RulesArg = Any
+
+
+class FileOptions(TypedDict, total=False):
+    """Keyword options of the file loaders (``PositionBook.from_file`` and the per-format ones),
+    passed on to ``PositionBook.from_frame``: ``venue`` and ``symbol`` fill those columns when
+    absent; ``rules`` overrides the shipped venue tables."""
+
+    venue: str | None
+    symbol: str | None
+    rules: RulesArg
+
 
 _ALIASES: dict[str, str] = {
     "account": "account_id",
@@ -168,11 +179,10 @@ class PositionBook:
     def __post_init__(self) -> None:
         n = len(self.size_base)
         for name in self._ARRAYS:
-            if len(getattr(self, name)) != n:
-                raise InputError(
-                    f"{self.source}: array {name} has {len(getattr(self, name))} rows, expected {n}"
-                )
-        if self.account_names and n:
+            arr = self.__dict__["_account_id"] if name == "account_id" else getattr(self, name)
+            if len(arr) != n:
+                raise InputError(f"{self.source}: array {name} has {len(arr)} rows, expected {n}")
+        if not isinstance(self.__dict__["_account_id"], _TextAccounts) and self.account_names and n:
             lo, hi = int(self.account_id.min()), int(self.account_id.max())
             if lo < 0 or hi >= len(self.account_names):
                 raise InputError(
@@ -193,6 +203,9 @@ class PositionBook:
     def account_ids(self, account_id: np.ndarray | None = None) -> pl.Series:
         """The user's account ids of ``account_id`` codes (default: every row), as a polars
         Series named ``account_id``: text when the book's ids are text, else Int64."""
+        pending = self.__dict__["_account_id"]
+        if account_id is None and isinstance(pending, _TextAccounts):
+            return pending.text.alias("account_id")  # the ids themselves: nothing to encode
         codes = self.account_id if account_id is None else account_id
         return account_labels(codes, self.account_names)
 
@@ -269,95 +282,58 @@ class PositionBook:
         return pl.DataFrame(
             {
                 "account_id": self.account_ids(),
-                "venue": pl.Series(
-                    np.array(self.venues, dtype=object)[self.venue_code] if len(self) else [],
-                    dtype=pl.Utf8,
-                ),
-                "symbol": pl.Series(
-                    np.array(self.symbols, dtype=object)[self.symbol_code] if len(self) else [],
-                    dtype=pl.Utf8,
-                ),
+                "venue": _code_text(self.venues, self.venue_code),
+                "symbol": _code_text(self.symbols, self.symbol_code),
                 "side": self.side,
                 "size_base": self.size_base,
                 "entry_price": self.entry_price,
-                "margin_mode": pl.Series(
-                    np.array(MARGIN_MODES, dtype=object)[self.margin_mode] if len(self) else [],
-                    dtype=pl.Utf8,
-                ),
+                "margin_mode": _code_text(MARGIN_MODES, self.margin_mode),
                 "margin_quote": self.margin_quote,
                 "leverage": self.leverage,
                 "liquidation_price": self.liquidation_price,
                 "bankruptcy_price": self.bankruptcy_price,
-                "segment": pl.Series(
-                    np.array(SEGMENTS, dtype=object)[self.segment] if len(self) else [],
-                    dtype=pl.Utf8,
-                ),
+                "segment": _code_text(SEGMENTS, self.segment),
                 "account_collateral_quote": coll,
             }
         )
 
     # ------------------------------------------------------------------ loaders
     @classmethod
-    def from_csv(
-        cls,
-        path: str | Path,
-        *,
-        venue: str | None = None,
-        symbol: str | None = None,
-        rules: RulesArg = None,
-    ) -> PositionBook:
-        """Load a CSV file (columns in the module docstring)."""
-        p, df = _read_positions_file(path, "CSV")
-        return cls.from_frame(df, venue=venue, symbol=symbol, source=p.name, rules=rules)
+    def from_csv(cls, path: str | Path, **options: Unpack[FileOptions]) -> PositionBook:
+        """Load a CSV file (columns in the module docstring). Every cell is read as text and
+        parsed field by field, so a bad value is reported by its row and column."""
+        return cls._from_path(path, "CSV", options)
 
     @classmethod
-    def from_parquet(
-        cls,
-        path: str | Path,
-        *,
-        venue: str | None = None,
-        symbol: str | None = None,
-        rules: RulesArg = None,
-    ) -> PositionBook:
+    def from_parquet(cls, path: str | Path, **options: Unpack[FileOptions]) -> PositionBook:
         """Load a Parquet file (columns in the module docstring)."""
-        p, df = _read_positions_file(path, "Parquet")
-        return cls.from_frame(df, venue=venue, symbol=symbol, source=p.name, rules=rules)
+        return cls._from_path(path, "Parquet", options)
 
     @classmethod
-    def from_ipc(
-        cls,
-        path: str | Path,
-        *,
-        venue: str | None = None,
-        symbol: str | None = None,
-        rules: RulesArg = None,
-    ) -> PositionBook:
+    def from_ipc(cls, path: str | Path, **options: Unpack[FileOptions]) -> PositionBook:
         """Load an Arrow IPC (Feather v2) file (columns in the module docstring)."""
-        p, df = _read_positions_file(path, "Arrow IPC")
-        return cls.from_frame(df, venue=venue, symbol=symbol, source=p.name, rules=rules)
+        return cls._from_path(path, "Arrow IPC", options)
 
     @classmethod
-    def from_file(
-        cls,
-        path: str | Path,
-        *,
-        venue: str | None = None,
-        symbol: str | None = None,
-        rules: RulesArg = None,
-    ) -> PositionBook:
+    def from_file(cls, path: str | Path, **options: Unpack[FileOptions]) -> PositionBook:
         """CSV, Parquet or Arrow IPC, by extension: ``.parquet``/``.pq`` is Parquet,
         ``.arrow``/``.feather``/``.ipc`` Arrow IPC, anything else CSV.
 
-        Parquet and Arrow are columnar: a book of a million positions loads in a fraction of a
-        second (``benchmarks/bench_ladder_process.py``), several times faster than the same CSV.
+        Parquet and Arrow are read column by column and checked with vectorised operations: a
+        million positions load in well under a second, faster than the same CSV
+        (``benchmarks/bench_ladder_process.py`` prints the figures).
         """
-        p = Path(path)
-        suffix = p.suffix.lower()
+        suffix = Path(path).suffix.lower()
         if suffix in PARQUET_SUFFIXES:
-            return cls.from_parquet(p, venue=venue, symbol=symbol, rules=rules)
+            return cls._from_path(path, "Parquet", options)
         if suffix in IPC_SUFFIXES:
-            return cls.from_ipc(p, venue=venue, symbol=symbol, rules=rules)
-        return cls.from_csv(p, venue=venue, symbol=symbol, rules=rules)
+            return cls._from_path(path, "Arrow IPC", options)
+        return cls._from_path(path, "CSV", options)
+
+    @classmethod
+    def _from_path(cls, path: str | Path, fmt: str, options: FileOptions) -> PositionBook:
+        p, df = _read_positions_file(path, fmt)
+        return cls.from_frame(df, source=p.name, **options)
 
     @classmethod
     def from_frame(
@@ -507,6 +483,33 @@ class PositionBook:
         return _build(df, venue=None, symbol=None, source="+".join(b.source for b in books))
 
 
+def _get_account_id(self: PositionBook) -> np.ndarray:
+    acc = self.__dict__["_account_id"]
+    if isinstance(acc, _TextAccounts):
+        acc, self.__dict__["_account_names"] = acc.encode()
+        self.__dict__["_account_id"] = acc
+    return acc
+
+
+def _set_account_id(self: PositionBook, value: Any) -> None:
+    self.__dict__["_account_id"] = value
+
+
+def _get_account_names(self: PositionBook) -> tuple[str, ...]:
+    _get_account_id(self)  # text ids are encoded on first use
+    return self.__dict__["_account_names"]
+
+
+def _set_account_names(self: PositionBook, value: tuple[str, ...]) -> None:
+    self.__dict__["_account_names"] = tuple(value)
+
+
+# account ids stay fields of the dataclass (constructor, replace) but are read through properties,
+# so that text ids are encoded only when something uses them (see _TextAccounts)
+PositionBook.account_id = property(_get_account_id, _set_account_id)  # type: ignore[assignment]
+PositionBook.account_names = property(_get_account_names, _set_account_names)  # type: ignore[assignment]
+
+
 #: File name suffixes read as Parquet and as Arrow IPC (Feather v2) by ``from_file``.
 PARQUET_SUFFIXES: tuple[str, ...] = (".parquet", ".pq")
 IPC_SUFFIXES: tuple[str, ...] = (".arrow", ".feather", ".ipc")
@@ -529,6 +532,11 @@ def _read_positions_file(path: str | Path, fmt: str) -> tuple[Path, pl.DataFrame
     except errors as exc:
         raise DataError(f"{p}: cannot read as {fmt} ({exc})") from exc
     return p, df
+
+
+def _code_text(names: Sequence[str], codes: np.ndarray) -> pl.Series:
+    """Text column of integer ``codes`` into ``names``."""
+    return pl.Series(np.array(names, dtype=object)[codes] if len(codes) else [], dtype=pl.Utf8)
 
 
 def _isin_sorted(values: np.ndarray, pool: np.ndarray) -> np.ndarray:
@@ -721,7 +729,7 @@ def account_labels(account_id: np.ndarray, account_names: Sequence[str] = ()) ->
     return names.gather(codes) if len(codes) else names.clear()
 
 
-def _accounts(df: pl.DataFrame, source: str) -> tuple[np.ndarray, tuple[str, ...]]:
+def _accounts(df: pl.DataFrame, source: str) -> tuple[np.ndarray | _TextAccounts, tuple[str, ...]]:
     """The account_id column: integer ids as int64 (no names), else text ids as codes into
     their sorted distinct values."""
     col = df.get_column("account_id")
@@ -756,11 +764,32 @@ def _accounts(df: pl.DataFrame, source: str) -> tuple[np.ndarray, tuple[str, ...
         f = as_f.to_numpy()
         if np.all(np.isfinite(f) & (f == np.round(f)) & (np.abs(f) <= 2.0**53)):
             return f.astype(np.int64), ()
-    names = text.unique().sort()
-    codes = text.replace_strict(
-        names, pl.int_range(len(names), eager=True, dtype=pl.Int64), return_dtype=pl.Int64
-    )
-    return codes.to_numpy().astype(np.int64, copy=True), tuple(names.to_list())
+    return _TextAccounts(text), ()
+
+
+class _TextAccounts:
+    """Checked text account ids of a book, not yet encoded as codes.
+
+    Encoding hashes every row (a third of a second for a million rows), and much of what is done
+    with a book never looks at accounts (a static ladder): :class:`PositionBook` encodes them on
+    the first use of ``account_id`` or ``account_names``.
+    """
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: pl.Series) -> None:
+        self.text = text
+
+    def __len__(self) -> int:
+        return len(self.text)
+
+    def encode(self) -> tuple[np.ndarray, tuple[str, ...]]:
+        """Codes (int64) into the sorted distinct ids, and those ids."""
+        names = self.text.unique().sort()
+        codes = self.text.replace_strict(
+            names, pl.int_range(len(names), eager=True, dtype=pl.Int64), return_dtype=pl.Int64
+        )
+        return codes.to_numpy().astype(np.int64, copy=True), tuple(names.to_list())
 
 
 def _rules_for(rules: RulesArg, venue: str, symbol: str) -> Any:
@@ -846,6 +875,10 @@ def _build(
         )
     iso = mode == ISOLATED
     cross = ~iso
+    if isinstance(account, _TextAccounts) and cross.any():  # cross margin groups by account now
+        account, account_names = account.encode()
+    # account codes of cross rows (text ids still pending only when there are none)
+    cross_acc = account if isinstance(account, np.ndarray) else np.zeros(n, dtype=np.int64)
 
     nan = np.full(n, np.nan)
     margin_q = (
@@ -876,7 +909,7 @@ def _build(
         if "account_collateral_quote" in cols
         else nan.copy()
     )
-    collateral = _cross_collateral(account, coll_col, cross, source, account_names)
+    collateral = _cross_collateral(cross_acc, coll_col, cross, source, account_names)
 
     mark = (
         _num_col(df, "mark_price", source, required=False) if "mark_price" in cols else nan.copy()
@@ -898,30 +931,22 @@ def _build(
             "segment must be retail, institutional or market_maker",
         )
 
-    liq = (
-        _num_col(df, "liquidation_price", source, required=False)
-        if "liquidation_price" in cols
-        else nan.copy()
+    # given prices are kept; empty ones are computed from the venue rules below
+    liq, bkr = (
+        _num_col(df, name, source, required=False) if name in cols else nan.copy()
+        for name in ("liquidation_price", "bankruptcy_price")
     )
-    given_liq = ~np.isnan(liq)
-    i = _first(given_liq & ~(liq > 0))
-    if i is not None:
-        _fail_row(source, i, f"liquidation_price must be > 0 (or empty), got {liq[i]:g}")
-    bkr = (
-        _num_col(df, "bankruptcy_price", source, required=False)
-        if "bankruptcy_price" in cols
-        else nan.copy()
-    )
-    given_bkr = ~np.isnan(bkr)
-    i = _first(given_bkr & ~(bkr > 0))
-    if i is not None:
-        _fail_row(source, i, f"bankruptcy_price must be > 0 (or empty), got {bkr[i]:g}")
+    for name, prices in (("liquidation_price", liq), ("bankruptcy_price", bkr)):
+        i = _first(~np.isnan(prices) & ~(prices > 0))
+        if i is not None:
+            _fail_row(source, i, f"{name} must be > 0 (or empty), got {prices[i]:g}")
+    given_liq, given_bkr = ~np.isnan(liq), ~np.isnan(bkr)
 
     # venue rules, per (venue, symbol) group
     eff_margin = margin_q.copy()
     if cross.any():
         eff_margin[cross] = _cross_effective_margin(
-            account,
+            cross_acc,
             venue_code,
             symbol_code,
             venues,
@@ -961,7 +986,7 @@ def _build(
                     vrules, side[todo], size[todo], entry[todo], eff_margin[todo]
                 )
     return PositionBook(
-        account_id=account,
+        account_id=account,  # type: ignore[arg-type]  # text ids: encoded on first use
         venue_code=venue_code,
         symbol_code=symbol_code,
         venues=venues,

@@ -40,6 +40,7 @@ from typing import Any
 
 import msgspec
 import numpy as np
+import polars as pl
 from scipy import optimize, special
 
 from liqcascade.data.klines import Tape, read_klines
@@ -299,6 +300,52 @@ class CalibrationResult:
             for k in FIT_NAMES
         ]
 
+    def to_polars(self) -> pl.DataFrame:
+        """:meth:`table` as a DataFrame: ``param``, ``value``, ``stderr`` (NaN where not
+        identified), ``identified``."""
+        return pl.DataFrame(
+            self.table(),
+            schema={
+                "param": pl.String,
+                "value": pl.Float64,
+                "stderr": pl.Float64,
+                "identified": pl.Boolean,
+            },
+        )
+
+    def plot(self) -> Any:
+        """Each fitted parameter with a two-standard-error bar, one panel per parameter (their
+        units differ)."""
+        from liqcascade import plotting
+
+        go = plotting.graph_objects("CalibrationResult.plot")
+        rows = self.table()
+        fig = plotting.subplots(
+            "CalibrationResult.plot",
+            rows=1,
+            cols=len(rows),
+            subplot_titles=[r["param"] for r in rows],
+        )
+        for i, r in enumerate(rows, start=1):
+            se = r["stderr"]
+            bar = 2.0 * se if se is not None and math.isfinite(se) else 0.0
+            fig.add_trace(
+                go.Scatter(
+                    x=[r["param"]],
+                    y=[r["value"]],
+                    error_y={"type": "data", "array": [bar]},
+                    mode="markers",
+                    name=r["param"],
+                    showlegend=False,
+                ),
+                1,
+                i,
+            )
+        fig.update_xaxes(showticklabels=False)
+        return plotting.styled(
+            fig, f"Calibrated market model ({len(self.files)} files), value +- 2 s.e."
+        )
+
 
 def calibrate(
     tapes: Sequence[Tape],
@@ -352,14 +399,14 @@ def calibrate(
         "flow_memory_decay": (_FLOW_MEMORY_DECAYS[0], _FLOW_MEMORY_DECAYS[-1]),
     }
     for k in FIT_NAMES:
-        b = np.array(boots[k])
-        se = float(np.std(b, ddof=1)) if b.size > 1 else float("nan")
+        boot = np.array(boots[k])
+        se = float(np.std(boot, ddof=1)) if boot.size > 1 else float("nan")
         stderr[k] = se
         cv = se / abs(pd[k]) if pd[k] != 0 and math.isfinite(se) else float("inf")
         on_edge = False
-        if k in edges and b.size:
+        if k in edges and boot.size:
             lo, hi = edges[k]
-            on_edge = float(np.mean((np.abs(b - lo) < 1e-9) | (np.abs(b - hi) < 1e-9))) > 0.25
+            on_edge = float(np.mean((np.abs(boot - lo) < 1e-9) | (np.abs(boot - hi) < 1e-9))) > 0.25
         ident[k] = bool(cv <= 0.5 and not on_edge)
     for k in PRIOR_NAMES:
         ident[k] = False

@@ -44,6 +44,7 @@ __all__ = [
     "format_path",
     "from_json",
     "load",
+    "read",
     "read_toml",
     "to_json",
 ]
@@ -77,7 +78,7 @@ class Config(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict of builtins (round-trips through :meth:`from_dict`)."""
-        out: dict[str, Any] = msgspec.to_builtins(self)
+        out: dict[str, Any] = msgspec.to_builtins(self, enc_hook=_enc_hook)
         return out
 
     def to_json(self) -> str:
@@ -86,8 +87,12 @@ class Config(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
 
     @classmethod
     def from_dict(cls: type[C], data: Mapping[str, Any], *, name: str | None = None) -> C:
-        """Validate a dict of fields; ``name`` (default the class name) prefixes errors."""
-        return convert(data, cls, name=name or cls.__name__)
+        """Validate a dict of fields; ``name`` (default the class name) prefixes errors.
+
+        ``"inf"``/``"-inf"``/``"nan"`` strings are read as numbers where the field is a number
+        (the dict may come from :meth:`to_json`).
+        """
+        return convert(_decode_nonfinite(data, cls), cls, name=name or cls.__name__)
 
     @classmethod
     def from_json(cls: type[C], text: str | bytes, *, name: str | None = None) -> C:
@@ -103,7 +108,7 @@ class Config(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
 def validate(obj: Config) -> None:
     """Re-check a config built in Python through msgspec (types, bounds, cross-field checks)."""
     name = type(obj).__name__
-    raw = msgspec.to_builtins(obj)
+    raw = msgspec.to_builtins(obj, enc_hook=_enc_hook)
     token = _CONVERTING.set(True)
     try:
         _walk(raw, type(obj), [], name)
@@ -139,6 +144,20 @@ def _read_json(path: Path, what: str) -> Any:
         raise ConfigError(f"{path.name}: invalid JSON: {exc}") from None
 
 
+def read(path: str | Path, tp: Any = Any, *, what: str = "config") -> dict[str, Any]:
+    """The fields of a TOML (or ``.json``) file as a dict, not yet validated.
+
+    For callers that merge overrides (``--set KEY=VALUE``) before :func:`convert`.
+    """
+    p = Path(path)
+    if p.suffix.lower() != ".json":
+        return read_toml(p, what)
+    raw = _decode_nonfinite(_read_json(p, what), tp)
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{p.name}: expected an object of fields at the top level")
+    return raw
+
+
 def load(
     path: str | Path,
     tp: type[T],
@@ -152,13 +171,8 @@ def load(
     accepted from the file.
     """
     p = Path(path)
-    if p.suffix.lower() == ".json":
-        raw = _decode_nonfinite(_read_json(p, what), tp)
-    else:
-        raw = read_toml(p, what)
+    raw = read(p, tp, what=what)
     if extra:
-        if not isinstance(raw, dict):
-            raise ConfigError(f"{p.name}: expected a table of fields at the top level")
         for key in extra:
             if key in raw:
                 raise ConfigError(f"{p.name}: {key}: unknown key (it is set by the loader)")
@@ -166,18 +180,21 @@ def load(
     return convert(raw, tp, name=p.name)
 
 
-def convert(raw: Any, tp: type[T], *, name: str, prefix: Sequence[str | int] = ()) -> T:
+def convert(
+    raw: Any, tp: type[T], *, name: str, prefix: Sequence[str | int] = (), strict: bool = True
+) -> T:
     """Validate ``raw`` (builtins: dicts, lists, numbers, strings) as ``tp``.
 
     Unknown keys and tags are reported by name (with the closest valid one), then types, bounds
     and cross-field checks. ``name`` (a file name) and ``prefix`` (the path of ``raw`` inside
-    it) start every message.
+    it) start every message. ``strict=False`` also reads numbers and booleans written as text
+    (CSV cells, ``--set KEY=VALUE``).
     """
     parts = list(prefix)
     token = _CONVERTING.set(True)
     try:
         _walk(raw, tp, parts, name)
-        return msgspec.convert(raw, tp)
+        return msgspec.convert(raw, tp, strict=strict)
     except msgspec.ValidationError as exc:
         raise ConfigError(_rewrite(str(exc), name, raw, parts)) from None
     finally:
@@ -189,7 +206,19 @@ def convert(raw: Any, tp: type[T], *, name: str, prefix: Sequence[str | int] = (
 # --------------------------------------------------------------------------------------------
 def to_json(obj: Any) -> str:
     """JSON text of a config (or builtins); non-finite numbers as ``"inf"``/``"-inf"``/``"nan"``."""
-    return msgspec.json.encode(_encode_nonfinite(msgspec.to_builtins(obj))).decode()
+    return msgspec.json.encode(
+        _encode_nonfinite(msgspec.to_builtins(obj, enc_hook=_enc_hook))
+    ).decode()
+
+
+def _enc_hook(o: Any) -> Any:
+    """Builtins for values Python callers may pass: numpy scalars, paths."""
+    if isinstance(o, Path):
+        return str(o)
+    item = getattr(o, "item", None)  # numpy scalar
+    if callable(item):
+        return item()
+    raise NotImplementedError(f"cannot write a {type(o).__name__} in a config")
 
 
 def from_json(text: str | bytes, tp: type[T], *, name: str) -> T:
@@ -235,8 +264,8 @@ def _decode_nonfinite(raw: Any, tp: Any) -> Any:
         args = [a for a in typing.get_args(tp) if a is not Ellipsis] or [Any]
         return [_decode_nonfinite(v, args[min(i, len(args) - 1)]) for i, v in enumerate(raw)]
     if origin is dict and isinstance(raw, dict):
-        args = typing.get_args(tp)
-        return {k: _decode_nonfinite(v, args[1]) for k, v in raw.items()} if args else raw
+        kv = typing.get_args(tp)
+        return {k: _decode_nonfinite(v, kv[1]) for k, v in raw.items()} if kv else raw
     if tp is Any and isinstance(raw, dict):
         return {k: _decode_nonfinite(v, Any) for k, v in raw.items()}
     return raw
@@ -382,7 +411,10 @@ def _walk(raw: Any, tp: Any, parts: list[str | int], name: str) -> None:
         if not isinstance(raw, dict):
             return  # msgspec reports the type error
         fields = _struct_fields(tp)
+        tag_field = tp.__struct_config__.tag_field
         for key, val in raw.items():
+            if key == tag_field:
+                continue
             if key not in fields:
                 valid = ", ".join(fields)
                 raise ConfigError(
@@ -397,13 +429,13 @@ def _walk(raw: Any, tp: Any, parts: list[str | int], name: str) -> None:
             _walk(item, args[min(i, len(args) - 1)], [*parts, i], name)
         return
     if origin is dict and isinstance(raw, dict):
-        args = typing.get_args(tp)
-        if len(args) == 2:
+        kv = typing.get_args(tp)
+        if len(kv) == 2:
             for k, v in raw.items():
-                _walk(v, args[1], [*parts, k], name)
-                if _is_struct(_strip(args[1])):
+                _walk(v, kv[1], [*parts, k], name)
+                if _is_struct(_strip(kv[1])):
                     # msgspec reports dict keys as [...]; convert here to name the key
                     try:
-                        msgspec.convert(v, _strip(args[1]))
+                        msgspec.convert(v, _strip(kv[1]))
                     except msgspec.ValidationError as exc:
                         raise ConfigError(_rewrite(str(exc), name, v, [*parts, k])) from None

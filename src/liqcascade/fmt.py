@@ -64,74 +64,67 @@ def _inf(v: float) -> str:
     return "inf" if v > 0 else "-inf"
 
 
+def _finite(v: Any, unit: str | None = None) -> float | str:
+    """``v`` as a finite float, or the text shown instead: ``-`` when missing, ``inf``/``-inf``
+    (with ``unit``) when infinite."""
+    if missing(v):
+        return MISSING
+    v = float(v)
+    return _unit(_inf(v), unit) if math.isinf(v) else v
+
+
+#: Formats by magnitude, largest first: ``(at least, divide by, format spec, suffix)``.
+_MONEY_STEPS = (
+    (1e9, 1e9, ",.2f", "B"),
+    (1e6, 1e6, ",.2f", "M"),
+    (1e3, 1, ",.0f", ""),
+    (1, 1, ",.2f", ""),
+)
+_PRICE_STEPS = ((1000, 1, ",.2f", ""), (1, 1, ",.4f", ""))
+_SIZE_STEPS = ((1e6, 1e6, ",.2f", "M"), (1000, 1, ",.1f", ""))
+
+
+def _by_magnitude(
+    v: float | None,
+    unit: str | None,
+    steps: tuple[tuple[float, float, str, str], ...],
+    small: str,
+    zero_below: float = 0.0,
+) -> str:
+    """``v`` in the first of ``steps`` its magnitude reaches; ``0`` for zero (and magnitudes
+    below ``zero_below``); the ``small`` format spec below the last step."""
+    x = _finite(v, unit)
+    if isinstance(x, str):
+        return x
+    if abs(x) < zero_below:
+        x = 0.0
+    for at_least, scale, spec, suffix in steps:
+        if abs(x) >= at_least:
+            return _unit(f"{x / scale:{spec}}{suffix}", unit)
+    return _unit("0" if x == 0 else f"{x:{small}}", unit)
+
+
 def money(v: float | None, unit: str | None = None) -> str:
     """An amount of money: ``43.64M USDT``, ``1.25B``, ``43,635``, ``12.50``, ``0.0123``.
 
     Millions and billions keep two decimals; thousands are whole units with separators; below
     1000 two decimals; below 1, three significant digits. ``unit`` (e.g. ``"USDT"``) is appended.
     """
-    if v is None or missing(v):
-        return MISSING
-    v = float(v)
-    if math.isinf(v):
-        return _unit(_inf(v), unit)
-    a = abs(v)
     from liqcascade.ledger import AMOUNT_TOL_QUOTE
 
-    if a < AMOUNT_TOL_QUOTE:  # rounding noise of the loss accounting, not money
-        a = v = 0.0
-    if a >= 1e9:
-        text = f"{v / 1e9:,.2f}B"
-    elif a >= 1e6:
-        text = f"{v / 1e6:,.2f}M"
-    elif a >= 1e3:
-        text = f"{v:,.0f}"
-    elif a >= 1:
-        text = f"{v:,.2f}"
-    elif a == 0:
-        text = "0"
-    else:
-        text = f"{v:.3g}"
-    return _unit(text, unit)
+    # below AMOUNT_TOL_QUOTE is rounding noise of the loss accounting, not money: shown as 0
+    return _by_magnitude(v, unit, _MONEY_STEPS, ".3g", zero_below=AMOUNT_TOL_QUOTE)
 
 
 def price(v: float | None, unit: str | None = None) -> str:
     """A price, never abbreviated: ``121,543.21``, ``3.4567``, ``0.0012345``."""
-    if v is None or missing(v):
-        return MISSING
-    v = float(v)
-    if math.isinf(v):
-        return _unit(_inf(v), unit)
-    a = abs(v)
-    if a >= 1000:
-        text = f"{v:,.2f}"
-    elif a >= 1:
-        text = f"{v:,.4f}"
-    elif a == 0:
-        text = "0"
-    else:
-        text = f"{v:.5g}"
-    return _unit(text, unit)
+    return _by_magnitude(v, unit, _PRICE_STEPS, ".5g")
 
 
 def size(v: float | None, unit: str | None = None) -> str:
     """A quantity of the base asset: ``12,345.6``, ``1.235``, ``0.01235``; ``2.50M`` above a
     million."""
-    if v is None or missing(v):
-        return MISSING
-    v = float(v)
-    if math.isinf(v):
-        return _unit(_inf(v), unit)
-    a = abs(v)
-    if a >= 1e6:
-        text = f"{v / 1e6:,.2f}M"
-    elif a >= 1000:
-        text = f"{v:,.1f}"
-    elif a == 0:
-        text = "0"
-    else:
-        text = f"{v:,.4g}"
-    return _unit(text, unit)
+    return _by_magnitude(v, unit, _SIZE_STEPS, ",.4g")
 
 
 def frac(v: float | None, digits: int | None = None, signed: bool = False) -> str:
@@ -139,14 +132,12 @@ def frac(v: float | None, digits: int | None = None, signed: bool = False) -> st
 
     Two decimals by default, three below 1 % (``0.00325`` -> ``0.325%``, as venues state MMRs).
     """
-    if v is None or missing(v):
-        return MISSING
-    v = float(v)
-    if math.isinf(v):
-        return _inf(v)
+    x = _finite(v)
+    if isinstance(x, str):
+        return x
     if digits is None:
-        digits = 3 if 0 < abs(v) < 0.01 else 2
-    return f"{v:+.{digits}%}" if signed else f"{v:.{digits}%}"
+        digits = 3 if 0 < abs(x) < 0.01 else 2
+    return f"{x:+.{digits}%}" if signed else f"{x:.{digits}%}"
 
 
 def count(v: float | None) -> str:
@@ -160,12 +151,8 @@ def count(v: float | None) -> str:
 
 def ratio(v: float | None, digits: int = 3) -> str:
     """A dimensionless ratio such as a cascade multiplier: ``1.234``."""
-    if v is None or missing(v):
-        return MISSING
-    v = float(v)
-    if math.isinf(v):
-        return _inf(v)
-    return f"{v:,.{digits}f}"
+    x = _finite(v)
+    return x if isinstance(x, str) else f"{x:,.{digits}f}"
 
 
 def number(v: Any) -> str:

@@ -23,7 +23,7 @@ import polars as pl
 
 from liqcascade.errors import InputError
 
-__all__ = ["EVENT_KINDS", "BackstopVault", "InsuranceFund", "Ledger"]
+__all__ = ["EVENT_KINDS", "LOSS_FIELDS", "BackstopVault", "InsuranceFund", "Ledger"]
 
 #: event kind codes used in the ledger
 EVENT_KINDS: dict[int, str] = {
@@ -35,6 +35,16 @@ EVENT_KINDS: dict[int, str] = {
     5: "funding",  # funding payment (not part of the loss identity; see Ledger.funding)
 }
 
+#: the terms of the loss identity above (quote, value received); they sum to 0 for every event
+LOSS_FIELDS: tuple[str, ...] = (
+    "trader_pnl",
+    "fee",
+    "insurance_fund_change",
+    "vault_pnl",
+    "adl_transfer",
+    "bad_debt",
+)
+
 LEDGER_FIELDS: tuple[str, ...] = (
     "step",
     "venue_code",
@@ -45,12 +55,7 @@ LEDGER_FIELDS: tuple[str, ...] = (
     "ref_price",
     "exec_price",
     "liq_price",
-    "trader_pnl",
-    "fee",
-    "insurance_fund_change",
-    "vault_pnl",
-    "adl_transfer",
-    "bad_debt",
+    *LOSS_FIELDS,
     "returned_quote",
     "adl_needed",
     "adl_haircut",

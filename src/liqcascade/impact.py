@@ -21,9 +21,10 @@ Models (formulas and units in docs/engine-static.md):
   and Prices" (2018), ch. 12, and Toth et al., "Anomalous price impact and the critical nature of
   liquidity in financial markets", PRX 1, 021006 (2011).
 
-Every model also exposes ``kernel_spec()``: a (kind, knots_volume, knots_move, coef, scale) tuple
-read by the numba kernels in :mod:`liqcascade.engine.kernels`, which evaluate exactly the same
-arithmetic as ``move_for_volume`` (so the fast path and the oracle agree bit for bit).
+Every model is a ``kernel_spec()``: a (kind, knots_volume, knots_move, coef, scale) tuple. Its
+``move_for_volume`` / ``volume_for_move`` evaluate that spec with the plain twins of
+:mod:`liqcascade.depth`, and the engines' numba kernels evaluate it with the kernels of the same
+module, the same arithmetic (so the fast path and the oracle agree bit for bit).
 """
 
 from __future__ import annotations
@@ -37,11 +38,6 @@ from typing import Literal, Protocol, runtime_checkable
 import numpy as np
 
 from liqcascade.errors import DataError, InputError
-
-#: Kernel kinds (see :func:`liqcascade.engine.kernels.move_for_volume_nb`).
-KIND_LINEAR = 0
-KIND_CURVE = 1
-KIND_SQRT = 2
 
 Side = Literal["bid", "ask"]
 
@@ -78,8 +74,33 @@ def _check_nonneg(name: str, arr: np.ndarray) -> None:
         raise InputError(f"{name} must be >= 0 (not NaN), got {bad}")
 
 
+class _EvaluatedFromSpec:
+    """``move_for_volume`` / ``volume_for_move`` of a model, evaluated from its kernel spec with
+    the plain twins of :mod:`liqcascade.depth` (the arithmetic the engines' kernels run)."""
+
+    def kernel_spec(self) -> tuple[int, np.ndarray, np.ndarray, float, float]:
+        raise NotImplementedError
+
+    def move_for_volume(self, volume_base: float | np.ndarray) -> float | np.ndarray:
+        """Relative move (fraction) caused by ``volume_base`` base units (on the side in use)."""
+        # imported here: liqcascade.depth loads numba (~1 s), which building a model does not need
+        from liqcascade.depth import move_for_volume_plain
+
+        v = np.asarray(volume_base, dtype=np.float64)
+        _check_nonneg("volume_base", v)
+        return _as_out(move_for_volume_plain(*self.kernel_spec(), v), volume_base)
+
+    def volume_for_move(self, move: float | np.ndarray) -> float | np.ndarray:
+        """Base units absorbed by a relative move ``move`` (fraction) (on the side in use)."""
+        from liqcascade.depth import volume_for_move_plain
+
+        x = np.asarray(move, dtype=np.float64)
+        _check_nonneg("move", x)
+        return _as_out(volume_for_move_plain(*self.kernel_spec(), x), move)
+
+
 @dataclass(frozen=True)
-class LinearImpact:
+class LinearImpact(_EvaluatedFromSpec):
     """Linear impact: ``depth_1pct_base`` base units move the price by 1%.
 
     ``x = 0.01 * V / depth_1pct_base``, so ``V = 100 * x * depth_1pct_base``.
@@ -101,18 +122,6 @@ class LinearImpact:
                 f"linear impact: depth_1pct_base must be a finite number > 0, got {self.depth_1pct_base}"
             )
 
-    def move_for_volume(self, volume_base: float | np.ndarray) -> float | np.ndarray:
-        """Relative move (fraction) caused by ``volume_base`` base units."""
-        v = np.asarray(volume_base, dtype=np.float64)
-        _check_nonneg("volume_base", v)
-        return _as_out(0.01 * v / self.depth_1pct_base, volume_base)
-
-    def volume_for_move(self, move: float | np.ndarray) -> float | np.ndarray:
-        """Base units absorbed by a relative move ``move`` (fraction)."""
-        x = np.asarray(move, dtype=np.float64)
-        _check_nonneg("move", x)
-        return _as_out(x * self.depth_1pct_base / 0.01, move)
-
     def for_side(self, side: Side) -> LinearImpact:
         """The same model (linear impact is symmetric)."""
         return self
@@ -122,7 +131,9 @@ class LinearImpact:
         return LinearImpact(self.depth_1pct_base * depth_factor)
 
     def kernel_spec(self) -> tuple[int, np.ndarray, np.ndarray, float, float]:
-        """Parameters for the numba kernels."""
+        """Parameters for the numba kernels (:mod:`liqcascade.depth`)."""
+        from liqcascade.depth import KIND_LINEAR
+
         empty = np.zeros(0)
         return KIND_LINEAR, empty, empty, float(self.depth_1pct_base), 0.0
 
@@ -131,7 +142,7 @@ class LinearImpact:
 
 
 @dataclass(frozen=True)
-class SqrtImpact:
+class SqrtImpact(_EvaluatedFromSpec):
     """Square-root law ``x = y * sigma_daily * sqrt(V / adv_base)``.
 
     Parameters
@@ -166,18 +177,6 @@ class SqrtImpact:
     def _coef(self) -> float:
         return self.y * self.sigma_daily
 
-    def move_for_volume(self, volume_base: float | np.ndarray) -> float | np.ndarray:
-        """Relative move (fraction) caused by ``volume_base`` base units."""
-        v = np.asarray(volume_base, dtype=np.float64)
-        _check_nonneg("volume_base", v)
-        return _as_out(self._coef * np.sqrt(v / self.adv_base), volume_base)
-
-    def volume_for_move(self, move: float | np.ndarray) -> float | np.ndarray:
-        """Base units absorbed by a relative move ``move`` (fraction)."""
-        x = np.asarray(move, dtype=np.float64)
-        _check_nonneg("move", x)
-        return _as_out(self.adv_base * (x / self._coef) ** 2, move)
-
     def for_side(self, side: Side) -> SqrtImpact:
         """The same model (the square-root law is symmetric)."""
         return self
@@ -187,7 +186,9 @@ class SqrtImpact:
         return SqrtImpact(self.y, self.sigma_daily, self.adv_base * depth_factor)
 
     def kernel_spec(self) -> tuple[int, np.ndarray, np.ndarray, float, float]:
-        """Parameters for the numba kernels."""
+        """Parameters for the numba kernels (:mod:`liqcascade.depth`)."""
+        from liqcascade.depth import KIND_SQRT
+
         empty = np.zeros(0)
         return KIND_SQRT, empty, empty, float(self._coef), float(self.adv_base)
 
@@ -195,48 +196,8 @@ class SqrtImpact:
         return f"sqrt:{self.y:g},{self.sigma_daily:g},{self.adv_base:g}"
 
 
-def curve_move_for_volume(depth_base: np.ndarray, levels: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Inverse of a piecewise-linear cumulative depth curve, vectorised.
-
-    ``depth_base[k]`` is the cumulative depth at relative move ``levels[k]`` (``levels[0] = 0``,
-    ``depth_base[0] = 0``, both non-decreasing). Returns ``inf{x : D(x) >= v}``; beyond the last
-    knot the last segment's slope is extended (``inf`` when that slope is 0).
-    """
-    v = np.asarray(v, dtype=np.float64)
-    out = np.empty(v.shape, dtype=np.float64)
-    last = len(levels) - 1
-    # first knot k >= 1 with depth_base[k] >= v
-    k = np.searchsorted(depth_base[1:], v, side="left") + 1
-    inside = k <= last
-    kk = np.minimum(k, last)
-    d0 = depth_base[kk - 1]
-    d1 = depth_base[kk]
-    x0 = levels[kk - 1]
-    x1 = levels[kk]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out_inside = x0 + (v - d0) * (x1 - x0) / (d1 - d0)
-        slope = (depth_base[last] - depth_base[last - 1]) / (levels[last] - levels[last - 1])
-        if slope > 0:
-            out_tail = levels[last] + (v - depth_base[last]) / slope
-        else:
-            out_tail = np.full(v.shape, np.inf)
-    out[...] = np.where(inside, out_inside, out_tail)
-    out[v <= 0.0] = 0.0
-    return out
-
-
-def curve_volume_for_move(depth_base: np.ndarray, levels: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """Cumulative depth ``D(x)``: linear between knots, last slope extended beyond the last knot."""
-    x = np.asarray(x, dtype=np.float64)
-    last = len(levels) - 1
-    inner = np.interp(x, levels, depth_base)
-    slope = (depth_base[last] - depth_base[last - 1]) / (levels[last] - levels[last - 1])
-    tail = depth_base[last] + (x - levels[last]) * slope
-    return np.where(x > levels[last], tail, inner)
-
-
 @dataclass(frozen=True)
-class DepthCurveImpact:
+class DepthCurveImpact(_EvaluatedFromSpec):
     """Impact from a cumulative depth curve (Binance ``bookDepth`` snapshot), one side in use.
 
     ``bid_depth_base[k]`` / ``ask_depth_base[k]`` are the cumulative base depth within
@@ -302,18 +263,6 @@ class DepthCurveImpact:
         raw = self.bid_depth_base if self.side == "bid" else self.ask_depth_base
         return raw * self.depth_factor
 
-    def move_for_volume(self, volume_base: float | np.ndarray) -> float | np.ndarray:
-        """Relative move (fraction) caused by ``volume_base`` base units on the side in use."""
-        v = np.asarray(volume_base, dtype=np.float64)
-        _check_nonneg("volume_base", v)
-        return _as_out(curve_move_for_volume(self.depth_base, self.levels, v), volume_base)
-
-    def volume_for_move(self, move: float | np.ndarray) -> float | np.ndarray:
-        """Base units absorbed by a relative move ``move`` (fraction) on the side in use."""
-        x = np.asarray(move, dtype=np.float64)
-        _check_nonneg("move", x)
-        return _as_out(curve_volume_for_move(self.depth_base, self.levels, x), move)
-
     def for_side(self, side: Side) -> DepthCurveImpact:
         """The same snapshot answering for ``side`` ("bid" for sells, "ask" for buys)."""
         return self if side == self.side else replace(self, side=side)
@@ -323,7 +272,9 @@ class DepthCurveImpact:
         return replace(self, depth_factor=self.depth_factor * depth_factor)
 
     def kernel_spec(self) -> tuple[int, np.ndarray, np.ndarray, float, float]:
-        """Parameters for the numba kernels."""
+        """Parameters for the numba kernels (:mod:`liqcascade.depth`)."""
+        from liqcascade.depth import KIND_CURVE
+
         return KIND_CURVE, self.depth_base.copy(), self.levels.copy(), 0.0, 0.0
 
     def describe(self) -> str:

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
 
-__all__ = ["dumps", "to_jsonable"]
+__all__ = ["AsDict", "dumps", "to_jsonable"]
 
 
 def to_jsonable(obj: Any) -> Any:
@@ -42,3 +43,11 @@ def to_jsonable(obj: Any) -> Any:
 def dumps(obj: Any, **kwargs: Any) -> str:
     """:func:`json.dumps` of :func:`to_jsonable` (``allow_nan=False``: nothing slips through)."""
     return json.dumps(to_jsonable(obj), allow_nan=False, **kwargs)
+
+
+class AsDict:
+    """Base of the frozen result dataclasses: :meth:`as_dict` gives their fields as plain values."""
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain dict of the fields, nested dataclasses as dicts (:func:`dataclasses.asdict`)."""
+        return asdict(self)  # type: ignore[call-overload]

@@ -37,7 +37,6 @@ twins; tests check they agree.
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -179,25 +178,17 @@ def write_params(path: str | Path, params: ParamsFile, header: str = "") -> Path
 
 def load_params(path: str | Path | None = None) -> ParamsFile:
     """Load a parameters file (default: the shipped calibration, ``market_params.toml``)."""
+    from liqcascade.config import load
+
     if path is None:
-        text = resources.files("liqcascade").joinpath("market_params.toml").read_text("utf-8")
-        src = "liqcascade/market_params.toml"
+        p = Path(str(resources.files("liqcascade").joinpath("market_params.toml")))
     else:
         p = Path(path)
         if not p.is_file():
             raise ConfigError(f"{p}: parameters file not found")
-        text, src = p.read_text("utf-8"), str(p)
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{src}: not valid TOML ({e})") from e
-    try:
-        pf = msgspec.convert(raw, ParamsFile)
-    except msgspec.ValidationError as e:
-        msg = str(e).replace("$.", "[").replace("`", "")
-        raise ConfigError(f"{src}: {msg}") from e
+    pf = load(p, ParamsFile, what="parameters")
     if pf.schema != PARAMS_SCHEMA:
-        raise ConfigError(f"{src}: schema must be {PARAMS_SCHEMA!r}, got {pf.schema!r}")
+        raise ConfigError(f"{p.name}: schema must be {PARAMS_SCHEMA!r}, got {pf.schema!r}")
     return pf
 
 
@@ -519,7 +510,29 @@ def _kernel(
 ):  # pragma: no cover
     for p in prange(oc.shape[0]):
         _path(
-            p, h0, t0, q0, m0, hb, pv, cum, lm, lp, oi, u, zn, zq, ul, uh, oc, olo, of, oe, ohi, oq, ov
+            p,
+            h0,
+            t0,
+            q0,
+            m0,
+            hb,
+            pv,
+            cum,
+            lm,
+            lp,
+            oi,
+            u,
+            zn,
+            zq,
+            ul,
+            uh,
+            oc,
+            olo,
+            of,
+            oe,
+            ohi,
+            oq,
+            ov,
         )
 
 

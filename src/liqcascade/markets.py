@@ -22,7 +22,9 @@ Arbitrage between venues that list the same asset: each step the log gap between
 hub venue shrinks by ``1 - exp(-rate_per_s * dt)``; the arbitrageur sells on the dear venue and buys
 on the cheap one, the same base volume on both, found by bisection; that volume eats depth on both.
 
-Every numba kernel here has a plain twin (``*_plain``) and the tests check that they agree.
+The move at an eaten volume and its inverse are the depth-walk primitives of
+:mod:`liqcascade.depth`. Every numba kernel here has a plain twin (``*_plain``) and the tests
+check that they agree.
 """
 
 from __future__ import annotations
@@ -34,6 +36,13 @@ from typing import Any
 import numpy as np
 from numba import njit
 
+from liqcascade.depth import (
+    curve_move_for_volume,
+    curve_move_for_volume_plain,
+    curve_volume_for_move,
+    curve_volume_for_move_plain,
+    segment_move,
+)
 from liqcascade.errors import InputError
 
 __all__ = [
@@ -46,10 +55,6 @@ __all__ = [
     "curve_integral_between",
     "curve_integral_between_plain",
     "curve_integral_plain",
-    "curve_move",
-    "curve_move_plain",
-    "curve_volume_at_move",
-    "curve_volume_at_move_plain",
     "execute_on_curve",
     "execute_on_curve_plain",
 ]
@@ -60,62 +65,6 @@ _GRID_POINTS = 4096
 # --------------------------------------------------------------------------------------------
 # curve primitives (numba) and their plain twins
 # --------------------------------------------------------------------------------------------
-
-
-@njit(cache=True)
-def curve_move(vol: np.ndarray, move: np.ndarray, e: float) -> float:
-    """Relative move x at eaten curve volume ``e`` (piecewise linear, last slope extended)."""
-    n = vol.shape[0]
-    if e <= 0.0:
-        return 0.0
-    if e >= vol[n - 1]:
-        slope = (move[n - 1] - move[n - 2]) / (vol[n - 1] - vol[n - 2])
-        return move[n - 1] + slope * (e - vol[n - 1])
-    k = np.searchsorted(vol, e, side="right") - 1
-    w = (e - vol[k]) / (vol[k + 1] - vol[k])
-    return move[k] + w * (move[k + 1] - move[k])
-
-
-def curve_move_plain(vol: np.ndarray, move: np.ndarray, e: float) -> float:
-    """Plain twin of :func:`curve_move` (numpy interpolation)."""
-    if e <= 0.0:
-        return 0.0
-    if e >= vol[-1]:
-        slope = (move[-1] - move[-2]) / (vol[-1] - vol[-2])
-        return float(move[-1] + slope * (e - vol[-1]))
-    return float(np.interp(e, vol, move))
-
-
-@njit(cache=True)
-def curve_volume_at_move(vol: np.ndarray, move: np.ndarray, x: float) -> float:
-    """Inverse of :func:`curve_move`: eaten curve volume at which the move reaches ``x``."""
-    n = vol.shape[0]
-    if x <= 0.0:
-        return 0.0
-    if x >= move[n - 1]:
-        slope = (move[n - 1] - move[n - 2]) / (vol[n - 1] - vol[n - 2])
-        return vol[n - 1] + (x - move[n - 1]) / slope
-    k = np.searchsorted(move, x, side="right") - 1
-    dm = move[k + 1] - move[k]
-    if dm <= 0.0:
-        return vol[k + 1]
-    return vol[k] + (x - move[k]) / dm * (vol[k + 1] - vol[k])
-
-
-def curve_volume_at_move_plain(vol: np.ndarray, move: np.ndarray, x: float) -> float:
-    """Plain twin of :func:`curve_volume_at_move` (bisection on the forward curve)."""
-    if x <= 0.0:
-        return 0.0
-    lo, hi = 0.0, float(vol[-1])
-    while curve_move_plain(vol, move, hi) < x:
-        hi *= 2.0
-    for _ in range(200):
-        mid = 0.5 * (lo + hi)
-        if curve_move_plain(vol, move, mid) < x:
-            lo = mid
-        else:
-            hi = mid
-    return 0.5 * (lo + hi)
 
 
 @njit(cache=True)
@@ -137,8 +86,8 @@ def curve_integral(
         slope = (move[n - 1] - move[n - 2]) / (vol[n - 1] - vol[n - 2])
         d = e - vol[n - 1]
         return cum[n - 1] + d * (1.0 + move[n - 1]) + 0.5 * slope * d * d
-    k = np.searchsorted(vol, e, side="right") - 1
-    x_e = move[k] + (e - vol[k]) / (vol[k + 1] - vol[k]) * (move[k + 1] - move[k])
+    k = int(np.searchsorted(vol, e, side="right")) - 1
+    x_e = segment_move(vol, move, k, e)
     return cum[k] + (e - vol[k]) * (1.0 - sigma * 0.5 * (move[k] + x_e))
 
 
@@ -152,7 +101,7 @@ def curve_integral_plain(
         return 0.0
 
     def integrand(u: float) -> float:
-        x = curve_move_plain(vol, move, u)
+        x = float(curve_move_for_volume_plain(vol, move, u))
         if sigma > 0:
             return max(0.0, 1.0 - x)
         return 1.0 + x
@@ -189,8 +138,8 @@ def curve_integral_between(
             k2 = n - 2
         if k1 < 0:
             k1 = 0
-        xa = move[k1] + (a - vol[k1]) / (vol[k1 + 1] - vol[k1]) * (move[k1 + 1] - move[k1])
-        xb = move[k2] + (b_in - vol[k2]) / (vol[k2 + 1] - vol[k2]) * (move[k2 + 1] - move[k2])
+        xa = segment_move(vol, move, k1, a)
+        xb = segment_move(vol, move, k2, b_in)
         if k1 == k2:
             w = width if b <= last else b_in - a
             total += w * (1.0 - sigma * 0.5 * (xa + xb))
@@ -217,11 +166,11 @@ def curve_integral_between_plain(
         return 0.0
     b = a + width
     if b <= a:  # width below the float spacing at a: the integrand is constant there
-        x = curve_move_plain(vol, move, a)
+        x = float(curve_move_for_volume_plain(vol, move, a))
         return width * (max(0.0, 1.0 - x) if sigma > 0 else 1.0 + x)
 
     def integrand(u: float) -> float:
-        x = curve_move_plain(vol, move, u)
+        x = float(curve_move_for_volume_plain(vol, move, u))
         return max(0.0, 1.0 - x) if sigma > 0 else 1.0 + x
 
     inner = vol[(vol > a) & (vol < b)]
@@ -265,7 +214,7 @@ def execute_on_curve(
             x_lim = limit_price / anchor - 1.0
         if x_lim <= 0.0:
             return 0.0, 0.0, eaten
-        e_lim = curve_volume_at_move(vol, move, x_lim)
+        e_lim = curve_volume_for_move(vol, move, x_lim)
         room = e_lim - eaten
         if room <= 0.0:
             return 0.0, 0.0, eaten
@@ -299,7 +248,7 @@ def execute_on_curve_plain(
         x_lim = 1.0 - limit_price / anchor if sigma > 0 else limit_price / anchor - 1.0
         if x_lim <= 0.0:
             return 0.0, 0.0, eaten
-        room = curve_volume_at_move_plain(vol, move, x_lim) - eaten
+        room = float(curve_volume_for_move_plain(vol, move, x_lim)) - eaten
         if room <= 0.0:
             return 0.0, 0.0, eaten
         u = min(u, room)
@@ -456,10 +405,10 @@ class VenueMarket:
 
     # -- price ---------------------------------------------------------------------------------
     def _fb(self, e: float) -> float:
-        return max(0.0, 1.0 - curve_move(self.bid.volume_base, self.bid.move, e))
+        return max(0.0, 1.0 - curve_move_for_volume(self.bid.volume_base, self.bid.move, e))
 
     def _fa(self, e: float) -> float:
-        return 1.0 + curve_move(self.ask.volume_base, self.ask.move, e)
+        return 1.0 + curve_move_for_volume(self.ask.volume_base, self.ask.move, e)
 
     @property
     def price(self) -> float:
@@ -474,6 +423,20 @@ class VenueMarket:
 
     def table(self, sigma: float) -> ImpactTable:
         return self.bid if sigma > 0 else self.ask
+
+    def eaten(self, sigma: float) -> float:
+        """Curve volume eaten on the bid (sigma=+1) or ask (sigma=-1) side."""
+        return self.eaten_bid if sigma > 0 else self.eaten_ask
+
+    def set_eaten(self, sigma: float, eaten: float) -> None:
+        """Store the eaten curve volume of one side after a walk; a bid side eaten to its last
+        knot marks the book exhausted."""
+        if sigma > 0:
+            self.eaten_bid = eaten
+            if eaten >= self.bid.exhaustion_volume_base:
+                self.exhausted = True
+        else:
+            self.eaten_ask = eaten
 
     # -- dynamics ------------------------------------------------------------------------------
     def apply_return(self, rel_return: float) -> None:
@@ -519,31 +482,25 @@ class VenueMarket:
     ) -> tuple[float, float]:
         """Send a sell (sigma=+1) or buy (sigma=-1) into the book. Returns (filled_base, quote)."""
         t = self.table(sigma)
-        eaten = self.eaten_bid if sigma > 0 else self.eaten_ask
         filled, quote, new_e = execute_on_curve(
             t.volume_base,
             t.move,
             t.cum_for(sigma),
             float(sigma),
             self.side_anchor(sigma),
-            eaten,
+            self.eaten(sigma),
             self.scale,
             float(qty_base),
             float(limit_price),
         )
-        if sigma > 0:
-            self.eaten_bid = new_e
-            if new_e >= t.exhaustion_volume_base:
-                self.exhausted = True
-        else:
-            self.eaten_ask = new_e
+        self.set_eaten(sigma, new_e)
         return filled, quote
 
 
 @njit(cache=True)
 def _side_price_after(vol, move, cum, sigma, anchor, eaten, scale, qty):
     _, _, new_e = execute_on_curve(vol, move, cum, sigma, anchor, eaten, scale, qty, 0.0)
-    x = curve_move(vol, move, new_e)
+    x = curve_move_for_volume(vol, move, new_e)
     if sigma > 0.0:
         f = 1.0 - x
         return anchor * f if f > 0.0 else 0.0
@@ -591,8 +548,7 @@ def _after_trade_price(m: VenueMarket, sigma: float, qty: float) -> float:
     """Price after walking ``qty`` on one side, without changing the market (plain twin: only
     the eaten volume matters, ``anchor * (1 -/+ x(E + qty/scale))``)."""
     t = m.table(sigma)
-    eaten = m.eaten_bid if sigma > 0 else m.eaten_ask
-    x = curve_move_plain(t.volume_base, t.move, eaten + qty / m.scale)
+    x = float(curve_move_for_volume_plain(t.volume_base, t.move, m.eaten(sigma) + qty / m.scale))
     a = m.side_anchor(sigma)
     return a * max(0.0, 1.0 - x) if sigma > 0 else a * (1.0 + x)
 

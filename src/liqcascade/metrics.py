@@ -27,12 +27,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from liqcascade.errors import InputError
+from liqcascade.jsonutil import AsDict
 
 __all__ = [
     "SystemicIndicators",
@@ -48,7 +49,7 @@ DEFAULT_SHOCK_LADDER = tuple(float(x) for x in np.round(np.geomspace(0.001, 0.6,
 
 
 @dataclass(frozen=True)
-class SystemicIndicators:
+class SystemicIndicators(AsDict):
     """Systemic indicators of one book at one price (quote currency; fractions)."""
 
     price: float
@@ -73,9 +74,6 @@ class SystemicIndicators:
     critical_shock_down: float | None
     critical_shock_up: float | None
     notes: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def venue_hhi(notional_by_venue: dict[str, float]) -> float:

@@ -47,17 +47,18 @@ venues' depths pooled; collateral is each position's effective margin.
 from __future__ import annotations
 
 import math
-import tomllib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+import msgspec
 import numpy as np
 import polars as pl
 
 from liqcascade import runner
+from liqcascade.config import Config, convert, read_toml
 from liqcascade.errors import ConfigError, InputError
 from liqcascade.ledger import AMOUNT_TOL_QUOTE, LossLedger, snap_amount
 from liqcascade.log import logger
@@ -66,6 +67,8 @@ __all__ = [
     "CircuitBreaker",
     "PolicyLab",
     "PolicyResult",
+    "PolicySettings",
+    "PolicyFile",
     "PolicyVariant",
     "chitra_reference",
     "load_policy",
@@ -83,21 +86,20 @@ _ADL_LOSS_KINDS = ("liquidation", "partial_liquidation", "vault_takeover", "adl_
 # --------------------------------------------------------------------------------------------
 # configuration
 # --------------------------------------------------------------------------------------------
-@dataclass(frozen=True, kw_only=True)
-class CircuitBreaker:
-    """Halt trading for ``halt_s`` seconds after a move of ``move_frac`` within ``window_s``."""
+Pos = Annotated[float, msgspec.Meta(gt=0.0)]
+NonNeg = Annotated[float, msgspec.Meta(ge=0.0)]
 
-    move_frac: float
-    window_s: float
-    halt_s: float
 
-    def __post_init__(self) -> None:
-        if not 0.0 < self.move_frac < 1.0:
-            raise ConfigError(
-                f"circuit_breaker: move {self.move_frac} must be a fraction in (0, 1)"
-            )
-        if not (self.window_s > 0 and self.halt_s > 0):
-            raise ConfigError("circuit_breaker: window and halt must be > 0 seconds")
+class CircuitBreaker(Config, frozen=True, kw_only=True):
+    """Halt trading for ``halt_s`` seconds after a move of ``move_frac`` within ``window_s``.
+
+    In TOML either a table (``circuit_breaker = {move_frac = 0.05, window_s = 300, halt_s =
+    300}``) or the short form ``"MOVE/WINDOW_S/HALT_S"`` (``"0.05/300/300"``).
+    """
+
+    move_frac: Annotated[float, msgspec.Meta(gt=0.0, lt=1.0)]
+    window_s: Pos
+    halt_s: Pos
 
     @classmethod
     def parse(
@@ -107,10 +109,7 @@ class CircuitBreaker:
         if spec is None or isinstance(spec, CircuitBreaker):
             return spec
         if isinstance(spec, Mapping):
-            unknown = set(spec) - {"move_frac", "window_s", "halt_s"}
-            if unknown:
-                raise ConfigError(f"circuit_breaker: unknown keys {sorted(unknown)}")
-            return cls(**{k: float(v) for k, v in spec.items()})
+            return cls.from_dict(spec, name="circuit_breaker")
         s = str(spec).strip().lower()
         if s in ("none", "off", ""):
             return None
@@ -123,16 +122,55 @@ class CircuitBreaker:
             m, w, h = (float(p) for p in parts)
         except ValueError as exc:
             raise ConfigError(f"circuit_breaker {spec!r}: not numbers") from exc
-        return cls(move_frac=m, window_s=w, halt_s=h)
+        return cls.from_dict(
+            {"move_frac": m, "window_s": w, "halt_s": h}, name=f"circuit_breaker {spec!r}"
+        )
 
     def label(self) -> str:
         return f"{self.move_frac:.0%}/{self.window_s:g}s/{self.halt_s:g}s"
 
 
-_VARIANT_KEYS = (
-    "name",
+class PolicyVariant(Config, frozen=True, kw_only=True):
+    """One set of rule changes applied to every venue (``None`` = the scenario's own rule).
+
+    A ``[[variants]]`` table of a policy file; the keys are these fields. ``circuit_breaker``
+    given as ``"MOVE/WINDOW_S/HALT_S"`` is stored as a :class:`CircuitBreaker`.
+    """
+
+    name: str
+    max_leverage: Annotated[float, msgspec.Meta(ge=1.0, le=1001.0)] | None = None
+    leverage_cap_mode: str = "same_margin"
+    mmr_scale: Pos = 1.0
+    liquidation_fee_rate: Annotated[float, msgspec.Meta(ge=0.0, lt=1.0)] | None = None
+    insurance_fund_quote: NonNeg | None = None
+    insurance_fund_scale: NonNeg = 1.0
+    adl_policy: str | None = None
+    circuit_breaker: CircuitBreaker | str | None = None
+
+    def check(self) -> None:
+        if self.leverage_cap_mode not in ("same_margin", "same_size"):
+            raise ConfigError(
+                "leverage_cap_mode: expected same_margin or same_size, "
+                f"got {self.leverage_cap_mode!r}"
+            )
+        if not math.isfinite(self.mmr_scale):
+            raise ConfigError(f"mmr_scale: expected a finite number > 0, got {self.mmr_scale}")
+        if self.adl_policy is not None:
+            from liqcascade.adl import ADLPolicy
+
+            try:
+                ADLPolicy.parse(self.adl_policy)
+            except (ConfigError, ValueError) as exc:
+                raise ConfigError(f"adl_policy: {exc}") from None
+        if isinstance(self.circuit_breaker, str):
+            msgspec.structs.force_setattr(
+                self, "circuit_breaker", CircuitBreaker.parse(self.circuit_breaker)
+            )
+
+
+#: What ``--vary`` can vary: the variant's field names, read as numbers but for ``_VARY_TEXT``.
+_VARY_FIELDS = (
     "max_leverage",
-    "leverage_cap_mode",
     "mmr_scale",
     "liquidation_fee_rate",
     "insurance_fund_quote",
@@ -140,77 +178,16 @@ _VARIANT_KEYS = (
     "adl_policy",
     "circuit_breaker",
 )
-
-
-@dataclass(frozen=True, kw_only=True)
-class PolicyVariant:
-    """One set of rule changes applied to every venue (``None`` = the scenario's own rule)."""
-
-    name: str
-    max_leverage: float | None = None
-    leverage_cap_mode: str = "same_margin"
-    mmr_scale: float = 1.0
-    liquidation_fee_rate: float | None = None
-    insurance_fund_quote: float | None = None
-    insurance_fund_scale: float = 1.0
-    adl_policy: str | None = None
-    circuit_breaker: CircuitBreaker | None = None
-
-    def __post_init__(self) -> None:
-        where = f"variant {self.name!r}"
-        if self.max_leverage is not None and not (1.0 <= self.max_leverage <= 1001.0):
-            raise ConfigError(f"{where}: max_leverage {self.max_leverage} outside [1, 1001]")
-        if self.leverage_cap_mode not in ("same_margin", "same_size"):
-            raise ConfigError(f"{where}: leverage_cap_mode must be same_margin or same_size")
-        if not (self.mmr_scale > 0 and math.isfinite(self.mmr_scale)):
-            raise ConfigError(f"{where}: mmr_scale must be > 0")
-        if self.liquidation_fee_rate is not None and not 0.0 <= self.liquidation_fee_rate < 1.0:
-            raise ConfigError(f"{where}: liquidation_fee_rate must be a fraction in [0, 1)")
-        if self.insurance_fund_quote is not None and not self.insurance_fund_quote >= 0:
-            raise ConfigError(f"{where}: insurance_fund_quote must be >= 0")
-        if not self.insurance_fund_scale >= 0:
-            raise ConfigError(f"{where}: insurance_fund_scale must be >= 0")
-        if self.adl_policy is not None:
-            from liqcascade.adl import ADLPolicy
-
-            try:
-                ADLPolicy.parse(self.adl_policy)
-            except (ConfigError, ValueError) as exc:
-                raise ConfigError(f"{where}: adl_policy: {exc}") from None
-        if self.circuit_breaker is not None and not isinstance(
-            self.circuit_breaker, CircuitBreaker
-        ):
-            object.__setattr__(self, "circuit_breaker", CircuitBreaker.parse(self.circuit_breaker))
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any], where: str = "variant") -> PolicyVariant:
-        unknown = set(d) - set(_VARIANT_KEYS)
-        if unknown:
-            raise ConfigError(
-                f"{where}: unknown keys {sorted(unknown)}; expected some of {list(_VARIANT_KEYS)}"
-            )
-        if "name" not in d:
-            raise ConfigError(f"{where}: 'name' is required")
-        d = dict(d)
-        if "circuit_breaker" in d:
-            d["circuit_breaker"] = CircuitBreaker.parse(d["circuit_breaker"])
-        return cls(**d)
-
-
+_VARY_TEXT = ("adl_policy", "circuit_breaker")
+#: ``--vary`` key -> field it sets: each field name and its short aliases.
 _VARY_KEYS = {
-    "max_leverage": ("max_leverage", float),
-    "leverage": ("max_leverage", float),
-    "mmr_scale": ("mmr_scale", float),
-    "tiers": ("mmr_scale", float),
-    "liquidation_fee": ("liquidation_fee_rate", float),
-    "liquidation_fee_rate": ("liquidation_fee_rate", float),
-    "insurance_fund": ("insurance_fund_quote", float),
-    "insurance_fund_quote": ("insurance_fund_quote", float),
-    "insurance_fund_scale": ("insurance_fund_scale", float),
-    "adl": ("adl_policy", str),
-    "adl_policy": ("adl_policy", str),
-    "circuit_breaker": ("circuit_breaker", str),
-    "breaker": ("circuit_breaker", str),
+    **{f: f for f in _VARY_FIELDS},
+    "leverage": "max_leverage",
+    "tiers": "mmr_scale",
+    "liquidation_fee": "liquidation_fee_rate",
+    "insurance_fund": "insurance_fund_quote",
+    "adl": "adl_policy",
+    "breaker": "circuit_breaker",
 }
 
 
@@ -227,7 +204,8 @@ def parse_vary(spec: str) -> list[PolicyVariant]:
         raise ConfigError(
             f"--vary {spec!r}: expected KEY=V1,V2,... with KEY one of {sorted(set(_VARY_KEYS))}"
         )
-    field_name, conv = _VARY_KEYS[key]
+    field_name = _VARY_KEYS[key]
+    conv = str if field_name in _VARY_TEXT else float
     out = []
     for raw in values.split(","):
         raw = raw.strip()
@@ -237,43 +215,57 @@ def parse_vary(spec: str) -> list[PolicyVariant]:
             val: Any = conv(raw)
         except ValueError as exc:
             raise ConfigError(f"--vary {spec!r}: {raw!r} is not a number") from exc
-        if field_name == "circuit_breaker":
-            val = CircuitBreaker.parse(val)
-        out.append(PolicyVariant(name=f"{key}={raw}", **{field_name: val}))
+        name = f"{key}={raw}"
+        out.append(PolicyVariant.from_dict({"name": name, field_name: val}, name=f"--vary {name}"))
     if not out:
         raise ConfigError(f"--vary {spec!r}: no values")
     return out
 
 
-@dataclass(frozen=True, kw_only=True)
-class PolicyLab:
-    """A policy experiment: the scenario, the paths, the engine settings and the variants.
+class PolicySettings(Config, frozen=True, kw_only=True):
+    """The ``[policy]`` table of a policy file.
 
-    ``n_positions`` overrides a synthetic book's size (speed); ``dt_s`` is the engine step (it
-    must divide the scenario's step); ``tail_s`` runs on after the path so a cascade can finish.
+    ``scenario`` is the stress scenario file (relative to the policy file); ``n_positions``
+    overrides a synthetic book's size (speed); ``dt_s`` is the engine step (it must divide the
+    scenario's step); ``tail_s`` runs on after the path so a cascade can finish; ``max_halts``
+    bounds the circuit-breaker halts found per run; ``seed`` defaults to the scenario's.
     """
 
-    scenario: Path
-    variants: tuple[PolicyVariant, ...] = ()
-    paths: int = 8
-    seed: int | None = None
-    n_positions: int | None = None
-    dt_s: float = 5.0
-    tail_s: float = 300.0
-    max_halts: int = 5
-    source: str = ""
+    scenario: str
+    paths: Annotated[int, msgspec.Meta(ge=1)] = 8
+    seed: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    n_positions: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    dt_s: Pos = 5.0
+    tail_s: NonNeg = 300.0
+    max_halts: Annotated[int, msgspec.Meta(ge=0)] = 5
 
-    def __post_init__(self) -> None:
-        if self.paths < 1:
-            raise ConfigError(f"{self.source or 'policy'}: paths must be >= 1")
-        if not self.dt_s > 0:
-            raise ConfigError(f"{self.source or 'policy'}: dt_s must be > 0")
+
+class PolicyFile(Config, frozen=True, kw_only=True):
+    """A policy file: a ``[policy]`` table and ``[[variants]]`` tables."""
+
+    policy: PolicySettings
+    variants: list[PolicyVariant] = msgspec.field(default_factory=list)
+
+    def check(self) -> None:
         names = [v.name for v in self.variants]
         if len(set(names)) != len(names):
-            raise ConfigError(f"{self.source or 'policy'}: variant names repeat: {names}")
+            raise ConfigError(f"variants: names repeat: {names}")
 
 
-_POLICY_KEYS = ("scenario", "paths", "seed", "n_positions", "dt_s", "tail_s", "max_halts")
+class PolicyLab(PolicySettings, frozen=True, kw_only=True):
+    """A policy experiment: the scenario, the paths, the engine settings and the variants.
+
+    The fields of :class:`PolicySettings` (``scenario`` is the scenario file's path), the
+    variants, and ``source``, the name of the file it was read from (for messages).
+    """
+
+    variants: tuple[PolicyVariant, ...] = ()
+    source: str = ""
+
+    def check(self) -> None:
+        names = [v.name for v in self.variants]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"variants: names repeat: {names}")
 
 
 def load_policy(path: str | Path) -> PolicyLab:
@@ -283,37 +275,20 @@ def load_policy(path: str | Path) -> PolicyLab:
     :func:`parse_vary` (the CLI's ``--vary``). A baseline variant (no change) always runs first.
     """
     p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"{p}: policy/scenario file not found")
-    try:
-        raw = tomllib.loads(p.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{p.name}: not valid TOML ({exc})") from exc
+    raw = read_toml(p, what="policy/scenario")
     if "policy" not in raw:
         if "variants" in raw:
-            raise ConfigError(f"{p.name}: [[variants]] given without a [policy] table")
-        return PolicyLab(scenario=p, source=p.name)
-    extra = set(raw) - {"policy", "variants"}
-    if extra:
-        raise ConfigError(
-            f"{p.name}: unknown tables {sorted(extra)}; expected [policy] and [[variants]]"
-        )
-    pol = dict(raw["policy"])
-    unknown = set(pol) - set(_POLICY_KEYS)
-    if unknown:
-        raise ConfigError(
-            f"{p.name}: [policy] unknown keys {sorted(unknown)}; expected some of {list(_POLICY_KEYS)}"
-        )
-    if "scenario" not in pol:
-        raise ConfigError(f"{p.name}: [policy].scenario (path of the stress scenario) is required")
-    sc = Path(pol.pop("scenario"))
+            raise ConfigError(f"{p.name}: variants: given without a [policy] table")
+        return PolicyLab(scenario=str(p), source=p.name)
+    doc = convert(raw, PolicyFile, name=p.name)
+    sc = Path(doc.policy.scenario)
     if not sc.is_absolute():
         sc = p.parent / sc
-    variants = tuple(
-        PolicyVariant.from_dict(v, where=f"{p.name}: [[variants]] #{i + 1}")
-        for i, v in enumerate(raw.get("variants", []))
+    settings = {**doc.policy.to_dict(), "scenario": str(sc)}
+    return PolicyLab.from_dict(
+        {**settings, "variants": [v.to_dict() for v in doc.variants], "source": p.name},
+        name=p.name,
     )
-    return PolicyLab(scenario=sc, variants=variants, source=p.name, **pol)
 
 
 # --------------------------------------------------------------------------------------------
@@ -334,8 +309,6 @@ class _Prepared:
 
 
 def _prepare(lab: PolicyLab) -> _Prepared:
-    import msgspec
-
     from liqcascade import sweep
     from liqcascade.impact import parse_impact
     from liqcascade.scenarios import load_scenario
@@ -345,9 +318,7 @@ def _prepare(lab: PolicyLab) -> _Prepared:
     sc = load_scenario(lab.scenario)
     if lab.n_positions is not None:
         if not isinstance(sc.book, S.SyntheticBook):
-            raise ConfigError(
-                f"{lab.source}: [policy].n_positions applies to a synthetic book only"
-            )
+            raise ConfigError(f"{lab.source}: policy.n_positions applies to a synthetic book only")
         sc = msgspec.structs.replace(
             sc, book=msgspec.structs.replace(sc.book, n_positions=int(lab.n_positions))
         )
@@ -362,12 +333,12 @@ def _prepare(lab: PolicyLab) -> _Prepared:
     names = [v.name for v in venues]
     if len(set(names)) != len(names):
         raise ConfigError(
-            f"{lab.scenario.name}: the policy lab runs the dynamic engine on one asset; venues "
+            f"{Path(lab.scenario).name}: the policy lab runs the dynamic engine on one asset; venues "
             f"repeat ({names}). Give each venue once."
         )
     if isinstance(sc.shock, S.CollateralShock):
         raise ConfigError(
-            f"{lab.scenario.name}: collateral shocks are not supported by the policy lab"
+            f"{Path(lab.scenario).name}: collateral shocks are not supported by the policy lab"
         )
     book, _pop = sweep._load_book(sc, venues, seed)
     vidx = sweep._venue_codes(sc, book, venues)
@@ -570,6 +541,39 @@ class PolicyResult:
     paths: int
     meta: dict[str, Any]
 
+    def to_polars(self) -> pl.DataFrame:
+        """The comparison table: one row per variant (``variant``, each mean of ``_TABLE_COLS``
+        with ``<col>_ci_low``/``<col>_ci_high`` where it has an interval, ``seed``)."""
+        return self.table
+
+    def plot(self, column: str = "bad_debt_quote") -> Any:
+        """Bar chart of ``column`` by variant, with its interval over paths as error bars."""
+        from liqcascade import plotting
+
+        if column not in self.table.columns:
+            raise InputError(
+                f"column {column!r}: not in the policy table (expected one of {self.table.columns})"
+            )
+        go = plotting.graph_objects("PolicyResult.plot")
+        y = self.table[column].cast(pl.Float64).to_numpy()
+        err: dict[str, Any] | None = None
+        lo, hi = f"{column}_ci_low", f"{column}_ci_high"
+        if lo in self.table.columns and hi in self.table.columns:
+            err = {
+                "type": "data",
+                "symmetric": False,
+                "array": (self.table[hi].cast(pl.Float64).to_numpy() - y).tolist(),
+                "arrayminus": (y - self.table[lo].cast(pl.Float64).to_numpy()).tolist(),
+            }
+        fig = go.Figure(
+            go.Bar(x=self.table["variant"].to_list(), y=y.tolist(), error_y=err, name=column)
+        )
+        return plotting.styled(
+            fig,
+            f"{column.replace('_', ' ')} by variant (seed {self.seed}, {self.paths} paths)",
+            xaxis={"automargin": True},
+        )
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "seed": self.seed,
@@ -700,6 +704,7 @@ def run_variant_path(
     steps = len(rets) + max(1, int(round(lab.tail_s / lab.dt_s)))
     venues_cfg = _venue_overrides(prep, v)
     cb = v.circuit_breaker
+    assert not isinstance(cb, str)  # PolicyVariant.check parsed the "X/Y/Z" text on construction
     halts: list[tuple[int, int]] = []
     engine_seed = runner.engine_seed(prep.seed, path)
     p0 = {spec.name: spec.initial_price for spec in prep.venues}
@@ -904,7 +909,7 @@ def run_policy(
             "interval": f"two-sided {confidence:.0%} t interval of the mean over paths",
             "backend": info.backend,
             "variants": meta_variants,
-            "variant_rules": [asdict(v) for v in vs],
+            "variant_rules": [v.to_dict() for v in vs],
             "notes": prep.notes,
         },
     )

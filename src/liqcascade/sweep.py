@@ -33,7 +33,7 @@ import math
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -82,6 +82,9 @@ SUMMARY_METRICS = (
     "max_drawdown",
     "cascade_multiplier",
 )
+#: Signed metrics (P/P0 - 1: negative when the price fell, positive in a squeeze). Their bad tail
+#: is the low one in a crash, so they get the mirrored quantiles too (q5 and q1 beside q95, q99).
+TWO_TAILED = ("final_drawdown", "max_drawdown")
 #: Boolean per-path columns given a probability with a Wilson interval.
 PROBABILITIES = (
     "fund_exhausted",
@@ -267,12 +270,12 @@ class DynamicSetup:
         depth = None
         if bvec[B.B_MM_ON] > 0:
             var, depth = 0.0, np.ones(len(rets))
-            for t in range(len(rets)):
+            for step in range(len(rets)):
                 vol = B.annualised_vol(var, self.dt_s)
-                depth[t] = B.mm_depth_scale(
+                depth[step] = B.mm_depth_scale(
                     vol, bvec[B.B_MM_LO], bvec[B.B_MM_HI], bvec[B.B_MM_FLOOR]
                 )
-                var = B.ewma_update(var, math.log1p(rets[t]), bvec[B.B_MM_LAM])
+                var = B.ewma_update(var, math.log1p(rets[step]), bvec[B.B_MM_LAM])
         cfg = dict(self.config, steps=len(rets), dt_s=self.dt_s)
         res = simulate(
             self.book,
@@ -555,24 +558,12 @@ def _dynamic_setup(
             f"{src}: [monte_carlo].engine = 'dynamic' needs distinct venue names, got {names}"
         )
     # the dynamic engine keys venues by name: give the book the scenario's venue codes
-    b = PositionBook(
-        account_id=book.account_id,
+    b = replace(
+        book,
         venue_code=vcode.astype(np.int16),
         symbol_code=vcode.astype(np.int16),
         venues=names,
         symbols=tuple(v.symbol for v in venues),
-        side=book.side,
-        size_base=book.size_base,
-        entry_price=book.entry_price,
-        margin_mode=book.margin_mode,
-        margin_quote=book.margin_quote,
-        leverage=book.leverage,
-        liquidation_price=book.liquidation_price,
-        bankruptcy_price=book.bankruptcy_price,
-        segment=book.segment,
-        account_collateral_quote=book.account_collateral_quote,
-        source=book.source,
-        account_names=book.account_names,
     )
     dt = step_s if step_s > 0 else 1.0
     arb = sc.behaviours.arbitrage
@@ -616,6 +607,35 @@ class StressResult:
     paths: pl.DataFrame
     summary: pl.DataFrame
     meta: dict[str, Any]
+
+    def to_polars(self) -> pl.DataFrame:
+        """The per-path frame: one row per path (``path``, ``liq_notional_quote``,
+        ``bad_debt_quote``, ``cascade_multiplier``, ... and ``<venue>.<metric>`` columns, ``seed``)."""
+        return self.paths
+
+    def plot(self, metric: str = "liq_notional_quote") -> Any:
+        """Histogram of ``metric`` over the paths, with its mean and quantiles from
+        :attr:`summary` as vertical lines."""
+        from liqcascade import plotting
+
+        if metric not in self.paths.columns:
+            raise InputError(
+                f"metric {metric!r}: not a column of the stress paths "
+                f"(expected one of {self.paths.columns})"
+            )
+        go = plotting.graph_objects("StressResult.plot")
+        x = self.paths[metric].cast(pl.Float64).to_list()
+        fig = go.Figure(go.Histogram(x=x, name=metric))
+        stats = self.summary.filter(pl.col("metric") == metric)
+        for row in stats.iter_rows(named=True):
+            if row["value"] is not None and math.isfinite(row["value"]):
+                fig.add_vline(x=row["value"], line_dash="dot", annotation_text=row["stat"])
+        return plotting.styled(
+            fig,
+            f"{metric} over {self.paths.height} paths (seed {self.meta.get('seed')})",
+            xaxis={"title": {"text": metric}},
+            yaxis={"title": {"text": "paths"}},
+        )
 
     def write_parquet(self, path: str | Path) -> Path:
         """Write the per-path frame as Parquet; the metadata goes in the file's key-value metadata
@@ -768,9 +788,12 @@ def summarize(
 ) -> pl.DataFrame:
     """Summary table: one row per (metric, statistic) with value and confidence interval.
 
-    Statistics: ``mean`` (normal interval, z * sd / sqrt(n)), ``q<pct>`` (order-statistic
-    interval), ``LaR95``/``LaR99`` (liquidation-at-risk: 95th/99th percentile of liquidated
-    notional), ``VaR95``/``VaR99`` of the deficit (loss beyond collateral), and ``probability``
+    Statistics: ``mean`` (normal interval, z * sd / sqrt(n)), ``q<pct>`` (the pct-th
+    percentile, order-statistic interval: for losses and liquidated notional q95 is where the
+    worst 5 % of paths begin; the signed drawdowns of :data:`TWO_TAILED` also get the mirrored
+    levels, so a crash's worst 5 % starts at their q5), ``LaR95``/``LaR99``
+    (liquidation-at-risk: 95th/99th percentile of liquidated notional), ``VaR95``/``VaR99`` of
+    the deficit (loss beyond collateral), and ``probability``
     rows (Wilson interval) for fund exhaustion, ADL, deficit, bad debt and book exhaustion,
     overall and per venue.
     """
@@ -801,7 +824,10 @@ def summarize(
         mean = float(np.mean(x))
         half = z * float(np.std(x, ddof=1)) / math.sqrt(len(x)) if len(x) > 1 else math.nan
         add(m, "mean", mean, mean - half, mean + half)
-        for q in quantiles:
+        qs = quantiles
+        if m in TWO_TAILED:
+            qs = sorted({*quantiles, *(round(1.0 - q, 12) for q in quantiles)})
+        for q in qs:
             v, lo, hi = quantile_ci(x, q, confidence)
             add(m, f"q{q * 100:g}", v, lo, hi)
     for m, name in (("liq_notional_quote", "LaR"), ("deficit_quote", "VaR")):

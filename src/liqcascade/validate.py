@@ -34,7 +34,7 @@ import polars as pl
 from liqcascade import jsonutil, scoring
 from liqcascade.data.klines import Tape, history_from_store, join_history, largest_fall, read_klines
 from liqcascade.errors import InputError
-from liqcascade.estimate import GridPrior, book_grids, grid_prior, ms_to_iso
+from liqcascade.estimate import GridPrior, book_grids, grid_prior
 from liqcascade.log import logger
 from liqcascade.market import (
     BOOK_BIN_LOG,
@@ -53,6 +53,7 @@ from liqcascade.market import (
     run_ensemble,
 )
 from liqcascade.observed import OI_OBSERVED_LOG_SD, ObservedInputs, inputs_from_store
+from liqcascade.timeutil import ms_to_iso
 
 __all__ = [
     "EVENT_MINUTES",
@@ -412,6 +413,40 @@ class FileValidation:
     map: dict[str, float]
     notes: list[str]
 
+    def plot(self) -> Any:
+        """The file's close, the lowest low of the next bars, the model's and the EWMA
+        baseline's forecast quantiles of it and, for an event file, the replay's low band
+        against the observed low."""
+        from liqcascade import plotting
+
+        go = plotting.graph_objects("the validation plots")
+        fig = go.Figure()
+        if self.forecast is not None:
+            fc = self.forecast
+            t = fc["time"].to_list()
+            for col, name, line in (
+                ("close", "close", {"color": "black"}),
+                ("future_low", "lowest low of next 30 bars", {"color": "grey", "dash": "dot"}),
+                ("q05_low", "model q05", {"color": "crimson"}),
+                ("q01_low", "model q01", {"color": "darkred"}),
+                ("q05_low_ewma", "EWMA q05", {"color": "royalblue", "dash": "dash"}),
+            ):
+                fig.add_scatter(x=t, y=fc[col].to_list(), name=name, line=line)
+        if self.event is not None:
+            e = self.event
+            for key, name, dash in (
+                ("low_p10", "replay low p10", "dot"),
+                ("low_p50", "replay low p50", "solid"),
+                ("low_p90", "replay low p90", "dot"),
+            ):
+                fig.add_hline(
+                    y=e.replay[key], line_dash=dash, line_color="darkorange", annotation_text=name
+                )
+            fig.add_hline(
+                y=e.observed["low"], line_color="green", annotation_text="observed event low"
+            )
+        return plotting.styled(fig, self.file, height=420)
+
 
 @dataclass
 class ValidationResult:
@@ -435,6 +470,29 @@ class ValidationResult:
 
     def summary(self) -> dict[str, Any]:
         return skill_table(self)
+
+    def to_polars(self) -> pl.DataFrame:
+        """The rolling forecasts of every file, one row per bar: ``file`` then the columns of
+        :func:`rolling_forecast` (``time``, ``close``, ``q05_low``, ... ``future_low``)."""
+        frames = [
+            f.forecast.select(pl.lit(f.file).alias("file"), pl.all())
+            for f in self.files
+            if f.forecast is not None and f.forecast.height
+        ]
+        if not frames:
+            return pl.DataFrame(schema={"file": pl.String, "time": pl.String, "close": pl.Float64})
+        return pl.concat(frames, how="vertical_relaxed")
+
+    def plot(self, file: str | None = None) -> Any:
+        """:meth:`FileValidation.plot` of ``file`` (default: the first file with a forecast or
+        an event replay)."""
+        drawn = [f for f in self.files if f.forecast is not None or f.event is not None]
+        if file is not None:
+            drawn = [f for f in drawn if f.file == file]
+        if not drawn:
+            names = [f.file for f in self.files]
+            raise InputError(f"file {file!r}: no forecast or replay to plot (files: {names})")
+        return drawn[0].plot()
 
 
 def _fc_pooled(files: Sequence[FileValidation]) -> pl.DataFrame | None:
@@ -593,39 +651,13 @@ def write_report(res: ValidationResult, path: str | Path) -> Path:
     from liqcascade._optional import require
 
     require("the validation HTML report", "plotly", extra="plot")
-    import plotly.graph_objects as go
 
     parts = []
     first = True
     for f in res.files:
         if f.forecast is None and f.event is None:
             continue
-        fig = go.Figure()
-        if f.forecast is not None:
-            fc = f.forecast
-            t = fc["time"].to_list()
-            fig.add_scatter(x=t, y=fc["close"].to_list(), name="close", line={"color": "black"})
-            fig.add_scatter(x=t, y=fc["future_low"].to_list(), name="lowest low of next 30 bars",
-                            line={"color": "grey", "dash": "dot"})  # fmt: skip
-            fig.add_scatter(
-                x=t, y=fc["q05_low"].to_list(), name="model q05", line={"color": "crimson"}
-            )
-            fig.add_scatter(
-                x=t, y=fc["q01_low"].to_list(), name="model q01", line={"color": "darkred"}
-            )
-            fig.add_scatter(x=t, y=fc["q05_low_ewma"].to_list(), name="EWMA q05",
-                            line={"color": "royalblue", "dash": "dash"})  # fmt: skip
-        if f.event is not None:
-            e = f.event
-            for key, name, dash in (("low_p10", "replay low p10", "dot"), ("low_p50", "replay low p50", "solid"),
-                                    ("low_p90", "replay low p90", "dot")):  # fmt: skip
-                fig.add_hline(y=e.replay[key], line_dash=dash, line_color="darkorange",
-                              annotation_text=name)  # fmt: skip
-            fig.add_hline(
-                y=e.observed["low"], line_color="green", annotation_text="observed event low"
-            )
-        fig.update_layout(title=f.file, template="plotly_white", height=420)
-        parts.append(fig.to_html(include_plotlyjs=first, full_html=False))
+        parts.append(f.plot().to_html(include_plotlyjs=first, full_html=False))
         first = False
     rows = "".join(
         "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in table_rows(res)

@@ -33,6 +33,13 @@ import typer
 TYPER_KW: dict[str, Any] = {"rich_markup_mode": None}
 
 
+def sub_app(parent: typer.Typer, name: str, help: str) -> typer.Typer:
+    """A command group ``liqcascade NAME ...`` added to ``parent`` (its bare name prints help)."""
+    group = typer.Typer(help=help, no_args_is_help=True, **TYPER_KW)
+    parent.add_typer(group, name=name)
+    return group
+
+
 class OutputFormat(StrEnum):
     """What a command prints: a table for people, or CSV/JSON for programs."""
 
@@ -50,6 +57,13 @@ FormatOpt = Annotated[
     OutputFormat,
     typer.Option("--format", case_sensitive=False, help=FORMAT_HELP),
 ]
+#: ``--db PATH``, the DuckDB market-data store, for a command's signature.
+DbOpt = Annotated[
+    Path | None,
+    typer.Option("--db", help="DuckDB store (default: $LIQCASCADE_DB or the user data directory)."),
+]
+#: ``--json``, the short form of ``--format json``, for a command's signature.
+JsonOpt = Annotated[bool, typer.Option("--json", help="Same as --format json.")]
 #: The same option under another name, for commands where ``--format`` already means an input format.
 OutputFormatOpt = Annotated[
     OutputFormat,

@@ -9,9 +9,10 @@ from typing import Annotated, Any
 import typer
 
 from liqcascade.cli._common import (
-    TYPER_KW,
     Col,
+    DbOpt,
     FormatOpt,
+    JsonOpt,
     OutputFormat,
     OutputFormatOpt,
     console,
@@ -21,12 +22,8 @@ from liqcascade.cli._common import (
     output_format,
     print_json,
     progress,
+    sub_app,
 )
-
-DbOpt = Annotated[
-    Path | None,
-    typer.Option("--db", help="DuckDB store (default: $LIQCASCADE_DB or the user data directory)."),
-]
 
 
 def _iso(v: Any) -> Any:
@@ -34,12 +31,11 @@ def _iso(v: Any) -> Any:
 
 
 def register(app: typer.Typer) -> None:
-    data_app = typer.Typer(
-        help="Market data: ingest exchange files, list/query the DuckDB store, fetch via ccxt.",
-        no_args_is_help=True,
-        **TYPER_KW,
+    data_app = sub_app(
+        app,
+        "data",
+        "Market data: ingest exchange files, list/query the DuckDB store, fetch via ccxt.",
     )
-    app.add_typer(data_app, name="data")
 
     @data_app.command("ingest")
     def ingest(
@@ -143,7 +139,7 @@ def register(app: typer.Typer) -> None:
     @data_app.command("ls")
     def ls(
         db: DbOpt = None,
-        as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
+        as_json: JsonOpt = False,
         files: Annotated[
             bool, typer.Option("--files", help="List ingested files instead.")
         ] = False,
@@ -200,7 +196,7 @@ def register(app: typer.Typer) -> None:
     def query(
         sql: Annotated[str, typer.Argument(help="SQL to run on the store (read-only).")],
         db: DbOpt = None,
-        as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
+        as_json: JsonOpt = False,
         limit: Annotated[int, typer.Option(help="Rows to print.")] = 50,
         fmt: FormatOpt = OutputFormat.table,
     ) -> None:

@@ -15,6 +15,7 @@ import typer
 from liqcascade.cli._common import (
     Col,
     FormatOpt,
+    JsonOpt,
     OutputFormat,
     emit,
     fail,
@@ -60,38 +61,6 @@ def parse_sets(items: list[str], base: dict[str, Any]) -> dict[str, Any]:
     return cfg
 
 
-def read_path(path: Path, initial_price: float) -> Any:
-    """Per-step exogenous returns from CSV/Parquet: a ``return`` column, or a ``price`` column
-    (returns are taken against the previous row, the first against the initial price)."""
-    import numpy as np
-    import polars as pl
-
-    from liqcascade.errors import InputError
-
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    df = pl.read_parquet(path) if path.suffix.lower() == ".parquet" else pl.read_csv(path)
-    cols = {c.lower(): c for c in df.columns}
-    if "return" in cols:
-        arr = df[cols["return"]].cast(pl.Float64).to_numpy()
-    elif "price" in cols:
-        p = df[cols["price"]].cast(pl.Float64).to_numpy()
-        bad = np.flatnonzero(~(p > 0))
-        if len(bad):
-            raise InputError(f"{path} row {bad[0] + 1}: price must be > 0, got {p[bad[0]]}")
-        arr = np.diff(np.concatenate([[initial_price], p])) / np.concatenate(
-            [[initial_price], p[:-1]]
-        )
-    else:
-        raise InputError(f"{path}: expected a 'return' or a 'price' column, found {df.columns}")
-    bad = np.flatnonzero(~np.isfinite(arr) | (arr <= -1))
-    if len(bad):
-        raise InputError(
-            f"{path} row {bad[0] + 1}: return must be finite and > -1, got {arr[bad[0]]}"
-        )
-    return arr
-
-
 def run_dynamic(
     positions: Path,
     price: float,
@@ -108,26 +77,28 @@ def run_dynamic(
 
     ``progress(step, steps)`` is passed to :func:`simulate`."""
     from liqcascade.book import PositionBook
+    from liqcascade.config import read as read_config
     from liqcascade.engine.dynamic import DynamicConfig, simulate
     from liqcascade.errors import InputError
     from liqcascade.impact import parse_impact
+    from liqcascade.scenarios.shocks import read_return_path
 
     if (shock is None) == (path is None):
         raise InputError("give exactly one of --shock or --path")
     base: dict[str, Any] = {}
     if config is not None:
-        try:
-            base = json.loads(Path(config).read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise InputError(f"{config}: cannot read a JSON config ({exc})") from exc
-        if not isinstance(base, dict):
-            raise InputError(f"{config}: expected a JSON object of DynamicConfig fields")
+        base = read_config(Path(config), DynamicConfig, what="dynamic config")
     base.setdefault("quiet_stop_s", 60.0)
-    cfg = DynamicConfig.from_dict(parse_sets(sets or [], base))
+    name = Path(config).name if config is not None else "dynamic config"
+    cfg = DynamicConfig.from_dict(parse_sets(sets or [], base), name=name)
     book = PositionBook.from_file(positions)
     if venue is not None or symbol is not None:
         book = book.filter(venue=venue, symbol=symbol)
-    exo = float(shock) if shock is not None else read_path(Path(path), price)
+    if shock is not None:
+        exo: Any = float(shock)
+    else:
+        assert path is not None  # exactly one of --shock / --path, checked above
+        exo = read_return_path(Path(path), price)
     return simulate(book, parse_impact(impact), exo, cfg, initial_price=price, progress=progress)
 
 
@@ -158,7 +129,12 @@ def register(app: typer.Typer) -> None:
         symbol: str = typer.Option(
             None, "--symbol", help="Symbol to simulate (one asset per run)."
         ),
-        config: Path = typer.Option(None, "--config", help="JSON file of DynamicConfig fields."),
+        config: Path = typer.Option(
+            None,
+            "--config",
+            help="TOML file of DynamicConfig fields ([venues.NAME] tables for VenueProcess); "
+            ".json is read as JSON.",
+        ),
         sets: list[str] = typer.Option(
             None,
             "--set",
@@ -171,10 +147,11 @@ def register(app: typer.Typer) -> None:
             None, "--ledger-out", help="Write the per-event ledger (.csv/.parquet)."
         ),
         fmt: FormatOpt = OutputFormat.table,
-        as_json: bool = typer.Option(False, "--json", help="Same as --format json."),
+        as_json: JsonOpt = False,
     ) -> None:
         """Time-stepped cascade: venue liquidation processes, insurance funds, vaults, ADL."""
         from liqcascade.errors import LiqcascadeError
+        from liqcascade.funds import LOSS_FIELDS
 
         fmt_ = output_format(fmt, as_json)
         try:
@@ -201,15 +178,7 @@ def register(app: typer.Typer) -> None:
             "bad_debt_total",
             "conservation_residual",
         )
-        cols = [
-            "venue",
-            "trader_pnl",
-            "fee",
-            "insurance_fund_change",
-            "vault_pnl",
-            "adl_transfer",
-            "bad_debt",
-        ]
+        cols = ["venue", *LOSS_FIELDS]
         if fmt_ != "table":
             # csv: the losses by venue (one row per venue, raw values)
             emit(

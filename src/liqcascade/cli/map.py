@@ -19,83 +19,22 @@ from liqcascade.cli._common import (
 )
 
 
-def build_map(
-    venue: str,
-    symbol: str,
-    at: str,
-    *,
-    db: Path | None = None,
-    priors: list[str] | None = None,
-    oi_base: float | None = None,
-    lookback_hours: float = 168.0,
-    bin_width: float | None = None,
-    progress: Any = None,
-) -> tuple[Any, list[Any]]:
-    """Read klines (and open interest, where stored) from the store and build the map under each
-    prior (first = main). Returns (wide comparison frame, maps). ``progress(done, total)`` is
-    called after each prior's map."""
-    from liqcascade.data import Store, default_db_path
-    from liqcascade.errors import DataError
-    from liqcascade.estimate import compare_priors, to_ms
-    from liqcascade.replay import load_frames
-
-    at_ms = to_ms(at)
-    start = at_ms - int(lookback_hours * 3_600_000)
-    with Store(Path(db) if db else default_db_path(), read_only=True) as store:
-        frames = load_frames(store, venue, symbol, start, at_ms)
-        oi = store.open_interest(venue, symbol, start=start, end=at_ms + 1)
-    bars = frames.klines
-    if frames.price_klines is not None and frames.price_klines.height:
-        import polars as pl
-
-        older = frames.price_klines.filter(pl.col("open_time_ms") < int(bars["open_time_ms"][0]))
-        bars = pl.concat([older, bars], how="vertical_relaxed")
-    oi_frame = None
-    if oi.height and "open_interest_base" in oi.columns:
-        import polars as pl
-
-        oi_frame = oi.select(
-            pl.col("time").dt.epoch("ms").alias("time_ms"), "open_interest_base"
-        ).drop_nulls()
-        if oi_frame.height == 0:
-            oi_frame = None
-    if oi_base is None and oi_frame is None:
-        raise DataError(
-            f"no open interest stored for {venue} {symbol} before {at}; give --oi-base "
-            "(the map is scaled to the open interest)"
-        )
-    names = priors or ["default", "high"]
-    wide, maps = compare_priors(
-        bars,
-        names,
-        venue=venue,
-        symbol=symbol,
-        at=at_ms,
-        bin_width_quote=bin_width,
-        open_interest_base=oi_base,
-        open_interest=oi_frame,
-        lookback_hours=lookback_hours,
-        source=frames.source,
-        progress=progress,
-    )
-    return wide, maps
-
-
 def write_plots(wide: Any, maps: list[Any], out_stem: Path) -> tuple[Path, Path]:
-    """PNG (matplotlib) and self-contained HTML (plotly inlined) of the map under each prior."""
+    """PNG (matplotlib) and self-contained HTML (the maps' plotly figure,
+    :func:`liqcascade.estimate.maps_figure`) of the map under each prior."""
     from liqcascade._optional import require
+    from liqcascade.estimate import maps_figure
 
     require("liqcascade map plots", "matplotlib", "plotly", extra="plot")
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import plotly.graph_objects as go
 
+    hfig = maps_figure(maps)
     ref = maps[0].meta["reference_price"]
     cols = [c for c in wide.columns if c.startswith("notional_quote__")]
     fig, ax = plt.subplots(figsize=(10, 6))
-    hfig = go.Figure()
     for c in cols:
         name = c.split("__", 1)[1]
         for side, sign, label in ((1, -1, "longs"), (-1, 1, "shorts")):
@@ -103,13 +42,10 @@ def write_plots(wide: Any, maps: list[Any], out_stem: Path) -> tuple[Path, Path]
             x = part["price_level"].to_numpy()
             y = part[c].to_numpy() / 1e6
             ax.step(x, sign * y, where="post", label=f"{name}: {label}")
-            hfig.add_trace(go.Bar(x=x, y=sign * y, name=f"{name}: {label} liquidated", opacity=0.6))
     ax.axvline(ref, color="k", lw=0.8)
     # levels beyond +-30 % exist (low leverage) but would squeeze the part that matters
     ax.set_xlim(ref * 0.7, ref * 1.3)
-    m0 = maps[0].meta
-    title = f"Liquidation map {m0['venue']} {m0['symbol']} at {m0['at']} (OI {m0['open_interest_base']:,.0f} base)"
-    ax.set_title(title)
+    ax.set_title(hfig.layout.title.text)
     ax.set_xlabel("liquidation price (quote)")
     ax.set_ylabel("notional per level, $M (longs below 0, shorts above)")
     ax.legend()
@@ -117,15 +53,6 @@ def write_plots(wide: Any, maps: list[Any], out_stem: Path) -> tuple[Path, Path]
     png = out_stem.with_suffix(".png")
     fig.savefig(png, dpi=120, bbox_inches="tight")
     plt.close(fig)
-    hfig.add_vline(x=ref, line_width=1)
-    hfig.update_xaxes(range=[ref * 0.7, ref * 1.3])
-    hfig.update_layout(
-        title=title,
-        barmode="overlay",
-        xaxis_title="liquidation price (quote)",
-        yaxis_title="notional per level, $M (longs < 0, shorts > 0)",
-        template="plotly_white",
-    )
     html = out_stem.with_suffix(".html")
     hfig.write_html(html, include_plotlyjs=True, full_html=True)
     return png, html
@@ -158,11 +85,11 @@ def register(app: typer.Typer) -> None:
         """Liquidation map: densest levels, totals, sensitivity to the prior; PNG + HTML plot.
 
         With --format csv the densest levels print as CSV (raw values)."""
-        from liqcascade.estimate import sensitivity_table
+        from liqcascade.estimate import map_from_store, sensitivity_table
 
         fmt_ = output_format(fmt, json_out)
         with progress("liquidation map", enabled=fmt_ == "table", unit="priors") as bar:
-            wide, maps = build_map(
+            wide, maps = map_from_store(
                 venue,
                 symbol,
                 at,

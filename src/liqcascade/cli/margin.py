@@ -9,9 +9,9 @@ from typing import Annotated
 import typer
 
 from liqcascade.cli._common import (
-    TYPER_KW,
     Col,
     FormatOpt,
+    JsonOpt,
     OutputFormat,
     emit,
     fail,
@@ -20,16 +20,14 @@ from liqcascade.cli._common import (
     note,
     output_format,
     print_json,
+    sub_app,
 )
 
 
 def register(app: typer.Typer) -> None:
-    vectors_app = typer.Typer(
-        help="Venue test vectors: check the margin engine against them.",
-        no_args_is_help=True,
-        **TYPER_KW,
+    vectors_app = sub_app(
+        app, "vectors", "Venue test vectors: check the margin engine against them."
     )
-    app.add_typer(vectors_app, name="vectors")
 
     @vectors_app.command("check")
     def vectors_check(
@@ -37,7 +35,7 @@ def register(app: typer.Typer) -> None:
             Path,
             typer.Argument(help="JSON file of cases (schema of shared/vectors/margin_cases.json)"),
         ],
-        json_out: Annotated[bool, typer.Option("--json", help="Same as --format json")] = False,
+        json_out: JsonOpt = False,
         failures_only: Annotated[
             bool, typer.Option("--failures-only", help="Only print failing rows")
         ] = False,
@@ -51,44 +49,30 @@ def register(app: typer.Typer) -> None:
         results = check_cases(load_cases(file))
         n_pass = sum(r.passed for r in results)
         n_fail = len(results) - n_pass
+        cases = [
+            {
+                "id": r.id,
+                "venue": r.venue,
+                "quantity": r.quantity,
+                "expected": format_value(r.expected),
+                "got": format_value(r.got),
+                "rel_err": r.rel_err,
+                "passed": r.passed,
+                "tolerance": r.tolerance,
+                "reason": r.reason,
+            }
+            for r in results
+        ]
         if fmt_ == "json":
-            print_json(
-                {
-                    "file": str(file),
-                    "passed": n_pass,
-                    "failed": n_fail,
-                    "cases": [
-                        {
-                            "id": r.id,
-                            "venue": r.venue,
-                            "quantity": r.quantity,
-                            "expected": format_value(r.expected),
-                            "got": format_value(r.got),
-                            "rel_err": r.rel_err,
-                            "passed": r.passed,
-                            "tolerance": r.tolerance,
-                            "reason": r.reason,
-                        }
-                        for r in results
-                    ],
-                }
-            )
+            print_json({"file": str(file), "passed": n_pass, "failed": n_fail, "cases": cases})
         else:
             rows = [
                 {
-                    "id": r.id,
-                    "venue": r.venue,
-                    "quantity": r.quantity,
-                    "expected": format_value(r.expected),
-                    "got": format_value(r.got),
-                    "rel_err": r.rel_err,
+                    **case,
                     "rel_err_cell": f"{r.rel_err:.2e}" if math.isfinite(r.rel_err) else "-",
-                    "passed": r.passed,
                     "result": "pass" if r.passed else f"FAIL {r.reason}",
-                    "tolerance": r.tolerance,
-                    "reason": r.reason,
                 }
-                for r in results
+                for r, case in zip(results, cases, strict=True)
                 if not (failures_only and r.passed)
             ]
             keys = ["id", "venue", "quantity", "expected", "got", "rel_err", "passed", "tolerance"]
@@ -154,7 +138,7 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
         fmt: FormatOpt = OutputFormat.table,
-        json_out: Annotated[bool, typer.Option("--json", help="Same as --format json")] = False,
+        json_out: JsonOpt = False,
     ) -> None:
         """Liquidation price, bankruptcy price, maintenance margin and tier of one position."""
         from liqcascade import margin

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any, cast
 
 import typer
 
@@ -79,8 +80,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="same as --format json"),
     ) -> None:
         """Run a scenario under changed rules (same seed, same paths) and compare."""
-        from dataclasses import replace
-
+        from msgspec.structs import replace
         from rich.table import Table
 
         from liqcascade import policy
@@ -88,7 +88,7 @@ def register(app: typer.Typer) -> None:
         fmt_ = output_format(fmt, as_json)
 
         lab = policy.load_policy(scenario)
-        over = {
+        over: dict[str, Any] = {
             k: v
             for k, v in (
                 ("paths", paths),
@@ -156,7 +156,7 @@ def register(app: typer.Typer) -> None:
                 f"{row['overshoot_over_needed']:.2f}",
             )
         print_table(r)
-        worst = float(res.table["max_abs_residual_quote"].max())
+        worst = float(cast(float, res.table["max_abs_residual_quote"].max()))
         console.print(f"money conservation: largest per-run residual {worst:.2e} quote")
         for v in res.meta["variants"]:
             if v["resized"] or v["dropped_already_liquidatable"]:

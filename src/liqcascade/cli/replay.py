@@ -10,6 +10,7 @@ import typer
 from liqcascade.cli._common import (
     Col,
     FormatOpt,
+    JsonOpt,
     OutputFormat,
     console,
     emit,
@@ -63,7 +64,7 @@ def register(app: typer.Typer) -> None:
         paths_n: Annotated[int, typer.Option("--paths", help="Market-model ensemble paths")] = 1000,
         seed: Annotated[int, typer.Option(help="Seed of the market-model ensembles")] = 0,
         fmt: FormatOpt = OutputFormat.table,
-        json_out: Annotated[bool, typer.Option("--json", help="Same as --format json")] = False,
+        json_out: JsonOpt = False,
     ) -> None:
         """Replay a cascade day: model against observed price low, depth and liquidations.
 
@@ -179,7 +180,7 @@ def _hm(iso: str | None) -> str:
 
 
 def _minutes(a: str | None, b: str | None) -> str:
-    from liqcascade.estimate import to_ms
+    from liqcascade.timeutil import to_ms
 
     return "" if not a or not b else f"{(to_ms(a) - to_ms(b)) / 60_000:+.0f} min"
 
@@ -216,6 +217,14 @@ def print_market_model(model: dict[str, Any] | None, sens: list[dict[str, Any]] 
         f"event first bar {model.get('event_first_bar')} ({model.get('event_picked_by')}); "
         f"falls are measured from the last seen close {oc:,.1f} at {obs.get('origin_time')}; parameters {model.get('params')}"
     )
+    inp = model.get("inputs") or {}
+    if inp:
+        oi = inp.get("open_interest_base")
+        note(
+            "inputs at the origin: open interest "
+            + (f"{oi:,.0f} base ({inp.get('open_interest_source')})" if oi else "from the prior")
+            + f"; depth ratio {inp.get('depth_ratio', 1.0):.2f} ({inp.get('depth_source')})"
+        )
     att = model.get("attribution")
     if att:
         note(

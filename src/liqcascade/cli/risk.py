@@ -66,20 +66,21 @@ def _vol_and_jumps(
     jump_mean: float | None,
     jump_std: float | None,
     store: dict[str, Any] | None = None,
-) -> tuple[float, dict[str, float], dict[str, Any] | None]:
+) -> tuple[float, dict[str, Any], dict[str, Any] | None]:
     """Volatility and jump parameters: given on the command line, or fitted to kline files or
     to klines from the market-data store."""
     from liqcascade import risk
     from liqcascade.errors import InputError
 
     fitted = None
-    jump: dict[str, float] = {}
+    jump: dict[str, Any] = {}
     if klines and store:
         raise InputError("give --klines or --store, not both")
     if klines or store:
         if store:
             f = risk.fit_from_store(jumps=(model == "jump"), **store)
         else:
+            assert klines  # one of the two is given
             f = risk.fit_from_klines(klines, jumps=(model == "jump"))
         fitted = f.as_dict()
         if vol is None:
@@ -213,32 +214,28 @@ def _prob_ensemble(
     fmt: str,
 ) -> None:
     """The calibrated ensemble beside GBM and Merton fitted to the same kline file."""
-    from liqcascade import risk
     from liqcascade.errors import InputError
-    from liqcascade.forecast import liquidation_probability
+    from liqcascade.forecast import compare_models
 
     if not klines or len(klines) != 1:
         raise InputError(
             "--model ensemble needs one --klines file (1m klines; its last bar is now)"
         )
-    n_ens = min(paths, 5000)
-    ens = liquidation_probability(
-        klines[0], price, liq, side, round(horizon_days * 1440), db=db, n_paths=n_ens, seed=seed
+    cmp = compare_models(
+        klines[0],
+        price,
+        liq,
+        side,
+        horizon_days,
+        db=db,
+        ensemble_paths=min(paths, 5000),
+        jump_paths=paths,
+        seed=seed,
     )
-    rows: dict[str, Any] = {
-        "ensemble (book + liquidity state)": ens.probability,
-        "ensemble, impact only (no book)": ens.probability_impact_only,
-    }
-    for m in ("gbm", "jump"):
-        vol_, jump, _ = _vol_and_jumps(None, klines, m, None, None, None)
-        r = risk.prob_liquidation(
-            price, liq, side, vol_, horizon_days, model=m, n_paths=paths, seed=seed, **jump
-        )
-        rows["GBM (vol fitted to the klines)" if m == "gbm" else "Merton jump-diffusion"] = (
-            r.probability
-        )
+    rows: dict[str, Any] = {r["label"]: r["probability"] for r in cmp.rows()}
+    ens = cmp.ensemble
     if fmt == "json":
-        print_json({"ensemble": ens.as_dict(), "probabilities": rows})
+        print_json({"ensemble": ens.as_dict(), "probabilities": rows, "models": cmp.rows()})
         return
     out: dict[str, Any] = {k: v for k, v in rows.items()}
     if fmt == "table":
@@ -418,7 +415,7 @@ def size_cmd(
 
     rules = load_venue(venue, symbol)
     vol_, jump, _ = _vol_and_jumps(vol, klines, model, jump_intensity, jump_mean, jump_std)
-    kw = dict(
+    kw: dict[str, Any] = dict(
         vol_annual=vol_,
         horizon_days=horizon_days,
         drift_annual=drift,
@@ -434,6 +431,7 @@ def size_cmd(
     if margin is not None:
         res = risk.safe_size(rules, side, price, margin, target, **kw)
     else:
+        assert size is not None  # exactly one of --margin / --size, checked above
         res = risk.safe_leverage(rules, side, price, size, target, **kw)
     if output_format(fmt, as_json) == "json":
         print_json(res.as_dict())
@@ -597,6 +595,7 @@ def fit_cmd(
     if spec:
         f = risk.fit_from_store(threshold_sigmas=threshold, **spec)
     else:
+        assert klines  # one of the two is given, checked above
         f = risk.fit_from_klines(klines, threshold_sigmas=threshold)
     d = f.as_dict()
     if output_format(fmt, as_json) == "json":

@@ -10,7 +10,9 @@ from liqcascade.cli._common import (
     Col as _Col,
 )
 from liqcascade.cli._common import (
+    DbOpt,
     FormatOpt,
+    JsonOpt,
     OutputFormat,
     emit,
     make_table,
@@ -63,11 +65,9 @@ def register(app: typer.Typer) -> None:
             "--store",
             help="Also append the run to the DuckDB store (stress_runs, stress_results).",
         ),
-        db: Path = typer.Option(
-            None, "--db", help="DuckDB store path (default: $LIQCASCADE_DB or the user data dir)."
-        ),
+        db: DbOpt = None,
         fmt: FormatOpt = OutputFormat.table,
-        as_json: bool = typer.Option(False, "--json", help="Same as --format json."),
+        as_json: JsonOpt = False,
     ) -> None:
         """Monte Carlo stress test: liquidations, bad debt, insurance fund and ADL over many paths."""
         from liqcascade.scenarios import load_scenario

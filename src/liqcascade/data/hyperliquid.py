@@ -328,20 +328,18 @@ def _read_ctx_csv(path: Path) -> pl.DataFrame:
 
 def read_funding(path: Path, plan: Plan) -> dict[str, pl.DataFrame]:
     """``fundingHistory`` -> ``funding`` (rate per 1-hour interval, premium as delivered)."""
-    data = load_json(path)
-    rows = []
-    for where, r in iter_records(data, path):
-        rows.append(
-            {
-                "venue": VENUE,
-                "symbol": r.get("coin"),
-                "time": time_field(r.get("time"), path, where, "time"),
-                "funding_rate": num(r.get("fundingRate"), path, where, "fundingRate"),
-                "interval_hours": 1.0,
-                "mark_price": None,
-                "premium": num(r.get("premium"), path, where, "premium", required=False),
-            }
-        )
+    rows = [
+        {
+            "venue": VENUE,
+            "symbol": r.get("coin"),
+            "time": time_field(r.get("time"), path, where, "time"),
+            "funding_rate": num(r.get("fundingRate"), path, where, "fundingRate"),
+            "interval_hours": 1.0,
+            "mark_price": None,
+            "premium": num(r.get("premium"), path, where, "premium", required=False),
+        }
+        for where, r in iter_records(load_json(path), path)
+    ]
     return {"funding": frame(rows, "funding")}
 
 

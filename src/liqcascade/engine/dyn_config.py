@@ -2,21 +2,21 @@
 
 :class:`VenueProcess` holds one venue's liquidation process and loss absorbers (defaults per venue
 in :meth:`VenueProcess.for_venue`, sources in docs/engine-dynamic.md); :class:`DynamicConfig` the
-run (step, length, seed, market dynamics, per-venue overrides). Both are frozen and keyword-only,
-reject unknown keys and round-trip to JSON.
+run (step, length, seed, market dynamics, per-venue overrides). Both are
+:class:`liqcascade.config.Config` structs: frozen, keyword-only, unknown keys refused, read from
+TOML (``DynamicConfig.load("dynamic.toml")``) or JSON, written back as JSON (:meth:`to_json`).
 """
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import Annotated, Any
 
-import numpy as np
+import msgspec
 
 from liqcascade.adl import ADLPolicy
+from liqcascade.config import Config, _encode_nonfinite, convert
 from liqcascade.engine import dyn_kernels as K
 from liqcascade.errors import ConfigError
 
@@ -25,8 +25,14 @@ __all__ = ["PROCESSES", "VENUE_FIELDS", "DynamicConfig", "VenueProcess", "encode
 PROCESSES = {"binance": K.PROC_BINANCE, "hyperliquid": K.PROC_HYPERLIQUID, "dydx": K.PROC_DYDX}
 
 
-@dataclass(frozen=True, kw_only=True)
-class VenueProcess:
+NonNeg = Annotated[float, msgspec.Meta(ge=0.0)]
+Pos = Annotated[float, msgspec.Meta(gt=0.0)]
+Frac = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
+#: a fraction in (0, 1]
+Share = Annotated[float, msgspec.Meta(gt=0.0, le=1.0)]
+
+
+class VenueProcess(Config, frozen=True, kw_only=True):
     """How one venue liquidates, and the state of its loss absorbers. Units: quote currency, s.
 
     Defaults per venue come from :meth:`for_venue` (sources in docs/engine-dynamic.md).
@@ -34,88 +40,80 @@ class VenueProcess:
     """
 
     process: str = "binance"
-    clearance_fee_rate: float | None = None
+    clearance_fee_rate: Annotated[float, msgspec.Meta(ge=0.0, lt=1.0)] | None = None
     fee_to_fund: bool = True
-    insurance_fund_quote: float = math.inf
-    insurance_fund_floor_quote: float = 0.0
-    partial_threshold_quote: float = 100_000.0
-    partial_fraction: float = 0.2
-    cooldown_s: float = 30.0
-    backstop_ratio: float = 2.0 / 3.0
+    insurance_fund_quote: NonNeg = math.inf
+    insurance_fund_floor_quote: NonNeg = 0.0
+    partial_threshold_quote: NonNeg = 100_000.0
+    partial_fraction: Share = 0.2
+    cooldown_s: NonNeg = 30.0
+    backstop_ratio: Share = 2.0 / 3.0
     has_vault: bool = False
-    vault_capital_quote: float = 0.0
+    vault_capital_quote: NonNeg = 0.0
     vault_mode: str = "hold"
     bankruptcy_adjustment: float = 1.0
     spread_to_mmr: float = 1.5
-    max_portion: float = 0.1
-    min_notional_quote: float = 1_000.0
-    max_notional_block_quote: float = 100_000.0
-    max_insurance_lost_block_quote: float = 1_000_000.0
+    max_portion: Share = 0.1
+    min_notional_quote: NonNeg = 1_000.0
+    max_notional_block_quote: NonNeg = 100_000.0
+    max_insurance_lost_block_quote: NonNeg = 1_000_000.0
     adl_policy: str = "queue:binance"
-    funding_interval_s: float = 8 * 3600.0
+    funding_interval_s: Pos = 8 * 3600.0
     funding_rate: float = 0.0001
     funding_phase_s: float | None = None
-    mmr_fallback: float = 0.005
+    mmr_fallback: Frac = 0.005
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
         if self.process not in PROCESSES:
             raise ConfigError(
-                f"venue process: expected one of {sorted(PROCESSES)}, got {self.process!r}"
+                f"process: expected one of {'|'.join(PROCESSES)}, got {self.process!r}"
             )
         if self.vault_mode not in ("hold", "unwind"):
             raise ConfigError(f"vault_mode: expected 'hold' or 'unwind', got {self.vault_mode!r}")
-        for name in ("partial_fraction", "max_portion", "backstop_ratio"):
-            v = getattr(self, name)
-            if not 0.0 < v <= 1.0:
-                raise ConfigError(f"{name} must be in (0, 1], got {v}")
-        if not self.funding_interval_s > 0:
-            raise ConfigError("funding_interval_s must be > 0")
-        if self.clearance_fee_rate is not None and not 0 <= self.clearance_fee_rate < 1:
-            raise ConfigError("clearance_fee_rate must be in [0, 1)")
-        ADLPolicy.parse(self.adl_policy)
+        try:
+            ADLPolicy.parse(self.adl_policy)
+        except ConfigError as exc:
+            raise ConfigError(f"adl_policy: {exc}") from None
 
     @classmethod
     def for_venue(cls, venue: str, **overrides: Any) -> VenueProcess:
         """Documented defaults for ``binance_usdm``, ``hyperliquid``, ``dydx_v4``, ``bybit_linear``,
         ``okx_swap`` and ``generic`` (Binance-style unless configured)."""
-        base: dict[str, Any]
-        if venue == "hyperliquid":
-            base = dict(
-                process="hyperliquid",
-                clearance_fee_rate=0.0,
-                has_vault=True,
-                vault_capital_quote=300e6,  # HLP TVL about $300M in Oct 2025 (events-2025q4 A8)
-                adl_policy="queue:hyperliquid",
-                funding_interval_s=3600.0,
-                funding_rate=0.0001 / 8,
-            )
-        elif venue == "dydx_v4":
-            base = dict(
-                process="dydx",
-                clearance_fee_rate=0.015,  # max_liquidation_fee_ppm 15,000 (venues.md 5)
-                adl_policy="random_start",
-                funding_interval_s=3600.0,
-                funding_rate=0.0001 / 8,
-            )
-        elif venue == "binance_usdm":
-            base = dict(
-                process="binance",
-                insurance_fund_quote=1.23e9,  # shared USDT-M fund before 10 Oct 2025 (A8)
-                adl_policy="queue:binance",
-            )
-        elif venue in ("bybit_linear", "okx_swap"):
-            base = dict(process="binance", adl_policy="queue:bitmex")
-        else:
-            base = dict(process="binance")
-        base.update(overrides)
-        return cls(**base)
+        base = {**_VENUE_DEFAULTS.get(venue, {"process": "binance"}), **overrides}
+        return convert(base, cls, name=f"VenueProcess.for_venue({venue!r})")
 
 
-VENUE_FIELDS = {f.name for f in fields(VenueProcess)}
+#: Documented per-venue defaults of :meth:`VenueProcess.for_venue` (other venues: Binance-style).
+_HOURLY_FUNDING: dict[str, Any] = {"funding_interval_s": 3600.0, "funding_rate": 0.0001 / 8}
+_VENUE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "hyperliquid": {
+        "process": "hyperliquid",
+        "clearance_fee_rate": 0.0,
+        "has_vault": True,
+        "vault_capital_quote": 300e6,  # HLP TVL about $300M in Oct 2025 (events-2025q4 A8)
+        "adl_policy": "queue:hyperliquid",
+        **_HOURLY_FUNDING,
+    },
+    "dydx_v4": {
+        "process": "dydx",
+        "clearance_fee_rate": 0.015,  # max_liquidation_fee_ppm 15,000 (venues.md 5)
+        "adl_policy": "random_start",
+        **_HOURLY_FUNDING,
+    },
+    "binance_usdm": {
+        "process": "binance",
+        "insurance_fund_quote": 1.23e9,  # shared USDT-M fund before 10 Oct 2025 (A8)
+        "adl_policy": "queue:binance",
+    },
+    "bybit_linear": {"process": "binance", "adl_policy": "queue:bitmex"},
+    "okx_swap": {"process": "binance", "adl_policy": "queue:bitmex"},
+}
 
 
-@dataclass(frozen=True, kw_only=True)
-class DynamicConfig:
+VENUE_FIELDS = set(VenueProcess.__struct_fields__)
+
+
+class DynamicConfig(Config, frozen=True, kw_only=True):
     """Run configuration (keyword-only, frozen, rejects unknown keys, round-trips to JSON).
 
     dt_s: step length (s). steps: number of steps. seed: seed of the run's numpy Generator.
@@ -126,95 +124,48 @@ class DynamicConfig:
     arb_hub: venue the others are arbitraged against (default: the first venue).
     shock_venues: venues the exogenous path moves (default all; others follow by arbitrage).
     quiet_stop_s: stop early after this many quiet seconds once the path is over (None = never).
-    venues: per-venue :class:`VenueProcess` overrides (dict of field -> value, or VenueProcess).
+    venues: per-venue :class:`VenueProcess` overrides (a table of its fields, or a VenueProcess);
+    in TOML ``[venues.hyperliquid]`` with ``vault_capital_quote = 1e8``.
     """
 
-    dt_s: float = 1.0
-    steps: int = 3600
-    seed: int = 0
-    resilience_half_life_s: float = 60.0
-    permanent_fraction: float = 1.0
-    stress_beta: float = 0.0
-    stress_floor: float = 0.2
-    stress_window_s: float = 60.0
-    arb_rate_per_s: float = 0.2
+    dt_s: Pos = 1.0
+    steps: Annotated[int, msgspec.Meta(ge=1)] = 3600
+    seed: Annotated[int, msgspec.Meta(ge=0)] = 0
+    resilience_half_life_s: Pos = 60.0
+    permanent_fraction: Frac = 1.0
+    stress_beta: NonNeg = 0.0
+    stress_floor: Frac = 0.2
+    stress_window_s: Pos = 60.0
+    arb_rate_per_s: NonNeg = 0.2
     arb_hub: str | None = None
     shock_venues: tuple[str, ...] | None = None
-    quiet_stop_s: float | None = None
-    venues: Mapping[str, Any] = field(default_factory=dict)
+    quiet_stop_s: NonNeg | None = None
+    venues: dict[str, Any] = msgspec.field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        if not (self.dt_s > 0 and math.isfinite(self.dt_s)):
-            raise ConfigError(f"dt_s must be > 0, got {self.dt_s}")
-        if int(self.steps) != self.steps or self.steps < 1:
-            raise ConfigError(f"steps must be an integer >= 1, got {self.steps}")
-        if self.arb_rate_per_s < 0:
-            raise ConfigError("arb_rate_per_s must be >= 0")
-        for name, val in self.venues.items():
-            if isinstance(val, Mapping):
-                unknown = set(val) - VENUE_FIELDS
-                if unknown:
-                    raise ConfigError(
-                        f"venues.{name}: unknown keys {sorted(unknown)}; expected some of {sorted(VENUE_FIELDS)}"
-                    )
-            elif not isinstance(val, VenueProcess):
-                raise ConfigError(f"venues.{name}: expected a dict or VenueProcess")
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> DynamicConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ConfigError(
-                f"dynamic config: unknown keys {sorted(unknown)}; expected some of {sorted(known)}"
-            )
-        raw: dict[str, Any] = _decode_inf(dict(d))
-        if raw.get("shock_venues") is not None:
-            raw["shock_venues"] = tuple(raw["shock_venues"])
-        return cls(**raw)
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["venues"] = {
-            k: (asdict(v) if isinstance(v, VenueProcess) else dict(v))
-            for k, v in self.venues.items()
-        }
-        if d["shock_venues"] is not None:
-            d["shock_venues"] = list(d["shock_venues"])
-        return d
-
-    def to_json(self) -> str:
-        """JSON text; non-finite numbers are written as the strings "inf", "-inf", "nan"."""
-        return json.dumps(encode_inf(self.to_dict()), default=_json_default)
+    def check(self) -> None:
+        if not math.isfinite(self.dt_s):
+            raise ConfigError(f"dt_s: expected a finite number > 0, got {self.dt_s}")
+        for name in self.venues:
+            self.process_for(name)
 
     def process_for(self, venue: str) -> VenueProcess:
+        """The venue's process: its documented defaults with this config's overrides."""
         v = self.venues.get(venue)
         if isinstance(v, VenueProcess):
             return v
-        return VenueProcess.for_venue(venue, **(v or {}))
+        if v is not None and not isinstance(v, Mapping):
+            raise ConfigError(f"venues.{venue}: expected a table of VenueProcess fields")
+        try:
+            return convert(
+                {**VenueProcess.for_venue(venue).to_dict(), **(v or {})},
+                VenueProcess,
+                name="",
+                prefix=("venues", venue),
+            )
+        except ConfigError as exc:
+            raise ConfigError(str(exc).removeprefix(": ")) from None
 
 
 def encode_inf(o: Any) -> Any:
-    if isinstance(o, float) and not math.isfinite(o):
-        return str(o)
-    if isinstance(o, dict):
-        return {k: encode_inf(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [encode_inf(v) for v in o]
-    return o
-
-
-def _decode_inf(o: Any) -> Any:
-    if isinstance(o, str) and o in ("inf", "-inf", "nan"):
-        return float(o)
-    if isinstance(o, dict):
-        return {k: _decode_inf(v) for k, v in o.items()}
-    return o
-
-
-def _json_default(o: Any) -> Any:
-    if isinstance(o, float):
-        return None
-    if isinstance(o, np.generic):
-        return o.item()
-    raise TypeError(type(o).__name__)
+    """Builtins with non-finite floats as the strings "inf", "-inf", "nan" (JSON has none)."""
+    return _encode_nonfinite(o)

@@ -13,8 +13,8 @@ one-position twin of :func:`liqcascade.margin.liquidation_price`.
 
 ``liquidate_batch_plain`` is the same algorithm run by the Python interpreter: every kernel here
 as plain Python, calling the plain twins of the book walk (:mod:`liqcascade.markets`) and of
-margin's rule. ``crossed_plain`` is the brute-force twin of the sorted pointer walk
-``crossed_count``.
+margin's rule. Which triggers a step crossed is counted by
+:func:`liqcascade.engine.kernels.crossed_count`, as in the other engines.
 """
 
 from __future__ import annotations
@@ -34,8 +34,6 @@ __all__ = [
     "PROC_HYPERLIQUID",
     "PRM",
     "FUND",
-    "crossed_count",
-    "crossed_plain",
     "liquidate_batch",
     "liquidate_batch_plain",
     "pay_funding",
@@ -77,32 +75,6 @@ FUND = {
 N_FUND = 6
 
 
-@njit(cache=True)
-def crossed_count(sorted_liq: np.ndarray, start: int, price: float, side: int) -> int:
-    """Pointer walk: from ``start``, how far the sorted trigger array has been crossed at ``price``.
-
-    Longs are sorted by liquidation price descending and trigger when price <= LP; shorts sorted
-    ascending and trigger when price >= LP. Returns the new pointer (exclusive end).
-    """
-    n = sorted_liq.shape[0]
-    k = start
-    if side > 0:
-        while k < n and sorted_liq[k] >= price:
-            k += 1
-    else:
-        while k < n and sorted_liq[k] <= price:
-            k += 1
-    return k
-
-
-def crossed_plain(sorted_liq: np.ndarray, start: int, price: float, side: int) -> int:
-    """Plain twin of :func:`crossed_count`: boolean mask over the whole array."""
-    hit = sorted_liq >= price if side > 0 else sorted_liq <= price
-    hit[:start] = True
-    bad = np.flatnonzero(~hit)
-    return int(bad[0]) if len(bad) else len(sorted_liq)
-
-
 # ---------------------------------------------------------------------------------------------
 # liquidation of one venue and side in one step
 #
@@ -119,19 +91,14 @@ def crossed_plain(sorted_liq: np.ndarray, start: int, price: float, side: int) -
 
 @njit(cache=True)
 def _put(ev, k, kind, pos, qty, ref, exe, liq, tpnl, fee, ifc, vault, bad, ret):
-    """Write ledger row ``k`` (kind, position, qty, ref, exec, liq price, then the identity columns)."""
+    """Write ledger row ``k``: kind and position (the integer columns), then the float columns in
+    ``ev`` order (qty, ref, exec, liq price, then the identity columns)."""
     ev[0][k] = kind
     ev[1][k] = pos
-    ev[2][k] = qty
-    ev[3][k] = ref
-    ev[4][k] = exe
-    ev[5][k] = liq
-    ev[6][k] = tpnl
-    ev[7][k] = fee
-    ev[8][k] = ifc
-    ev[9][k] = vault
-    ev[10][k] = bad
-    ev[11][k] = ret
+    floats = ev[2:]
+    row = (qty, ref, exe, liq, tpnl, fee, ifc, vault, bad, ret)
+    for j in range(len(row)):
+        floats[j][k] = row[j]
 
 
 @njit(cache=True)

@@ -12,6 +12,7 @@ from liqcascade.engine.dyn_config import DynamicConfig
 from liqcascade.engine.dyn_tiers import TierSet
 from liqcascade.errors import InputError
 from liqcascade.log import logger
+from liqcascade.margin import liquidation_price_at_rate
 from liqcascade.venues.base import VenueRules
 
 __all__ = ["PositionArrays"]
@@ -98,22 +99,18 @@ class PositionArrays:
         venues: Sequence[str] = ("generic",),
         account_id: Any = None,
     ) -> PositionArrays:
-        """Isolated positions with a fixed maintenance tier; liquidation and bankruptcy prices from
-        ``margin + side*size*(P - entry) = size*P*mmr - cum`` and ``entry - side*margin/size``."""
+        """Isolated positions with a fixed maintenance tier; liquidation prices from
+        ``margin + side*size*(P - entry) = size*P*mmr - cum``
+        (:func:`liqcascade.margin.liquidation_price_at_rate`), bankruptcy prices
+        ``entry - side*margin/size``."""
         side = np.asarray(side, np.int8)
         n = len(side)
-        b = lambda x: np.broadcast_to(np.asarray(x, np.float64), (n,)).copy()  # noqa: E731
         size, entry, marg, mmr_a, cum = (
-            b(size_base),
-            b(entry_price),
-            b(margin_quote),
-            b(mmr),
-            b(cum_quote),
+            np.broadcast_to(np.asarray(x, np.float64), (n,)).copy()
+            for x in (size_base, entry_price, margin_quote, mmr, cum_quote)
         )
-        s = side.astype(np.float64)
-        liq = (s * size * entry - marg - cum) / (size * (s - mmr_a))
-        liq = np.where(liq > 0, liq, np.nan)
-        bank = entry - s * marg / size
+        liq = liquidation_price_at_rate(side, size, entry, marg, mmr_a, cum)
+        bank = entry - side * marg / size
         acc = np.arange(n) if account_id is None else np.asarray(account_id)
         return cls(
             account_id=acc,

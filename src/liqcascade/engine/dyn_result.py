@@ -12,14 +12,13 @@ import numpy as np
 import polars as pl
 
 from liqcascade.engine.dyn_config import DynamicConfig, encode_inf
+from liqcascade.funds import LOSS_FIELDS
 from liqcascade.jsonutil import to_jsonable
 
 if TYPE_CHECKING:
     from liqcascade.engine.dyn_state import Timeline, VenueState
 
 __all__ = ["DynamicResult", "losses_frame", "summary_dict", "timeline_frame"]
-
-_IDENTITY = ("trader_pnl", "fee", "insurance_fund_change", "vault_pnl", "adl_transfer", "bad_debt")
 
 
 @dataclass
@@ -69,6 +68,36 @@ class DynamicResult:
             .sort("account_id")
         )
 
+    def to_polars(self) -> pl.DataFrame:
+        """The timeline: one row per (step, venue), columns as :func:`timeline_frame`
+        (``step``, ``time_s``, ``venue``, ``price``, ``liquidated_notional_long`` ...)."""
+        return self.timeline
+
+    def plot(self) -> Any:
+        """Price path of each venue (top) and liquidated notional per step, longs and shorts
+        stacked (bottom, quote)."""
+        from liqcascade import plotting
+
+        go = plotting.graph_objects("DynamicResult.plot")
+        titles = ("price (quote)", "liquidated notional per step (quote)")
+        fig = plotting.stacked("DynamicResult.plot", titles, heights=(0.6, 0.4), spacing=0.08)
+        tl = self.timeline
+        for venue in tl["venue"].unique(maintain_order=True).to_list():
+            v = tl.filter(pl.col("venue") == venue)
+            t = v["time_s"].to_list()
+            fig.add_trace(go.Scatter(x=t, y=v["price"].to_list(), name=venue, mode="lines"), 1, 1)
+            for side in ("long", "short"):
+                y = v[f"liquidated_notional_{side}"].to_list()
+                fig.add_trace(go.Bar(x=t, y=y, name=f"{venue} {side}s liquidated"), 2, 1)
+        s = self._summary
+        fig.update_xaxes(title_text="time (s)", row=2, col=1)
+        return plotting.styled(
+            fig,
+            f"Dynamic cascade (seed {self.seed}, multiplier "
+            f"{s.get('cascade_multiplier', float('nan')):.3g})",
+            barmode="stack",
+        )
+
     def to_json(self, *, timeline: bool = True) -> str:
         """Summary, losses and (optionally) timeline as a JSON object."""
         out: dict[str, Any] = {"summary": self.summary(), "losses": self.losses.to_dicts()}
@@ -111,7 +140,7 @@ def losses_frame(lg: pl.DataFrame, venues: list[VenueState]) -> pl.DataFrame:
     rows = []
     for vs in venues:
         sub = lg.filter(pl.col("venue") == vs.name)
-        tot = {c: float(sub[c].sum()) for c in _IDENTITY}
+        tot = {c: float(sub[c].sum()) for c in LOSS_FIELDS}
         liq_ev = sub.filter(pl.col("kind").is_in(_LIQUIDATION_KINDS))
         st = vs.adl_stats
         rows.append(
@@ -165,7 +194,7 @@ def summary_dict(
     liq_px = liq_ev["liq_price"].to_numpy()
     qty = liq_ev["qty_base"].to_numpy()
     mult = float((p0 - pf) / (p0 - exo_final)) if exo_final != p0 else math.nan
-    tot = {c: float(losses[c].sum()) for c in _IDENTITY}
+    tot = {c: float(losses[c].sum()) for c in LOSS_FIELDS}
     scale = (
         float(np.sum(np.abs(lg["qty_base"].to_numpy() * lg["ref_price"].to_numpy())))
         if lg.height

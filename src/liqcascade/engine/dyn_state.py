@@ -23,6 +23,7 @@ from liqcascade.engine.dyn_adl import settle_adl
 from liqcascade.engine.dyn_config import PROCESSES, DynamicConfig, VenueProcess
 from liqcascade.engine.dyn_positions import PositionArrays
 from liqcascade.engine.dyn_tiers import TierSet
+from liqcascade.engine.kernels import crossed_count
 from liqcascade.errors import InputError
 from liqcascade.funds import BackstopVault, InsuranceFund, Ledger, empty_chunk
 from liqcascade.markets import ImpactTable, VenueMarket, arb_volume
@@ -117,15 +118,16 @@ class PositionState:
 class SideQueue:
     """Triggers of one venue and side, sorted in the order the price reaches them.
 
-    Longs are sorted by liquidation price descending, shorts ascending; ``ptr`` is how far the
-    price has crossed ``sorted_liq``. ``requeued`` holds positions that got a new trigger after a
+    Longs are sorted by liquidation price descending, shorts ascending: ``keys`` (``-side *
+    liquidation_price`` in that order) ascend, as :func:`liqcascade.engine.kernels.crossed_count`
+    reads them; ``ptr`` is how far the price has crossed them. ``requeued`` holds positions that got a new trigger after a
     partial liquidation (checked every step). ``members`` is every position of the venue and side.
     """
 
     side: int
     members: IntArray
     order: IntArray
-    sorted_liq: FloatArray
+    keys: FloatArray
     ptr: int = 0
     requeued: IntArray = field(default_factory=_no_index)
 
@@ -136,21 +138,21 @@ class SideQueue:
         liq = pos.liquidation_price
         ix = ix[(pos.side[ix] == side) & pos.active[ix] & np.isfinite(liq[ix])]
         order = ix[_trigger_order(liq[ix], side)]
-        return cls(side, members, order, np.ascontiguousarray(liq[order]))
+        return cls(side, members, order, np.ascontiguousarray(-side * liq[order]))
 
     def resort(self, pos: PositionState) -> None:
         """Sort the not yet crossed triggers again (after funding moved them)."""
         rest = self.order[self.ptr :]
         rest = rest[pos.active[rest]]
         self.order = rest[_trigger_order(pos.liquidation_price[rest], self.side)]
-        self.sorted_liq = np.ascontiguousarray(pos.liquidation_price[self.order])
+        self.keys = np.ascontiguousarray(-self.side * pos.liquidation_price[self.order])
         self.ptr = 0
 
     def crossed(self, pos: PositionState, p_mark: float) -> IntArray:
         """Positions whose trigger ``p_mark`` crossed this step, in trigger order."""
         liq = pos.liquidation_price
         start = self.ptr
-        self.ptr = K.crossed_count(self.sorted_liq, start, p_mark, self.side)
+        self.ptr = crossed_count(self.keys, 0, len(self.keys), start, -self.side * p_mark)
         trig = self.order[start : self.ptr]
         d = self.requeued
         if len(d):
@@ -519,7 +521,6 @@ def _run_kernel(
     pos = run.pos
     sigma = 1.0 if s > 0 else -1.0
     tab = m.table(sigma)
-    eaten0 = m.eaten_bid if s > 0 else m.eaten_ask
     book = (tab.volume_base, tab.move, tab.cum_for(sigma), sigma, m.side_anchor(sigma), m.scale)
     ev = (
         ch["kind"], ch["position"], ch["qty_base"], ch["ref_price"], ch["exec_price"],
@@ -528,14 +529,9 @@ def _run_kernel(
     )  # fmt: skip
     n_ev, n_pend, new_e = K.liquidate_batch(
         trig, t_s, p_mark, run.p_prev[vs.code], vs.proc_code, vs.prm, vs.fund_state,
-        pos.kernel_arrays(), pos.tiers.arrays(), book, eaten0, ev, (pend_pos, pend_x),
+        pos.kernel_arrays(), pos.tiers.arrays(), book, m.eaten(sigma), ev, (pend_pos, pend_x),
     )  # fmt: skip
-    if s > 0:
-        m.eaten_bid = new_e
-        if new_e >= tab.exhaustion_volume_base:
-            m.exhausted = True
-    else:
-        m.eaten_ask = new_e
+    m.set_eaten(sigma, new_e)
     return int(n_ev), int(n_pend)
 
 

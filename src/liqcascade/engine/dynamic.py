@@ -29,9 +29,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, fields, replace
 from typing import Any
 
+import msgspec
 import numpy as np
 
 from liqcascade.book import account_labels
@@ -244,7 +244,7 @@ def _result(
         timeline=timeline,
         losses=losses,
         ledger=lg,
-        config=replace(run.cfg, seed=seed),
+        config=msgspec.structs.replace(run.cfg, seed=seed),
         seed=seed,
         _summary=summary,
         funding_quote=run.pos.funding_paid_quote,
@@ -284,7 +284,7 @@ def simulate_shock(
     """
     if not (math.isfinite(shock) and shock > -1.0):
         raise InputError(f"shock must be a finite relative move > -1, got {shock!r}")
-    dyn_keys = {f.name for f in fields(DynamicConfig)}
+    dyn_keys = set(DynamicConfig.__struct_fields__)
     venue_over = {k: config.pop(k) for k in list(config) if k in VENUE_FIELDS and k not in dyn_keys}
     unknown = set(config) - dyn_keys
     if unknown:
@@ -299,7 +299,7 @@ def simulate_shock(
         vcfg = dict(config.get("venues", {}))
         for name in pos_venues:
             cur = vcfg.get(name, {})
-            cur = asdict(cur) if isinstance(cur, VenueProcess) else dict(cur)
+            cur = cur.to_dict() if isinstance(cur, VenueProcess) else dict(cur)
             cur.update(venue_over)
             vcfg[name] = cur
         config["venues"] = vcfg

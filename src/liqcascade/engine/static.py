@@ -89,6 +89,28 @@ class CascadeResult:
         """Total relative move ``P_final / P0 - 1`` (fraction)."""
         return self.final_price / self.initial_price - 1.0
 
+    def to_polars(self) -> pl.DataFrame:
+        """One row with the columns ``RESULT_KEYS``: shock, initial/shocked/final price,
+        liquidated count, base and notional, cascade multiplier, book_exhausted."""
+        d = self.as_dict()
+        return pl.DataFrame({k: [d[k]] for k in RESULT_KEYS})
+
+    def plot(self) -> Any:
+        """The price before, after the shock and after the cascade (quote per base), with the
+        liquidated notional and the cascade multiplier in the title."""
+        from liqcascade import plotting
+
+        go = plotting.graph_objects("CascadeResult.plot")
+        names = ["initial", f"after the shock ({self.shock:+.2%})", "after the cascade"]
+        prices = [self.initial_price, self.shocked_price, self.final_price]
+        fig = go.Figure(go.Scatter(x=names, y=prices, mode="lines+markers", name="price"))
+        return plotting.styled(
+            fig,
+            f"Static cascade: {self.liquidated_count} liquidated, "
+            f"{self.liquidated_notional:,.0f} quote, multiplier {self.cascade_multiplier:.3g}",
+            yaxis={"title": {"text": "price (quote)"}},
+        )
+
 
 def _multiplier(p0: float, p1: float, pf: float) -> float:
     if p1 == p0:

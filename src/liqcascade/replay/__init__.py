@@ -27,6 +27,7 @@ below is importable from ``liqcascade.replay``.
 
 from __future__ import annotations
 
+from liqcascade.file_schemas import EVENT_SCHEMA
 from liqcascade.replay.day import market_model_replay, replay_day
 from liqcascade.replay.engine_run import (
     ModelPath,
@@ -35,8 +36,8 @@ from liqcascade.replay.engine_run import (
     simulate_replay,
     sqrt_impact_from_klines,
 )
-from liqcascade.replay.events import EVENT_SCHEMA, Event, list_events, load_event, plain_day_event
-from liqcascade.replay.fit import FIT_BOUNDS, FIT_NAMES, fit_replay
+from liqcascade.replay.events import Event, list_events, load_event, plain_day_event
+from liqcascade.replay.fit import FIT_BOUNDS, FIT_NAMES, fit_replay, simulate_event
 from liqcascade.replay.fit import _prepare as _prepare
 from liqcascade.replay.frames import (
     BOOKDEPTH_BANDS,
@@ -73,6 +74,7 @@ __all__ = [
     "plain_day_event",
     "replay_day",
     "run_replay",
+    "simulate_event",
     "simulate_replay",
     "sqrt_impact_from_klines",
     "table_rows_text",

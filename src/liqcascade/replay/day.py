@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+
 from liqcascade.replay.events import (
     _MS_DAY,
     _MS_MIN,

@@ -9,10 +9,10 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from liqcascade.replay.events import _MS_DAY, _MS_MIN
 
 from liqcascade.errors import DataError, InputError
 from liqcascade.estimate import LiquidationMap
+from liqcascade.replay.events import _MS_DAY, _MS_MIN
 from liqcascade.timeutil import ms_to_iso
 
 

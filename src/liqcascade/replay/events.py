@@ -3,7 +3,6 @@ gives the format), and the rule that builds an event for a plain day without a f
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -12,10 +11,10 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from liqcascade.errors import ConfigError, DataError, InputError
+from liqcascade.errors import DataError, InputError
+from liqcascade.file_schemas import load_event_file
 from liqcascade.timeutil import to_ms
 
-EVENT_SCHEMA = "liqcascade.event/1"
 _MS_MIN = 60_000
 _MS_DAY = 86_400_000
 
@@ -66,72 +65,22 @@ def load_event(spec: str | Path) -> Event:
             raise InputError(
                 f"event {spec!r}: no event file; shipped: {', '.join(list_events()) or 'none'}"
             )
-    try:
-        raw = tomllib.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ConfigError(f"{p}: event file not found") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{p}: not valid TOML ({exc})") from exc
-    allowed = {
-        "schema",
-        "date",
-        "title",
-        "venue",
-        "default_symbol",
-        "news",
-        "window",
-        "impulse",
-        "open_interest",
-        "reported",
-    }
-    unknown = set(raw) - allowed
-    if unknown:
-        raise ConfigError(f"{p}: unknown key(s) {sorted(unknown)}; allowed {sorted(allowed)}")
-    if raw.get("schema") != EVENT_SCHEMA:
-        raise ConfigError(f"{p}: field 'schema' must be {EVENT_SCHEMA!r}")
-    try:
-        news = raw["news"]
-        window = raw["window"]
-        impulse = raw["impulse"]
-        news_ms = to_ms(news["time"])
-        end_ms = to_ms(window["end"])
-        if end_ms <= news_ms:
-            raise ConfigError(f"{p}: window.end must be after news.time")
-        if impulse.get("rule") != "net_taker_sell":
-            raise ConfigError(
-                f"{p}: impulse.rule must be 'net_taker_sell', got {impulse.get('rule')!r}"
-            )
-        oi: dict[str, dict[str, Any]] = {}
-        for i, row in enumerate(raw.get("open_interest", [])):
-            for key in ("symbol", "value_base", "source"):
-                if key not in row:
-                    raise ConfigError(f"{p}: open_interest[{i}] misses field {key!r}")
-            if not float(row["value_base"]) > 0:
-                raise ConfigError(f"{p}: open_interest[{i}].value_base must be > 0 (base units)")
-            oi[str(row["symbol"])] = dict(row)
-        reported = []
-        for i, row in enumerate(raw.get("reported", [])):
-            for key in ("quantity", "value", "scope", "source", "reliability"):
-                if key not in row:
-                    raise ConfigError(f"{p}: reported[{i}] misses field {key!r}")
-            reported.append(dict(row))
-        return Event(
-            date=str(raw["date"]),
-            title=str(raw.get("title", "")),
-            venue=str(raw["venue"]),
-            default_symbol=str(raw["default_symbol"]),
-            news_ms=news_ms,
-            news_sources=tuple(news.get("sources", ())),
-            window_end_ms=end_ms,
-            pre_minutes=int(window.get("pre_minutes", 10)),
-            impulse_minutes=int(impulse.get("minutes", 1)),
-            impulse_rule=str(impulse["rule"]),
-            open_interest=oi,
-            reported=tuple(reported),
-            path=str(p),
-        )
-    except KeyError as exc:
-        raise ConfigError(f"{p}: missing field {exc.args[0]!r}") from exc
+    f = load_event_file(p)
+    return Event(
+        date=f.date,
+        title=f.title,
+        venue=f.venue,
+        default_symbol=f.default_symbol,
+        news_ms=to_ms(f.news.time),
+        news_sources=tuple(f.news.sources),
+        window_end_ms=to_ms(f.window.end),
+        pre_minutes=f.window.pre_minutes,
+        impulse_minutes=f.impulse.minutes,
+        impulse_rule=f.impulse.rule,
+        open_interest={r.symbol: r.to_dict() for r in f.open_interest},
+        reported=tuple(r.to_dict() for r in f.reported),
+        path=str(p),
+    )
 
 
 def plain_day_event(

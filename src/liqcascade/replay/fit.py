@@ -7,6 +7,10 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+
+from liqcascade.errors import InputError
+from liqcascade.estimate import LiquidationMap, estimate_map
+from liqcascade.log import logger
 from liqcascade.replay.engine_run import (
     ModelPath,
     ReplayParams,
@@ -16,10 +20,6 @@ from liqcascade.replay.engine_run import (
 )
 from liqcascade.replay.events import _MS_DAY, _MS_MIN, Event
 from liqcascade.replay.frames import MarketFrames, Observed, depth_series, observe
-
-from liqcascade.errors import InputError
-from liqcascade.estimate import LiquidationMap, estimate_map
-from liqcascade.log import logger
 from liqcascade.timeutil import ms_to_iso
 
 
@@ -180,6 +180,23 @@ def _prepare(
     return lmap, obs, impact, inputs
 
 
+def simulate_event(
+    positions: Any, obs: Observed, event: Event, impact: Any, params: ReplayParams
+) -> ModelPath:
+    """One engine run (:func:`simulate_replay`) over ``event``'s window, from the observed
+    pre-shock price and impulse, through the pre-event ``impact`` curve."""
+    return simulate_replay(
+        positions,
+        pre_price=obs.pre_price,
+        start_ms=event.news_ms,
+        end_ms=event.window_end_ms,
+        impulse_base=obs.impulse_base,
+        impulse_minutes=event.impulse_minutes,
+        impact=impact,
+        params=params,
+    )
+
+
 #: Fitted parameters and their bounds (a physical range: depth between a tenth and three times the
 #: displayed depth, refill half-life between 10 s and an hour).
 FIT_NAMES: tuple[str, ...] = (
@@ -237,18 +254,7 @@ def fit_replay(
         )
 
     def objective(z: np.ndarray) -> float:
-        prm = unpack(z)
-        m = simulate_replay(
-            positions,
-            pre_price=obs.pre_price,
-            start_ms=event.news_ms,
-            end_ms=event.window_end_ms,
-            impulse_base=obs.impulse_base,
-            impulse_minutes=event.impulse_minutes,
-            impact=impact,
-            params=prm,
-        )
-        return _loss(m, obs)
+        return _loss(simulate_event(positions, obs, event, impact, unpack(z)), obs)
 
     lo = np.array([b[0] for b in FIT_BOUNDS])
     hi = np.array([b[1] for b in FIT_BOUNDS])

@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from liqcascade.replay.events import _MS_MIN, Event
 
 from liqcascade.errors import DataError
+from liqcascade.replay.events import _MS_MIN, Event
 from liqcascade.timeutil import ms_to_iso
 
 BOOKDEPTH_BANDS = (1, 2, 3, 4, 5)

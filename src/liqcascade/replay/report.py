@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from liqcascade.replay.run import ReplayResult
 
+from liqcascade.replay.run import ReplayResult
 from liqcascade.timeutil import ms_to_iso
 
 
@@ -35,24 +35,16 @@ def table_rows_text(result: ReplayResult) -> list[tuple[str, str, str, str, str]
     return out
 
 
-def write_report(result: ReplayResult, path: str | Path) -> Path:
-    """Write a self-contained HTML report (plotly inlined, no CDN): both price paths on one chart,
-    the depth factor, and the comparison table with sources."""
-    from liqcascade._optional import require
+def replay_figure(result: ReplayResult) -> Any:
+    """Both price paths on one chart (observed 1m close and low, the model) and the depth
+    factor below it, against the observed ask depth within 1% where the day has depth data
+    (:meth:`ReplayResult.plot`)."""
+    from liqcascade import plotting
 
-    require("the replay HTML report", "plotly", extra="plot")
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
+    go = plotting.graph_objects("the replay plot")
     obs = result.observed
-    fig = make_subplots(
-        rows=2,
-        cols=1,
-        shared_xaxes=True,
-        row_heights=[0.7, 0.3],
-        vertical_spacing=0.06,
-        subplot_titles=("Price (quote)", "Depth within 1% (fraction of pre-shock)"),
-    )
+    titles = ("Price (quote)", "Depth within 1% (fraction of pre-shock)")
+    fig = plotting.stacked("the replay plot", titles, heights=(0.7, 0.3), spacing=0.06)
     to_dt = lambda a: pl.Series(a).cast(pl.Int64).cast(pl.Datetime("ms")).to_list()  # noqa: E731
     model_t, obs_t = result.model.time_ms, obs.path["time_ms"]
     # (time_ms, y, name, line style, subplot row)
@@ -81,11 +73,18 @@ def write_report(result: ReplayResult, path: str | Path) -> Path:
         )
     for time_ms, y, name, line, row in traces:
         fig.add_trace(go.Scatter(x=to_dt(time_ms), y=y, name=name, line=line), row=row, col=1)
-    fig.update_layout(
-        height=720,
-        title=f"Replay {result.event.date} {result.symbol}: model vs observed",
-        template="plotly_white",
+    return plotting.styled(
+        fig, f"Replay {result.event.date} {result.symbol}: model vs observed", height=720
     )
+
+
+def write_report(result: ReplayResult, path: str | Path) -> Path:
+    """Write a self-contained HTML report (plotly inlined, no CDN): both price paths on one chart,
+    the depth factor, and the comparison table with sources."""
+    from liqcascade._optional import require
+
+    require("the replay HTML report", "plotly", extra="plot")
+    fig = result.plot()
     chart = fig.to_html(include_plotlyjs=True, full_html=False)
     rows = "".join(
         "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>"

@@ -9,12 +9,12 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from liqcascade.replay.engine_run import ModelPath, ReplayParams, cohort_positions, simulate_replay
-from liqcascade.replay.events import _MS_MIN, Event
-from liqcascade.replay.fit import _prepare, fit_replay
-from liqcascade.replay.frames import MarketFrames, Observed
 
 from liqcascade.estimate import LiquidationMap
+from liqcascade.replay.engine_run import ModelPath, ReplayParams, cohort_positions
+from liqcascade.replay.events import _MS_MIN, Event
+from liqcascade.replay.fit import _prepare, fit_replay, simulate_event
+from liqcascade.replay.frames import MarketFrames, Observed
 from liqcascade.timeutil import ms_to_iso
 
 
@@ -50,6 +50,17 @@ class ReplayResult:
             "model": self.market_model,
             "sensitivity": self.sensitivity,
         }
+
+    def to_polars(self) -> pl.DataFrame:
+        """The model-versus-observed comparison: one row per metric (``metric``, ``model``,
+        ``observed``, ``error``, ``unit``, ``source`` and the text columns)."""
+        return self.table
+
+    def plot(self) -> Any:
+        """Model and observed price paths and depth (plotly figure, the report's chart)."""
+        from liqcascade.replay.report import replay_figure
+
+        return replay_figure(result=self)
 
 
 def _model_metrics(model: ModelPath, depth_pre: float | None) -> dict[str, float]:
@@ -234,16 +245,7 @@ def run_replay(
     lmap, obs, impact, inputs = _prepare(
         frames, event, symbol, prior, open_interest_base, ratio, lookback_hours, params.sqrt_y
     )
-    model = simulate_replay(
-        cohort_positions(lmap),
-        pre_price=obs.pre_price,
-        start_ms=event.news_ms,
-        end_ms=event.window_end_ms,
-        impulse_base=obs.impulse_base,
-        impulse_minutes=event.impulse_minutes,
-        impact=impact,
-        params=params,
-    )
+    model = simulate_event(cohort_positions(lmap), obs, event, impact, params)
     mm = _model_metrics(model, obs.depth_pre_1pct_base)
     table = _comparison_table(mm, obs, event, frames, symbol)
     inputs["model_time_of_low"] = ms_to_iso(int(mm["low_time_ms"]))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import zipfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -24,23 +23,10 @@ def read_klines(path: str | Path) -> pl.DataFrame:
     Returns the frame sorted by ``open_time`` (epoch ms, Int64) with float ``open``, ``high``,
     ``low``, ``close``. Raises :class:`DataError` naming the file and what was wrong.
     """
-    p = Path(path)
-    if not p.is_file():
-        raise DataError(f"{p}: kline file not found")
-    try:
-        if p.suffix == ".zip":
-            with zipfile.ZipFile(p) as zf:
-                names = [n for n in zf.namelist() if n.endswith(".csv")]
-                if len(names) != 1:
-                    raise DataError(f"{p}: expected one .csv inside the zip, found {names}")
-                raw = zf.read(names[0])
-        else:
-            raw = p.read_bytes()
-    except zipfile.BadZipFile as exc:
-        raise DataError(f"{p}: not a readable zip file ({exc})") from exc
-    from liqcascade.data.klines import epoch_ms_expr, parse_kline_text
+    from liqcascade.data.klines import _read_bytes, epoch_ms_expr, parse_kline_text
 
-    df, _ = parse_kline_text(raw, str(p))
+    p = Path(path)
+    df, _ = parse_kline_text(_read_bytes(p), str(p))
     missing = [c for c in ("open_time", "close") if c not in df.columns]
     if missing:
         raise DataError(f"{p}: kline columns {missing} missing (have {df.columns})")

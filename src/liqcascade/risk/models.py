@@ -134,6 +134,15 @@ def default_n_steps(horizon_days: float) -> int:
     return int(min(2000, max(16, math.ceil(horizon_days * 24.0))))
 
 
+def step_grid(horizon_days: float, n_steps: int | None) -> tuple[int, float]:
+    """The simulation's steps over ``horizon_days``: their number (``n_steps``, or
+    :func:`default_n_steps` when ``None``) and the length of one step in years."""
+    steps = default_n_steps(horizon_days) if n_steps is None else int(n_steps)
+    if steps < 1:
+        raise InputError(f"n_steps={n_steps}: expected >= 1")
+    return steps, horizon_days / DAYS_PER_YEAR / steps
+
+
 def simulate_log_extremes(
     model: JumpDiffusion,
     horizon_days: float,
@@ -153,10 +162,7 @@ def simulate_log_extremes(
     if n_paths < 1:
         raise InputError(f"n_paths={n_paths}: expected >= 1")
     horizon_days = _positive("horizon_days", horizon_days)
-    steps = default_n_steps(horizon_days) if n_steps is None else int(n_steps)
-    if steps < 1:
-        raise InputError(f"n_steps={n_steps}: expected >= 1")
-    dt = horizon_days / DAYS_PER_YEAR / steps
+    steps, dt = step_grid(horizon_days, n_steps)
     a = model.log_drift_annual
     s = model.vol_annual
     sdt = s * math.sqrt(dt)

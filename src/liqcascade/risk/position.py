@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from liqcascade.errors import InputError, RuleError
+from liqcascade.jsonutil import AsDict
 from liqcascade.risk._checks import _finite, _positive, parse_side
 from liqcascade.risk.models import gbm_touch
 
@@ -55,7 +56,7 @@ def _loss_at_liquidation(
 
 
 @dataclass(frozen=True)
-class PositionRisk:
+class PositionRisk(AsDict):
     """Risk figures of one isolated position at ``mark_price`` (quote currency, fractions).
 
     ``margin_ratio`` is maintenance margin over equity (Binance's convention: liquidation at
@@ -84,9 +85,6 @@ class PositionRisk:
     horizon_days: float | None = None
     distance_sigma: float | None = None
     liquidation_probability_gbm: float | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def position_risk(
@@ -167,7 +165,7 @@ def position_risk(
 
 
 @dataclass(frozen=True)
-class MoveOutcome:
+class MoveOutcome(AsDict):
     """What a price move does to a position (quote currency)."""
 
     move_frac: float
@@ -179,9 +177,6 @@ class MoveOutcome:
     margin_ratio: float
     liquidated: bool
     realised_loss_if_liquidated_quote: float | None
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def move_what_if(

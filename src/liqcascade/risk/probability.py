@@ -3,28 +3,28 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from liqcascade.errors import InputError
+from liqcascade.jsonutil import AsDict
 from liqcascade.risk._checks import _check_barrier, _positive, parse_side
 from liqcascade.risk.models import (
-    DAYS_PER_YEAR,
     DEFAULT_CONFIDENCE,
     DEFAULT_N_PATHS,
     DEFAULT_SEED,
     JumpDiffusion,
     _clopper_pearson,
-    default_n_steps,
-    prob_hit_gbm,
+    gbm_touch,
     simulate_log_extremes,
+    step_grid,
 )
 
 
 @dataclass(frozen=True)
-class LiquidationProbability:
+class LiquidationProbability(AsDict):
     """Probability that the price touches the liquidation price within the horizon.
 
     ``ci_low``/``ci_high``/``standard_error`` are ``None`` for the closed-form GBM model;
@@ -53,17 +53,6 @@ class LiquidationProbability:
     n_paths: int | None = None
     n_steps: int | None = None
     seed: int | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        """Plain dict (JSON-ready)."""
-        return asdict(self)
-
-
-def _distance(price: float, liq_price: float, side: int, vol_annual: float, horizon_days: float):
-    dist_frac = side * (price - liq_price) / price
-    dist_log = abs(math.log(liq_price / price))
-    dist_sigma = dist_log / (vol_annual * math.sqrt(horizon_days / DAYS_PER_YEAR))
-    return dist_frac, dist_sigma
 
 
 def prob_liquidation(
@@ -111,10 +100,9 @@ def prob_liquidation(
         jump_mean_log=jump_mean_log,
         jump_std_log=jump_std_log,
     )
-    dist_frac, dist_sigma = _distance(price, liq_price, sd, jd.vol_annual, horizon_days)
     c = math.log(liq_price / price)
-    t_years = horizon_days / DAYS_PER_YEAR
-    common = dict(
+    dist_sigma, p_gbm = gbm_touch(c, jd.vol_annual, horizon_days, jd.drift_annual)
+    common: dict[str, Any] = dict(
         price=price,
         liq_price=liq_price,
         side=sd,
@@ -122,14 +110,13 @@ def prob_liquidation(
         vol_annual=jd.vol_annual,
         drift_annual=jd.drift_annual,
         log_drift_annual=jd.log_drift_annual,
-        distance_frac=dist_frac,
-        distance_sigma=dist_sigma,
+        distance_frac=sd * (price - liq_price) / price,
+        distance_sigma=float(dist_sigma),
     )
     if model == "gbm":
         if jd.has_jumps:
             raise InputError("model='gbm' takes no jump parameters; use model='jump'")
-        p = float(prob_hit_gbm(c, jd.log_drift_annual, jd.vol_annual, t_years))
-        return LiquidationProbability(probability=p, model="gbm", **common)
+        return LiquidationProbability(probability=float(p_gbm), model="gbm", **common)
     if model != "jump":
         raise InputError(f"model={model!r}: expected 'gbm' or 'jump'")
     jump = _simulated(jd, sd, c, horizon_days, n_paths, n_steps, seed, confidence)
@@ -148,7 +135,7 @@ def _simulated(
 ) -> dict[str, Any]:
     """Share of simulated paths touching ``log_barrier``, its interval and the run's settings."""
     rng = np.random.default_rng(seed)
-    steps = default_n_steps(horizon_days) if n_steps is None else int(n_steps)
+    steps, _ = step_grid(horizon_days, n_steps)
     mn, mx, _ = simulate_log_extremes(jd, horizon_days, n_paths=n_paths, n_steps=steps, rng=rng)
     reached = mn <= log_barrier if side == 1 else mx >= log_barrier
     hits = int(np.count_nonzero(reached))

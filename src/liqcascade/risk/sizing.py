@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from scipy import optimize
 
 from liqcascade.errors import InputError, RuleError
+from liqcascade.jsonutil import AsDict
 from liqcascade.risk._checks import _finite, _positive, parse_side
 from liqcascade.risk.models import (
     DAYS_PER_YEAR,
@@ -108,7 +109,7 @@ class _BarrierLaw:
 
 
 @dataclass(frozen=True)
-class SafeSize:
+class SafeSize(AsDict):
     """Largest size (or leverage) keeping P(liquidation within the horizon) <= target."""
 
     venue: str
@@ -129,9 +130,6 @@ class SafeSize:
     max_distance_log: float
     seed: int | None = None
     n_paths: int | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def _make_law(side, vol_annual, horizon_days, drift_annual, model, jump, n_paths, n_steps, seed):

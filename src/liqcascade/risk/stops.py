@@ -11,15 +11,15 @@ import numpy as np
 import polars as pl
 
 from liqcascade.errors import InputError
+from liqcascade.jsonutil import AsDict
 from liqcascade.risk._checks import _nonneg, _positive, parse_side
 from liqcascade.risk.models import (
-    DAYS_PER_YEAR,
     DEFAULT_CONFIDENCE,
     DEFAULT_N_PATHS,
     DEFAULT_SEED,
     JumpDiffusion,
     _clopper_pearson,
-    default_n_steps,
+    step_grid,
 )
 from liqcascade.risk.position import PositionRisk, position_risk
 
@@ -54,8 +54,7 @@ def simulate_stop_paths(
     if stop.shape != liq.shape:
         raise InputError("stop_log and liq_log: expected the same number of barrier pairs")
     has_stop = stop > liq
-    steps = default_n_steps(horizon_days) if n_steps is None else int(n_steps)
-    dt = horizon_days / DAYS_PER_YEAR / steps
+    steps, dt = step_grid(horizon_days, n_steps)
     a = side * model.log_drift_annual
     s = model.vol_annual
     sdt = s * math.sqrt(dt)
@@ -112,7 +111,7 @@ class StopScenario:
 
 
 @dataclass(frozen=True)
-class StopAnalysis:
+class StopAnalysis(AsDict):
     """Effect of a protective stop, a hedge and a size cut on one isolated position.
 
     All scenarios use the same simulated paths (common random numbers, one seed).
@@ -135,9 +134,6 @@ class StopAnalysis:
     n_paths: int
     n_steps: int
     seed: int
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
     def to_polars(self) -> pl.DataFrame:
         return pl.DataFrame([asdict(s) for s in self.scenarios])
@@ -191,7 +187,7 @@ def stop_analysis(
     jd = JumpDiffusion(vol_annual=vol_annual, drift_annual=drift_annual, **dict(jump or {}))
     if stop_price is not None:
         stop_price = _check_stop(sd, price, _positive("stop_price", stop_price), base)
-    steps = default_n_steps(horizon_days) if n_steps is None else int(n_steps)
+    steps, _ = step_grid(horizon_days, n_steps)
     specs = _scenario_specs(rules, sd, price, base, stop_price, hedge_ratio)
     # every scenario's barrier pair, evaluated in one pass over the same paths
     stop_logs = np.array([x.stop_log for x in specs])

@@ -112,6 +112,25 @@ B_ARB_ON, B_ARB_LINK = 9, 10
 B_DIP_ON = 11
 B_SIZE = 12
 
+#: Where each table's parameters go in the vector: the table, the index of its on-flag, the
+#: (index, field) of each parameter copied as is, and the index of its EWMA decay per step
+#: (from ``halflife_s``) where it has one. Dip buying's levels travel outside the vector.
+_LAYOUT: tuple[tuple[str, int, tuple[tuple[int, str], ...], int | None], ...] = (
+    (
+        "retail_deleverage",
+        B_RETAIL_ON,
+        ((B_RETAIL_THR, "vol_threshold_annual"), (B_RETAIL_CUT, "cut_fraction_per_step")),
+        B_RETAIL_LAM,
+    ),
+    (
+        "mm_withdrawal",
+        B_MM_ON,
+        ((B_MM_LO, "vol_low_annual"), (B_MM_HI, "vol_high_annual"), (B_MM_FLOOR, "depth_floor")),
+        B_MM_LAM,
+    ),
+    ("arbitrage", B_ARB_ON, ((B_ARB_LINK, "linkage"),), None),
+)
+
 
 def pack_behaviours(cfg: S.Behaviours, step_s: float) -> BehaviourParams:
     """Turn the ``[behaviours]`` tables into the kernel's parameter vector.
@@ -120,23 +139,15 @@ def pack_behaviours(cfg: S.Behaviours, step_s: float) -> BehaviourParams:
     """
     vec = np.zeros(B_SIZE)
     step = step_s if step_s > 0 else 60.0
-    r = cfg.retail_deleverage
-    if r is not None and r.enabled:
-        vec[B_RETAIL_ON] = 1.0
-        vec[B_RETAIL_THR] = r.vol_threshold_annual
-        vec[B_RETAIL_CUT] = r.cut_fraction_per_step
-        vec[B_RETAIL_LAM] = ewma_lambda(step, r.halflife_s)
-    m = cfg.mm_withdrawal
-    if m is not None and m.enabled:
-        vec[B_MM_ON] = 1.0
-        vec[B_MM_LO] = m.vol_low_annual
-        vec[B_MM_HI] = m.vol_high_annual
-        vec[B_MM_FLOOR] = m.depth_floor
-        vec[B_MM_LAM] = ewma_lambda(step, m.halflife_s)
-    a = cfg.arbitrage
-    if a is not None and a.enabled:
-        vec[B_ARB_ON] = 1.0
-        vec[B_ARB_LINK] = a.linkage
+    for table, on, fields, lam in _LAYOUT:
+        b = getattr(cfg, table)
+        if b is None or not b.enabled:
+            continue
+        vec[on] = 1.0
+        for i, name in fields:
+            vec[i] = getattr(b, name)
+        if lam is not None:
+            vec[lam] = ewma_lambda(step, b.halflife_s)
     d = cfg.dip_buying
     levels: tuple[float, ...] = ()
     notionals: tuple[float, ...] = ()

@@ -38,7 +38,9 @@ liquidation price rises by ``L / (q (1 - mmr))`` and the bankruptcy price by ``L
 falls by ``L / (q (1 + mmr))`` and ``L / q``), from ``W - L + s q (P - EP) = q P mmr - cum``.
 These positions are kept out of the sorted index and checked one by one each step.
 
-:func:`run_path_py` is the plain twin of :func:`run_path_nb` (the same code, not compiled).
+:func:`run_path_py` is the plain twin of :func:`run_path_nb` (the same code, not compiled, calling
+the plain twins of the depth walk, :func:`liqcascade.depth.move_for_volume_plain`, and of the
+trigger count, :func:`liqcascade.engine.kernels.crossed_count_plain`).
 """
 
 from __future__ import annotations
@@ -51,7 +53,8 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from liqcascade.engine.kernels import move_for_volume_nb
+from liqcascade.depth import move_for_volume, move_for_volume_plain
+from liqcascade.engine.kernels import crossed_count, crossed_count_plain
 from liqcascade.ledger import clearance_fee_quote, position_equity_quote, waterfall
 from liqcascade.scenarios import behaviours as B
 
@@ -307,9 +310,7 @@ def _price_py(
     if r < 0.0:
         j = 2 * v + 1
         a, b = imp_off[j], imp_off[j + 1]
-        x = move_for_volume_nb(
-            imp_kind[j], imp_kv[a:b], imp_kx[a:b], imp_coef[j], imp_scale[j], -r / depth
-        )
+        x = _move_fn(imp_kind[j], imp_kv[a:b], imp_kx[a:b], imp_coef[j], imp_scale[j], -r / depth)
         if x >= X_MAX:
             return e * (1.0 + X_MAX), True
         return e * (1.0 + x), False
@@ -322,7 +323,7 @@ def _price_py(
     while m < n_lv and dip_price[v, m] >= e:  # levels the exogenous move already traded through
         m += 1
     while True:
-        x = move_for_volume_nb(
+        x = _move_fn(
             imp_kind[j], imp_kv[a:b], imp_kx[a:b], imp_coef[j], imp_scale[j], (r - absorbed) / depth
         )
         ex = x >= X_MAX
@@ -339,23 +340,18 @@ def _price_py(
             return last_level, False
 
 
+def _move_plain(
+    kind: int, kv: np.ndarray, kx: np.ndarray, coef: float, scale: float, v: float
+) -> float:
+    return float(move_for_volume_plain(kind, kv, kx, coef, scale, v))
+
+
+_move_fn = move_for_volume
 _price_nb = njit(cache=True)(_price_py)
-
-
-def _count_py(key: np.ndarray, a: int, b: int, k: int, q: float) -> int:
-    """Number of keys <= q in key[a:b], given the first k are (binary search from k)."""
-    lo = a + k
-    hi = b
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if key[mid] <= q:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo - a
-
-
-_count_nb = njit(cache=True)(_count_py)
+#: The same code run in plain Python, with the depth walk's plain twin.
+_price_plain = types.FunctionType(
+    _price_py.__code__, {**globals(), "_move_fn": _move_plain}, "price_plain_impl"
+)
 
 
 def run_path_py(
@@ -398,7 +394,7 @@ def run_path_py(
     """One path through the indexed book; returns ``out[venue, metric]`` (see :data:`METRICS`).
 
     The compiled kernel is this code under numba; :func:`run_path_plain` runs the same code
-    object in plain Python with the plain helpers ``_price_py`` and ``_count_py``.
+    object in plain Python with the plain helpers (``_price_plain``, ``crossed_count_plain``).
     """
     nv = p0.shape[0]
     n_steps = price_ratio.shape[0] - 1
@@ -598,7 +594,7 @@ def run_path_py(
 
 
 _price_fn = _price_nb
-_count_fn = _count_nb
+_count_fn = crossed_count
 _equity_fn = njit(cache=True)(position_equity_quote)
 _fee_fn = njit(cache=True)(clearance_fee_quote)
 _waterfall_fn = njit(cache=True)(waterfall)
@@ -608,8 +604,8 @@ _run_plain = types.FunctionType(
     run_path_py.__code__,
     {
         **globals(),
-        "_price_fn": _price_py,
-        "_count_fn": _count_py,
+        "_price_fn": _price_plain,
+        "_count_fn": crossed_count_plain,
         "_equity_fn": position_equity_quote,
         "_fee_fn": clearance_fee_quote,
         "_waterfall_fn": waterfall,
@@ -627,6 +623,19 @@ def _args(ix: StressIndex) -> tuple:
     )  # fmt: skip
 
 
+def _call(
+    run: Any,
+    ix: StressIndex,
+    price_ratio: np.ndarray,
+    coll_ratio: np.ndarray,
+    step_s: float,
+    bvec: np.ndarray,
+) -> np.ndarray:
+    coll = coll_ratio if coll_ratio.shape[0] else np.ones((1, len(price_ratio)))
+    ratio = np.ascontiguousarray(price_ratio, dtype=np.float64)
+    return run(ratio, coll, float(step_s), bvec, *_args(ix))
+
+
 def run_path_nb(
     ix: StressIndex,
     price_ratio: np.ndarray,
@@ -635,10 +644,7 @@ def run_path_nb(
     bvec: np.ndarray,
 ) -> np.ndarray:
     """Compiled path kernel on an index; ``out[venue, metric]`` (see :data:`METRICS`)."""
-    coll = coll_ratio if coll_ratio.shape[0] else np.ones((1, len(price_ratio)))
-    return _run_nb(
-        np.ascontiguousarray(price_ratio, dtype=np.float64), coll, float(step_s), bvec, *_args(ix)
-    )
+    return _call(_run_nb, ix, price_ratio, coll_ratio, step_s, bvec)
 
 
 def run_path_plain(
@@ -649,7 +655,4 @@ def run_path_plain(
     bvec: np.ndarray,
 ) -> np.ndarray:
     """Plain-Python twin of :func:`run_path_nb` (slow; used by the agreement test)."""
-    coll = coll_ratio if coll_ratio.shape[0] else np.ones((1, len(price_ratio)))
-    return _run_plain(
-        np.asarray(price_ratio, dtype=np.float64), coll, float(step_s), bvec, *_args(ix)
-    )
+    return _call(_run_plain, ix, price_ratio, coll_ratio, step_s, bvec)

@@ -20,7 +20,6 @@ Volatilities are annualised on a 365-day year (crypto trades every day).
 from __future__ import annotations
 
 import math
-import zipfile
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
@@ -44,6 +43,7 @@ __all__ = [
     "fit_merton",
     "fit_garch",
     "log_returns",
+    "read_return_path",
 ]
 
 #: Seconds in a 365-day year (annualisation of volatilities).
@@ -92,17 +92,9 @@ def resolve_data_path(spec: str, base_dir: Path | None = None) -> Path:
 
 
 def _read_one_kline(path: Path) -> pl.DataFrame:
-    if path.suffix == ".zip":
-        with zipfile.ZipFile(path) as zf:
-            names = [n for n in zf.namelist() if n.endswith(".csv")]
-            if not names:
-                raise DataError(f"{path}: zip holds no .csv member")
-            data = zf.read(names[0])
-    else:
-        data = path.read_bytes()
-    from liqcascade.data.klines import KLINE_COLUMNS, epoch_ms_expr, parse_kline_text
+    from liqcascade.data.klines import KLINE_COLUMNS, _read_bytes, epoch_ms_expr, parse_kline_text
 
-    df, _ = parse_kline_text(data, str(path))
+    df, _ = parse_kline_text(_read_bytes(path), str(path))
     missing = [
         c
         for c in ("open_time", "high", "low", "close", "volume", "quote_volume")
@@ -433,3 +425,34 @@ def build_shock(cfg: Any, base_dir: Path | None = None) -> ShockModel:
     model = ShockModel(cfg, params, assets)
     logger.info("shock %s built with params %s", model.kind, params)
     return model
+
+
+def read_return_path(path: str | Path, initial_price: float) -> np.ndarray:
+    """Per-step exogenous returns (fractions) from a CSV/Parquet file: a ``return`` column, or a
+    ``price`` column (each return against the previous row, the first against
+    ``initial_price``, quote per base). The input of ``liqcascade dynamic --path``."""
+    from liqcascade.errors import InputError
+
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{p}: no such file")
+    try:
+        df = pl.read_parquet(p) if p.suffix.lower() == ".parquet" else pl.read_csv(p)
+    except pl.exceptions.PolarsError as exc:
+        raise InputError(f"{p}: cannot read a return/price table ({exc})") from exc
+    cols = {c.lower(): c for c in df.columns}
+    if "return" in cols:
+        arr = df[cols["return"]].cast(pl.Float64).to_numpy()
+    elif "price" in cols:
+        price = df[cols["price"]].cast(pl.Float64).to_numpy()
+        bad = np.flatnonzero(~(price > 0))
+        if len(bad):
+            raise InputError(f"{p} row {bad[0] + 1}: price must be > 0, got {price[bad[0]]}")
+        prev = np.concatenate([[initial_price], price[:-1]])
+        arr = (price - prev) / prev
+    else:
+        raise InputError(f"{p}: expected a 'return' or a 'price' column, found {df.columns}")
+    bad = np.flatnonzero(~np.isfinite(arr) | (arr <= -1))
+    if len(bad):
+        raise InputError(f"{p} row {bad[0] + 1}: return must be finite and > -1, got {arr[bad[0]]}")
+    return np.asarray(arr, dtype=np.float64)

@@ -15,10 +15,8 @@ Every table carries its source URL and effective date. Users bring their own tab
 
 from __future__ import annotations
 
-import csv
 import json
 import math
-import tomllib
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -29,8 +27,11 @@ import numpy as np
 from liqcascade.errors import InputError, RuleError
 from liqcascade.venues.base import TierTable, VenueRules, derive_cum
 from liqcascade.venues.binance_brackets import parse_brackets, parse_leverage_brackets, tier_table
+from liqcascade.venues.tier_file import TierFile, TierRow, read_tier_file
 
 __all__ = [
+    "TierFile",
+    "TierRow",
     "TierTable",
     "VenueRules",
     "derive_cum",
@@ -395,27 +396,8 @@ def _check_generic_limit(rules: VenueRules) -> VenueRules:
     return rules
 
 
-_FIELD_ALIASES = {
-    "floor_quote": (
-        "floor_quote",
-        "floor",
-        "notionalFloor",
-        "minNotional",
-        "lower_bound_usd",
-        "lower_bound",
-    ),
-    "cap_quote": ("cap_quote", "cap", "notionalCap", "maxNotional"),
-    "mmr": ("mmr", "maintMarginRatio", "maintenanceMarginRate", "maintenance_margin_rate"),
-    "cum_quote": ("cum_quote", "cum", "maintenance_amount", "deduction", "mmDeduction"),
-    "max_leverage": ("max_leverage", "maxLeverage", "initialLeverage", "leverage"),
-}
-
-
-def _pick(row: dict[str, Any], field: str) -> Any:
-    for k in _FIELD_ALIASES[field]:
-        if k in row and row[k] not in (None, ""):
-            return row[k]
-    return None
+def _first(value: float | None, default: float) -> float:
+    return float(default if value is None else value)
 
 
 def load_tier_file(
@@ -437,64 +419,24 @@ def load_tier_file(
     for the generic venue.
     """
     p = Path(path)
-    if not p.is_file():
-        raise InputError(f"{p}: tier file not found")
-    meta: dict[str, Any] = {}
-    suffix = p.suffix.lower()
-    try:
-        if suffix == ".json":
-            data: Any = json.loads(p.read_text("utf-8"))
-        elif suffix == ".toml":
-            data = tomllib.loads(p.read_text("utf-8"))
-        elif suffix == ".csv":
-            with p.open(newline="", encoding="utf-8") as fh:
-                data = list(csv.DictReader(fh))
-        else:
-            raise InputError(
-                f"{p}: unknown tier-file type {suffix!r}; expected .json, .toml or .csv"
-            )
-    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise InputError(f"{p}: cannot parse ({exc})") from exc
-    if isinstance(data, dict):
-        meta = {k: v for k, v in data.items() if k != "tiers"}
-        data = data.get("tiers")
-    if not isinstance(data, list) or not data:
-        raise InputError(f"{p}: expected a non-empty list of tier rows (or a 'tiers' table)")
-    sym = symbol or str(meta.get("symbol", p.stem))
-    if all(
-        isinstance(r, dict) and "minNotional" in r and "maintenanceMarginRate" in r for r in data
-    ):
+    doc = read_tier_file(p)
+    if isinstance(doc, dict):
         return from_ccxt_tiers(
-            data,
+            doc["tiers"],
             venue=venue,
-            symbol=sym,
+            symbol=symbol or str(doc.get("symbol", p.stem)),
             liquidation_fee_rate=liquidation_fee_rate,
             taker_fee_rate=taker_fee_rate,
-            source_url=str(meta.get("source_url", f"file:{p}")),
-            effective_date=str(meta.get("effective_date", "unknown")),
+            source_url=str(doc.get("source_url", f"file:{p}")),
+            effective_date=str(doc.get("effective_date", "unknown")),
             formula=formula,
         )
-    fl, cap, mmr, lev, cum = [], [], [], [], []
-    for i, row in enumerate(data):
-        where = f"{p} row {i + 1}"
-        if not isinstance(row, dict):
-            raise InputError(f"{where}: expected a table/dict, got {type(row).__name__}")
-        f0, l0 = _pick(row, "floor_quote"), _pick(row, "max_leverage")
-        if f0 is None:
-            raise InputError(f"{where}: missing field floor_quote")
-        if l0 is None:
-            raise InputError(f"{where}: missing field max_leverage")
-        try:
-            fl.append(float(f0))
-            lev.append(float(l0))
-            m0 = _pick(row, "mmr")
-            mmr.append(1.0 / (2.0 * float(l0)) if m0 is None else float(m0))
-            c0 = _pick(row, "cap_quote")
-            cap.append(None if c0 is None else float(c0))
-            u0 = _pick(row, "cum_quote")
-            cum.append(None if u0 is None else float(u0))
-        except ValueError as exc:
-            raise InputError(f"{where}: non-numeric value ({exc})") from exc
+    sym = symbol or doc.symbol or p.stem
+    fl = [r.floor_quote for r in doc.tiers]
+    lev = [r.max_leverage for r in doc.tiers]
+    mmr = [1.0 / (2.0 * r.max_leverage) if r.mmr is None else r.mmr for r in doc.tiers]
+    cap = [r.cap_quote for r in doc.tiers]
+    cum = [r.cum_quote for r in doc.tiers]
     if all(c is None for c in cap):
         caps: list[float | None] | None = None
     else:
@@ -509,11 +451,11 @@ def load_tier_file(
             venue=v,
             symbol=sym,
             tiers=table,
-            formula=formula or str(meta.get("formula", "binance")),
-            liquidation_fee_rate=float(meta.get("liquidation_fee_rate", liquidation_fee_rate)),
-            taker_fee_rate=float(meta.get("taker_fee_rate", taker_fee_rate)),
-            source_url=str(meta.get("source_url", f"file:{p}")),
-            effective_date=str(meta.get("effective_date", "unknown")),
+            formula=formula or doc.formula or "binance",
+            liquidation_fee_rate=_first(doc.liquidation_fee_rate, liquidation_fee_rate),
+            taker_fee_rate=_first(doc.taker_fee_rate, taker_fee_rate),
+            source_url=doc.source_url or f"file:{p}",
+            effective_date=doc.effective_date or "unknown",
             version="user",
             max_leverage_limit=GENERIC_MAX_LEVERAGE if v == "generic" else math.inf,
         )

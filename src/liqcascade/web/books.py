@@ -153,7 +153,9 @@ def register(app: FastAPI, state: Any) -> None:
             if p.suffix in BOOK_SUFFIXES and p.is_file():
                 files.append(p.relative_to(state.data_dir).as_posix())
         examples = sorted(example_books())
-        default = DEFAULT_EXAMPLE if DEFAULT_EXAMPLE in examples else (examples or [None])[0]
+        default: str | None = (
+            DEFAULT_EXAMPLE if DEFAULT_EXAMPLE in examples else (examples[0] if examples else None)
+        )
         return {"examples": examples, "files": files, "default": default}
 
     @app.post("/api/books/upload", tags=["books"])
@@ -200,7 +202,7 @@ def register(app: FastAPI, state: Any) -> None:
                 msg = str(exc).replace(str(staged), name).replace(staged.name, name)
                 cls = InputError if isinstance(exc, InputError) else DataError
                 err = cls(f"file {name!r}: {msg}")
-                err.field = "file"  # type: ignore[attr-defined]  # the request field
+                err.field = "file"  # type: ignore[union-attr]  # the request field, read by the app
                 raise err from exc
             os.replace(staged, final)
         finally:

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
 from liqcascade.errors import InputError
+from liqcascade.funds import LOSS_FIELDS
 from liqcascade.web.books import BookRef
 from liqcascade.web.common import arrays_to_lists, clean_json, frame_records, json_response
 from liqcascade.web.safety import safe_path
@@ -96,12 +97,15 @@ def build_impact(spec: ImpactSpec, data_dir: Path) -> Any:
     """The library impact model for ``spec`` (depth files resolved inside allowed folders only)."""
     from liqcascade.impact import DepthCurveImpact, LinearImpact, SqrtImpact
 
+    # ImpactSpec._needs has checked that the chosen model's fields are set
     if spec.model == "linear":
-        return LinearImpact(float(spec.depth_1pct_base))  # type: ignore[arg-type]
+        assert spec.depth_1pct_base is not None
+        return LinearImpact(float(spec.depth_1pct_base))
     if spec.model == "sqrt":
+        assert spec.y is not None and spec.sigma_daily is not None and spec.adv_base is not None
         return SqrtImpact(
             y=float(spec.y), sigma_daily=float(spec.sigma_daily), adv_base=float(spec.adv_base)
-        )  # type: ignore[arg-type]
+        )
     assert spec.depth_file is not None
     if spec.depth_source == "sample":
         files = sample_bookdepth_files()
@@ -212,7 +216,7 @@ class CascadeService:
         key = self.key_of(req)
         with self._lock:
             hit = self._cache.get(key) if key is not None else None
-            if hit is not None:
+            if hit is not None and key is not None:
                 self._cache.move_to_end(key)
                 return hit
         book, book_key = self.state.cache["books"].load(req.book)
@@ -266,17 +270,6 @@ class CascadeResponse(BaseModel):
     ladder: dict[str, list[float | int | bool | None]] | None
 
 
-#: Loss columns of ``DynamicResult.losses`` drawn per venue (quote; signs as in liqcascade.funds).
-LOSS_COLUMNS: tuple[str, ...] = (
-    "trader_pnl",
-    "fee",
-    "insurance_fund_change",
-    "vault_pnl",
-    "adl_transfer",
-    "bad_debt",
-)
-
-
 def run_dynamic(state: Any, req: DynamicRequest, progress: Any) -> dict[str, Any]:
     """Job body: ``liqcascade.engine.dynamic.simulate_shock`` (the CLI's ``--mode dynamic`` call)."""
     from liqcascade.engine.dynamic import simulate_shock
@@ -297,7 +290,7 @@ def run_dynamic(state: Any, req: DynamicRequest, progress: Any) -> dict[str, Any
         seed=req.seed,
     )
     progress(0.95, "collecting results")
-    losses = res.losses.select(["venue", *[c for c in LOSS_COLUMNS if c in res.losses.columns]])
+    losses = res.losses.select(["venue", *[c for c in LOSS_FIELDS if c in res.losses.columns]])
     tl = res.timeline.select(
         [
             c

@@ -6,7 +6,6 @@ docs/liquidation-map.md. A run of several snapshots takes seconds, so it is a ba
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from liqcascade.errors import InputError
+from liqcascade.timeutil import ms_to_iso, to_ms
 from liqcascade.web.common import clean_json
 
 PATH = "/map"
@@ -65,31 +65,23 @@ class MapRequest(BaseModel):
 
     @model_validator(mode="after")
     def _order(self) -> MapRequest:
-        from liqcascade.estimate import to_ms
-
         if to_ms(self.end) < to_ms(self.start):
             raise ValueError("end is before start")
         return self
 
 
-def _iso(ms: int) -> str:
-    return dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def snapshot_times(req: MapRequest) -> list[int]:
-    from liqcascade.estimate import to_ms
+    from liqcascade.estimate import snapshot_times as times
 
-    a, b = to_ms(req.start), to_ms(req.end)
-    if req.snapshots == 1 or a == b:
-        return [b]
-    step = (b - a) / (req.snapshots - 1)
-    return [int(round(a + i * step)) for i in range(req.snapshots)]
+    return times(req.start, req.end, req.snapshots)
 
 
 def run_map(state: Any, req: MapRequest, progress: Any) -> dict[str, Any]:
-    """Job body: per market, load klines once, estimate the map at each snapshot time."""
+    """Job body: per market, load klines once, then the library's snapshots
+    (:func:`liqcascade.estimate.map_snapshots`) and their figure."""
     from liqcascade.data import Store
-    from liqcascade.estimate import estimate_map, list_priors
+    from liqcascade.estimate import map_snapshots
+    from liqcascade.plotting import figure_json
     from liqcascade.web.common import market_store
 
     times = snapshot_times(req)
@@ -101,86 +93,54 @@ def run_map(state: Any, req: MapRequest, progress: Any) -> dict[str, Any]:
         )
     out: list[dict[str, Any]] = []
     total = len(times) * len(req.markets)
-    done = 0
     with Store(db, read_only=True) as store:
-        for m in req.markets:
-            names = [n.split(".", 1)[1] for n in list_priors(m.venue)]
-            if req.prior not in names:
-                raise InputError(
-                    f"prior: no prior {req.prior!r} for venue {m.venue!r} (expected one of {names})"
-                )
+        for k, m in enumerate(req.markets):
             lo = times[0] - int(req.lookback_hours * _HOUR_MS)
             klines = store.klines(
                 m.venue, m.symbol, start=lo, end=times[-1], interval="1m", kind="trade"
             )
             if klines.height == 0:
                 raise InputError(
-                    f"markets: no stored 1m trade klines of {m.venue} {m.symbol} between {_iso(lo)} and {_iso(times[-1])}"
+                    f"markets: no stored 1m trade klines of {m.venue} {m.symbol} between {ms_to_iso(lo)} and {ms_to_iso(times[-1])}"
                 )
-            bin_w = req.bin_width_quote
-            per_time: list[dict[float, float]] = []
-            per_side: list[dict[str, float]] = []
-            ref: list[float] = []
-            last = None
-            for t in times:
-                progress(done / total, f"{m.venue} {m.symbol} at {_iso(t)}")
-                lmap = estimate_map(
-                    klines,
-                    venue=m.venue,
-                    symbol=m.symbol,
-                    at=t,
-                    prior=req.prior,
-                    lookback_hours=req.lookback_hours,
-                    bin_width_quote=bin_w,
-                    source=f"store {m.venue} {m.symbol} 1m klines",
-                )
-                bin_w = bin_w or lmap.meta["bin_width_quote"]  # one price grid for all snapshots
-                lv = lmap.levels
-                levels: dict[float, float] = {}
-                for price, notional in zip(
-                    lv["price_level"].to_list(), lv["notional_quote"].to_list(), strict=True
-                ):
-                    levels[price] = levels.get(price, 0.0) + notional
-                per_time.append(levels)
-                per_side.append(
-                    {
-                        "long": float(lv.filter(lv["side"] == 1)["notional_quote"].sum()),
-                        "short": float(lv.filter(lv["side"] == -1)["notional_quote"].sum()),
-                    }
-                )
-                ref.append(float(lmap.meta["reference_price"]))
-                last = lmap
-                done += 1
-            grid = sorted({p for d in per_time for p in d})
-            z = [[d.get(p, 0.0) for d in per_time] for p in grid]
-            price = klines.filter(
-                klines["open_time"] >= dt.datetime.fromtimestamp(times[0] / 1000, tz=dt.UTC)
+
+            def step(i: int, n: int, t: int, k: int = k, m: Market = m) -> None:
+                progress((k * n + i) / total, f"{m.venue} {m.symbol} at {ms_to_iso(t)}")
+
+            snap = map_snapshots(
+                klines,
+                venue=m.venue,
+                symbol=m.symbol,
+                times_ms=times,
+                prior=req.prior,
+                lookback_hours=req.lookback_hours,
+                bin_width_quote=req.bin_width_quote,
+                source=f"store {m.venue} {m.symbol} 1m klines",
+                progress=step,
             )
-            assert last is not None
-            meta = dict(last.meta)
+            meta = dict(snap.last.meta)
             if isinstance(meta.get("prior"), dict) and meta["prior"].get("path"):
                 meta["prior"] = {**meta["prior"], "path": Path(meta["prior"]["path"]).name}
             out.append(
                 {
                     "venue": m.venue,
                     "symbol": m.symbol,
-                    "times": [_iso(t) for t in times],
-                    "price_levels": grid,
-                    "notional_quote": z,
-                    "long_notional_quote": [s["long"] for s in per_side],
-                    "short_notional_quote": [s["short"] for s in per_side],
-                    "reference_price": ref,
+                    "times": snap.times,
+                    "price_levels": snap.price_levels,
+                    "notional_quote": snap.notional_quote,
+                    "long_notional_quote": snap.long_notional_quote,
+                    "short_notional_quote": snap.short_notional_quote,
+                    "reference_price": snap.reference_price,
                     "price_line": {
-                        "time": [
-                            t.strftime("%Y-%m-%dT%H:%M:%SZ") for t in price["open_time"].to_list()
-                        ],
-                        "close": price["close"].to_list(),
+                        "time": snap.price_line["time"].to_list(),
+                        "close": snap.price_line["close"].to_list(),
                     },
-                    "densest": last.densest(10)
+                    "densest": snap.last.densest(10)
                     .select("price_level", "side", "size_base", "notional_quote")
                     .to_dicts(),
-                    "bin_width_quote": bin_w,
+                    "bin_width_quote": snap.bin_width_quote,
                     "meta": meta,
+                    "figure": figure_json(snap.plot()),
                 }
             )
     progress(1.0, "done")

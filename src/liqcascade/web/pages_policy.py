@@ -8,11 +8,11 @@ other files relative to themselves, so uploaded ones could reach outside the dat
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -87,13 +87,13 @@ def run_policy_job(req: PolicyRequest, progress: Any) -> dict[str, Any]:
             f"file: no shipped policy or scenario {req.file!r} (expected one of {sorted(files)})"
         )
     lab = load_policy(files[req.file])
-    over = {
+    over: dict[str, Any] = {
         k: v
         for k, v in (("paths", req.paths), ("seed", req.seed), ("n_positions", req.n_positions))
         if v is not None
     }
     if over:
-        lab = dataclasses.replace(lab, **over)
+        lab = msgspec.structs.replace(lab, **over)
     variants = []
     for i, spec in enumerate(req.vary):
         try:

@@ -15,6 +15,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from liqcascade.errors import InputError
+from liqcascade.timeutil import ms_to_iso
 from liqcascade.web.common import ApiError, clean_json, frame_records
 from liqcascade.web.safety import safe_path
 
@@ -49,15 +50,6 @@ class ReplayRequest(BaseModel):
     max_evals: int = Field(
         default=150, ge=5, le=1000, description="fit budget (objective evaluations)"
     )
-
-
-def _ms_to_iso(values: list[Any]) -> list[str]:
-    import datetime as dt
-
-    return [
-        dt.datetime.fromtimestamp(v / 1000, tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        for v in values
-    ]
 
 
 def run_replay_job(state: Any, req: ReplayRequest, progress: Any) -> dict[str, Any]:
@@ -99,18 +91,18 @@ def run_replay_job(state: Any, req: ReplayRequest, progress: Any) -> dict[str, A
         "observed": {
             "pre_price": obs.pre_price,
             "low_price": obs.low_price,
-            "low_time": _ms_to_iso([obs.low_time_ms])[0],
+            "low_time": ms_to_iso(obs.low_time_ms),
             "end_price": obs.end_price,
             "drop_frac": obs.drop_frac,
             "depth_decline_frac": obs.depth_decline_frac,
             "path": {
-                "time": _ms_to_iso(obs.path["time_ms"].to_list()),
+                "time": [ms_to_iso(t) for t in obs.path["time_ms"].to_list()],
                 "low": obs.path["low"].to_list(),
                 "close": obs.path["close"].to_list(),
             },
         },
         "model": {
-            "time": _ms_to_iso(model["time_ms"].to_list()),
+            "time": [ms_to_iso(t) for t in model["time_ms"].to_list()],
             "low": model["low"].to_list(),
             "close": model["close"].to_list(),
             "depth_factor": model["depth_factor"].to_list(),
@@ -122,7 +114,7 @@ def run_replay_job(state: Any, req: ReplayRequest, progress: Any) -> dict[str, A
     if obs.depth_path is not None and obs.depth_path.height:
         dp = obs.depth_path
         out["observed"]["depth"] = {
-            "time": _ms_to_iso(dp["time_ms"].to_list()),
+            "time": [ms_to_iso(t) for t in dp["time_ms"].to_list()],
             **{c: dp[c].to_list() for c in dp.columns if c != "time_ms"},
         }
         out["observed"]["depth_pre_1pct_base"] = obs.depth_pre_1pct_base

@@ -42,10 +42,6 @@ CURVE_HORIZONS_DAYS: tuple[float, ...] = (
 )
 
 
-#: Minutes per day: the ensemble's horizon is in 1m bars, the page's in days.
-_MINUTES_PER_DAY = 1440
-
-
 def sample_kline_files() -> dict[str, Path]:
     """Shipped Binance 1m kline files by file name (the ensemble model starts from one)."""
     from liqcascade.resources import sample_data_dir
@@ -146,80 +142,26 @@ def klines_path(req: RiskRequest, data_dir: Path) -> Path:
 
 def compare_models(
     req: RiskRequest, pos: Any, klines: Path, step: Any
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The calibrated ensemble (``forecast.liquidation_probability``) beside GBM and Merton
-    fitted to the same klines (``risk.fit_from_klines``), as ``liqcascade risk prob --model
-    ensemble`` prints them."""
-    from liqcascade import risk
-    from liqcascade.forecast import liquidation_probability
+) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
+    """The calibrated ensemble beside GBM and Merton fitted to the same klines
+    (:func:`liqcascade.forecast.compare_models`, as ``liqcascade risk prob --model ensemble``
+    prints them): the ensemble's figures, one row per model and the comparison's figure."""
+    from liqcascade.forecast import compare_models as compare
+    from liqcascade.plotting import figure_json
 
-    step(0.15, f"ensemble of {req.ensemble_paths} paths from {klines.name}")
-    try:
-        ens = liquidation_probability(
-            klines,
-            pos.mark_price,
-            pos.liquidation_price,
-            req.side,
-            round(req.horizon_days * _MINUTES_PER_DAY),
-            n_paths=req.ensemble_paths,
-            seed=req.seed,
-        )
-    except InputError as exc:
-        if "horizon_minutes" in str(exc):
-            err = InputError(f"horizon_days={req.horizon_days:g}: {exc}")
-            err.field = "horizon_days"  # type: ignore[attr-defined]
-            raise err from exc
-        raise
-    ens_d = ens.as_dict()
-    rows = [
-        {
-            "model": "ensemble",
-            "label": "calibrated ensemble (book + liquidity state)",
-            "probability": ens.probability,
-            "standard_error": ens.stderr,
-        },
-        {
-            "model": "ensemble_impact_only",
-            "label": "ensemble, impact only (no book)",
-            "probability": ens.probability_impact_only,
-            "standard_error": None,
-        },
-    ]
-    step(0.6, "GBM and Merton fitted to the same klines")
-    for model, label in (
-        ("gbm", "GBM, vol fitted to the klines"),
-        ("jump", "Merton jump-diffusion"),
-    ):
-        fit = risk.fit_from_klines(klines, jumps=model == "jump")
-        jump: dict[str, Any] = {}
-        if model == "jump":
-            jump = {
-                "jump_intensity_annual": fit.model.jump_intensity_annual,
-                "jump_mean_log": fit.model.jump_mean_log,
-                "jump_std_log": fit.model.jump_std_log,
-                "n_paths": req.n_paths,
-                "seed": req.seed,
-            }
-        r = risk.prob_liquidation(
-            pos.mark_price,
-            pos.liquidation_price,
-            req.side,
-            fit.model.vol_annual,
-            req.horizon_days,
-            model=model,
-            **jump,
-        )
-        rows.append(
-            {
-                "model": model,
-                "label": label,
-                "probability": r.probability,
-                "standard_error": r.standard_error,
-                "vol_annual": r.vol_annual,
-            }
-        )
-    ens_d["klines_file"] = klines.name
-    return ens_d, rows
+    step(0.15, f"ensemble of {req.ensemble_paths} paths from {klines.name}, GBM and Merton")
+    cmp = compare(
+        klines,
+        pos.mark_price,
+        pos.liquidation_price,
+        req.side,
+        req.horizon_days,
+        ensemble_paths=req.ensemble_paths,
+        jump_paths=req.n_paths,
+        seed=req.seed,
+    )
+    ens_d = {**cmp.ensemble.as_dict(), "klines_file": cmp.klines_file}
+    return ens_d, cmp.rows(), figure_json(cmp.plot())
 
 
 def compute_risk(
@@ -252,7 +194,7 @@ def compute_risk(
         horizon_days=req.horizon_days,
         drift_annual=req.drift_annual,
     )
-    jump: dict[str, float] = {}
+    jump: dict[str, Any] = {}
     sim: dict[str, Any] = {}
     if req.model == "jump":
         jump = {
@@ -264,11 +206,12 @@ def compute_risk(
     prob = None
     curve = None
     comparison = None
+    comparison_figure = None
     liq_ok = pos.liquidation_price > 0 and pos.distance_frac > 0
     if req.model == "ensemble":
         klines = klines_path(req, data_dir or Path("."))
         if liq_ok:
-            prob, comparison = compare_models(req, pos, klines, step)
+            prob, comparison, comparison_figure = compare_models(req, pos, klines, step)
     elif liq_ok:
         step(0.15, "probability of liquidation")
         prob = risk.prob_liquidation(
@@ -319,6 +262,7 @@ def compute_risk(
             "safe_size_model": "gbm" if req.model == "ensemble" else req.model,
             "horizon_curve": curve,
             "comparison": comparison,
+            "comparison_figure": comparison_figure,
         }
     )
 

@@ -21,15 +21,8 @@ function drawMarket(i, m) {
   LC.setValue("kpi-short-" + i, m.short_notional_quote[n], "money");
   LC.setValue("kpi-ref-" + i, m.reference_price[n], "price");
   LC.setValue("kpi-bin-" + i, m.bin_width_quote, "price");
-  LC.plot("chart-heatmap-" + i, [
-    { type: "heatmap", x: m.times, y: m.price_levels, z: m.notional_quote, name: "liquidation notional",
-      colorscale: "YlOrRd", colorbar: { title: "quote" }, hovertemplate: "%{x}<br>%{y}: %{z:,.0f}<extra></extra>" },
-    { type: "scatter", mode: "lines", x: m.price_line.time, y: m.price_line.close, name: "price (1m close)",
-      line: { color: "#1f3a93", width: 1.5 } },
-  ], { title: "Estimated liquidation levels, prior '" + m.meta.prior.name + "' (" + m.venue + ")",
-       xaxis: { title: "time (UTC)" }, height: 520,
-       // levels far from the price are in the data (and the table) but the view centres on the price
-       yaxis: { title: "price level (quote)", range: [Math.min(...m.price_line.close) * 0.8, Math.max(...m.price_line.close) * 1.2] } });
+  // the library's figure (liqcascade.estimate.MapSnapshots.plot): heatmap + price line
+  LC.plot("chart-heatmap-" + i, m.figure.data, m.figure.layout);
   LC.table("table-densest-" + i, [
     { key: "price_level", label: "price level (quote)", kind: "price" }, { key: "side", label: "side (+1 long, -1 short)" },
     { key: "size_base", label: "size (base)", kind: "size" }, { key: "notional_quote", label: "notional (quote)", kind: "money" }],

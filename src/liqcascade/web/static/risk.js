@@ -55,12 +55,9 @@ function drawRisk(res) {
       { x: [pos.horizon_days], y: [prob.probability], name: "chosen horizon", mode: "markers", marker: { size: 12 } },
     ], { title: "Probability of liquidation by horizon (" + res.venue + " " + res.symbol + ")",
          xaxis: { title: "horizon (days)", type: "log" }, yaxis: Object.assign({ range: [0, 1] }, pct) });
-  } else if (res.comparison) {
-    const c = res.comparison;
-    LC.plot("chart-horizon", [
-      { x: c.map((r) => r.label), y: c.map((r) => r.probability), type: "bar", name: "P(liquidation)",
-        text: c.map((r) => LC.frac(r.probability)), textposition: "auto" },
-    ], { title: "P(liquidation) within " + pos.horizon_days + " days, model by model", xaxis: { automargin: true }, yaxis: pct });
+  } else if (res.comparison_figure) {
+    // the library's figure (liqcascade.forecast.ModelComparison.plot)
+    LC.plot("chart-horizon", res.comparison_figure.data, res.comparison_figure.layout);
   } else {
     const p = prob ? prob.probability : pos.liquidation_probability_gbm;
     const err = prob && prob.ci_low !== null ? { type: "data", symmetric: false,
