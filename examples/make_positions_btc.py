@@ -23,7 +23,7 @@ Shape (docs/engine-static.md, "Example book"):
   could not exist in a live book), so the book is consistent at that mark.
 
 The total open interest of the shipped 25,000 positions is about 17k BTC; Binance BTCUSDT
-open interest was ~100k BTC in early October 2025 (events-2025q4.md A4), so ``--n 150000``
+open interest was ~100k BTC in early October 2025 (a Binance metrics row of 7 Oct 2025), so ``--n 150000``
 gives a book of comparable size.
 """
 

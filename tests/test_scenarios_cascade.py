@@ -3,6 +3,8 @@ each behaviour moves the outcome the way its rule says."""
 
 from __future__ import annotations
 
+import types
+
 import numpy as np
 import pytest
 
@@ -94,6 +96,19 @@ def test_plain_twin_agrees_on_full_featured_path() -> None:
     p = C.run_path_plain(ix, price, coll_ratio, 60.0, bvec)
     assert a[:, C.M_COUNT].sum() > 0 and a[:, C.M_CUT].sum() > 0
     np.testing.assert_array_equal(a, p)
+
+
+def test_plain_twin_runs_only_plain_steps() -> None:
+    # the agreement above means something only if the plain twin compiles none of its steps
+    steps = ["_path_fn", "_retail_cut_fn", "_cross_sorted_fn", "_cross_collateral_fn"]
+    steps += ["_settle_fn", "_settle_sorted_fn", "_settle_collateral_fn"]
+    helpers = ["_price_fn", "_count_fn", "_equity_fn", "_fee_fn", "_waterfall_fn"]
+    plain = C._run_plain.__globals__
+    for name in steps + helpers:
+        assert isinstance(plain[name], types.FunctionType), name
+        assert not isinstance(getattr(C, name), types.FunctionType), name  # compiled in run_path_nb
+        if name in steps:
+            assert plain[name].__code__ is getattr(C, name).py_func.__code__, name
 
 
 def test_money_is_conserved() -> None:

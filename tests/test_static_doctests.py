@@ -7,7 +7,14 @@ import importlib
 
 import pytest
 
-MODULES = ["liqcascade.book", "liqcascade.impact", "liqcascade.engine.static", "liqcascade.testing"]
+# liqcascade.book is a package: its examples live in the submodules it re-exports from
+MODULES = [
+    "liqcascade.book.positions",
+    "liqcascade.book.accounts",
+    "liqcascade.impact",
+    "liqcascade.engine.static",
+    "liqcascade.testing",
+]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -2,7 +2,7 @@
 
 Every function takes scalars or equal-length arrays (``side`` is +1 long / -1 short, or the
 strings ``"long"``/``"short"``) and returns a numpy array (0-d for scalar inputs; use
-``float(...)``). Formulas and sources: docs/venues.md and ../shared/reference/venues.md.
+``float(...)``). Formulas and sources: docs/venues.md.
 
 >>> from liqcascade.venues import load_venue
 >>> from liqcascade import margin

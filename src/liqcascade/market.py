@@ -122,7 +122,8 @@ class BookPrior(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     old_entry_log_sd: float = 0.04
     oi_source: str = (
         "geometric mean of Binance BTCUSDT OI 100,243 BTC (7 Oct 2025) and 76,643 BTC "
-        "(2 Nov 2025); both weak (events-2025q4.md A4)"
+        "(2 Nov 2025), rows of Binance futures metrics files (sum_open_interest) kept as test "
+        "fixtures in unrelated public repositories; both weak"
     )
 
 

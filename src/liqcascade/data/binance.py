@@ -124,12 +124,10 @@ BOOK_DEPTH = CsvSpec(
     time_column="timestamp",
     description="Binance bookDepth (4 columns)",
 )
-BOOK_DEPTH_WAP = CsvSpec(
-    format="binance_book_depth",
-    table="book_depth",
+BOOK_DEPTH_WAP = replace(
+    BOOK_DEPTH,
     columns=(*_DEPTH_COLS, Col("weighted_avg_price", _D, required=False)),
     select=_DEPTH_SELECT + ", weighted_avg_price",
-    time_column="timestamp",
     description="Binance bookDepth with weighted_avg_price (5 columns)",
 )
 

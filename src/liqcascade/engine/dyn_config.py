@@ -90,7 +90,7 @@ _VENUE_DEFAULTS: dict[str, dict[str, Any]] = {
         "process": "hyperliquid",
         "clearance_fee_rate": 0.0,
         "has_vault": True,
-        "vault_capital_quote": 300e6,  # HLP TVL about $300M in Oct 2025 (events-2025q4 A8)
+        "vault_capital_quote": 300e6,  # HLP TVL about $300M in Oct 2025 (news reports)
         "adl_policy": "queue:hyperliquid",
         **_HOURLY_FUNDING,
     },

@@ -185,12 +185,14 @@ def account_risk(
 
 def _marks(book: Any, symbols: np.ndarray, marks: Mapping[str, float] | float | None) -> np.ndarray:
     """Mark price of every position: one number for all, a symbol's mark, else its entry."""
-    mark = book.entry_price.copy()
-    for i in range(len(book)):
-        if isinstance(marks, (int, float)):
-            mark[i] = _positive("mark_price", marks)
-        elif marks and symbols[i] in marks:
-            mark[i] = _positive(f"mark of {symbols[i]}", marks[symbols[i]])
+    mark = np.array(book.entry_price, dtype=float)
+    if isinstance(marks, (int, float)):
+        mark[:] = _positive("mark_price", marks)
+    elif marks:
+        for sym, value in marks.items():
+            hit = symbols == sym
+            if hit.any():
+                mark[hit] = _positive(f"mark of {sym}", value)
     return mark
 
 
@@ -209,17 +211,21 @@ def _maintenance(
     n = len(book)
     mm = np.empty(n)
     mm_new = np.full(n, np.nan)
-    rules_cache: dict[tuple[str, str], Any] = {}
-    for i in range(n):
-        key = (str(venues[i]), str(symbols[i]))
-        if key not in rules_cache:
-            rules_cache[key] = load_venue(*key)
-        r = rules_cache[key]
+    keys = np.char.add(np.char.add(venues.astype(str), "\x1f"), symbols.astype(str))
+    uniq, inverse = np.unique(keys, return_inverse=True)
+    q = np.asarray(book.size_base, dtype=float)
+    for k, key in enumerate(uniq):
+        rows = np.flatnonzero(inverse == k)
+        venue, symbol = str(key).split("\x1f", 1)
+        r = load_venue(venue, symbol)
         fee = float(r.mm_fee_rate)
-        q = book.size_base[i]
-        mm[i] = float(margin.maintenance_margin(r, q * mark[i])) + fee * q * mark[i]
+        notional = q[rows] * mark[rows]
+        mm[rows] = np.asarray(margin.maintenance_margin(r, notional), dtype=float) + fee * notional
         if new_mark is not None:
-            mm_new[i] = float(margin.maintenance_margin(r, q * new_mark[i])) + fee * q * new_mark[i]
+            moved = q[rows] * new_mark[rows]
+            mm_new[rows] = (
+                np.asarray(margin.maintenance_margin(r, moved), dtype=float) + fee * moved
+            )
     return mm, mm_new
 
 

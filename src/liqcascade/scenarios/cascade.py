@@ -38,9 +38,10 @@ liquidation price rises by ``L / (q (1 - mmr))`` and the bankruptcy price by ``L
 falls by ``L / (q (1 + mmr))`` and ``L / q``), from ``W - L + s q (P - EP) = q P mmr - cum``.
 These positions are kept out of the sorted index and checked one by one each step.
 
-:func:`run_path_py` is the plain twin of :func:`run_path_nb` (the same code, not compiled, calling
-the plain twins of the depth walk, :func:`liqcascade.depth.move_for_volume_plain`, and of the
-trigger count, :func:`liqcascade.engine.kernels.crossed_count_plain`).
+:func:`run_path_plain` is the plain twin of :func:`run_path_nb`: the same code (:func:`run_path_py`
+and its step functions), not compiled, calling the plain twins of the depth walk,
+:func:`liqcascade.depth.move_for_volume_plain`, and of the trigger count,
+:func:`liqcascade.engine.kernels.crossed_count_plain`.
 """
 
 from __future__ import annotations
@@ -180,10 +181,32 @@ def build_index(
     index. Depth weights for arbitrage are each venue's bid volume for a 1 % move.
     """
     n_venues = len(venue_p0)
-    n = len(size_base)
-    in_subset = np.zeros(n, dtype=bool)
+    in_subset = np.zeros(len(size_base), dtype=bool)
     if collateral is not None and len(collateral["rows"]):
         in_subset[collateral["rows"]] = True
+    book = (side, size_base, liquidation_price, bankruptcy_price, segment, venue_code)
+    dip_price, dip_base = _dip_ladder(venue_p0, venue_share, dip_levels, dip_notional_quote)
+    return StressIndex(
+        n_venues=n_venues,
+        **_sorted_blocks(book, n_venues, in_subset),
+        **_collateral_arrays(book, collateral),
+        p0=np.asarray(venue_p0, dtype=np.float64),
+        fee_rate=np.asarray(venue_fee_rate, dtype=np.float64),
+        fund0=np.asarray(venue_fund0, dtype=np.float64),
+        share=np.asarray(venue_share, dtype=np.float64) / np.sum(venue_share),
+        **_impact_tables(impacts, n_venues),
+        dip_price=dip_price,
+        dip_base=dip_base,
+    )
+
+
+def _sorted_blocks(
+    book: tuple[np.ndarray, ...], n_venues: int, in_subset: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Per venue and side (longs, then shorts), positions in the order a move reaches their
+    liquidation prices, with cumulative retail and other sizes (the :class:`StressIndex` arrays
+    ``off`` .. ``cum_other``). ``book`` holds :func:`build_index`'s first six arrays."""
+    side, size_base, liquidation_price, bankruptcy_price, segment, venue_code = book
     keys, sizes, liqs, bkrs, rets, cr, co = [], [], [], [], [], [], []
     off = [0]
     offc = [0]
@@ -209,6 +232,23 @@ def build_index(
             co.append(np.concatenate([[0.0], np.cumsum(np.where(r, 0.0, sz))]))
             off.append(off[-1] + len(rows))
             offc.append(offc[-1] + len(rows) + 1)
+    cat = np.concatenate
+    return {
+        "off": np.asarray(off, dtype=np.int64),
+        "offc": np.asarray(offc, dtype=np.int64),
+        "key": cat(keys),
+        "size": cat(sizes).astype(np.float64),
+        "liq": cat(liqs).astype(np.float64),
+        "bkr": cat(bkrs).astype(np.float64),
+        "retail": cat(rets).astype(np.bool_),
+        "cum_retail": cat(cr),
+        "cum_other": cat(co),
+    }
+
+
+def _impact_tables(impacts: list[tuple[Any, Any]], n_venues: int) -> dict[str, np.ndarray]:
+    """The venues' bid and ask impact models as kernel tables (``imp_*``) and the arbitrage
+    depth weights (each venue's bid volume for a 1 % move, normalised)."""
     kinds, coefs, scales, ioff, kvs, kxs = [], [], [], [0], [], []
     weight = np.zeros(n_venues)
     for v, (bid, ask) in enumerate(impacts):
@@ -222,6 +262,26 @@ def build_index(
             ioff.append(ioff[-1] + len(kv))
         weight[v] = float(bid.volume_for_move(0.01))
     weight = weight / weight.sum() if weight.sum() > 0 else np.full(n_venues, 1.0 / n_venues)
+    return {
+        "weight": weight,
+        "imp_kind": np.asarray(kinds, dtype=np.int64),
+        "imp_coef": np.asarray(coefs),
+        "imp_scale": np.asarray(scales),
+        "imp_off": np.asarray(ioff, dtype=np.int64),
+        "imp_kv": np.concatenate(kvs) if kvs else np.zeros(0),
+        "imp_kx": np.concatenate(kxs) if kxs else np.zeros(0),
+    }
+
+
+def _dip_ladder(
+    venue_p0: np.ndarray,
+    venue_share: np.ndarray,
+    dip_levels: tuple[float, ...],
+    dip_notional_quote: tuple[float, ...],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Resting dip bids per venue, nearest level first: prices and sizes (base units), each
+    venue holding its share of each level's notional."""
+    n_venues = len(venue_p0)
     n_lv = len(dip_levels)
     dip_price = np.zeros((n_venues, n_lv))
     dip_base = np.zeros((n_venues, n_lv))
@@ -232,26 +292,16 @@ def build_index(
         for v in range(n_venues):
             dip_price[v] = venue_p0[v] * (1.0 + lv)
             dip_base[v] = nq * venue_share[v] / dip_price[v]
-    if collateral is not None and len(collateral["rows"]):
-        rows = collateral["rows"]
-        c_side = side[rows].astype(np.int8)
-        liq0 = liquidation_price[rows].copy()
-        liq0 = np.where(np.isnan(liq0), np.where(c_side == 1, 0.0, np.inf), liq0)
-        bkr0 = bankruptcy_price[rows].copy()
-        bkr0 = np.where(np.isnan(bkr0), np.where(c_side == 1, 0.0, np.inf), bkr0)
-        sub = {
-            "c_venue": venue_code[rows].astype(np.int64),
-            "c_side": c_side,
-            "c_size": size_base[rows].astype(np.float64),
-            "c_retail": segment[rows] == 0,
-            "c_liq0": liq0,
-            "c_bkr0": bkr0,
-            "c_kliq": np.asarray(collateral["kliq"], dtype=np.float64),
-            "c_kbkr": np.asarray(collateral["kbkr"], dtype=np.float64),
-            "c_asset": np.asarray(collateral["asset"], dtype=np.int64),
-        }
-    else:
-        sub = {
+    return dip_price, dip_base
+
+
+def _collateral_arrays(
+    book: tuple[np.ndarray, ...], collateral: dict[str, np.ndarray] | None
+) -> dict[str, np.ndarray]:
+    """The collateral subset's arrays (``c_*`` of :class:`StressIndex`; empty without one);
+    ``book`` as for :func:`_sorted_blocks`."""
+    if collateral is None or not len(collateral["rows"]):
+        return {
             "c_venue": np.zeros(0, dtype=np.int64),
             "c_side": np.zeros(0, dtype=np.int8),
             "c_size": np.zeros(0),
@@ -262,33 +312,24 @@ def build_index(
             "c_kbkr": np.zeros(0),
             "c_asset": np.zeros(0, dtype=np.int64),
         }
-    cat = np.concatenate
-    return StressIndex(
-        n_venues=n_venues,
-        off=np.asarray(off, dtype=np.int64),
-        offc=np.asarray(offc, dtype=np.int64),
-        key=cat(keys),
-        size=cat(sizes).astype(np.float64),
-        liq=cat(liqs).astype(np.float64),
-        bkr=cat(bkrs).astype(np.float64),
-        retail=cat(rets).astype(np.bool_),
-        cum_retail=cat(cr),
-        cum_other=cat(co),
-        **sub,
-        p0=np.asarray(venue_p0, dtype=np.float64),
-        fee_rate=np.asarray(venue_fee_rate, dtype=np.float64),
-        fund0=np.asarray(venue_fund0, dtype=np.float64),
-        weight=weight,
-        share=np.asarray(venue_share, dtype=np.float64) / np.sum(venue_share),
-        imp_kind=np.asarray(kinds, dtype=np.int64),
-        imp_coef=np.asarray(coefs),
-        imp_scale=np.asarray(scales),
-        imp_off=np.asarray(ioff, dtype=np.int64),
-        imp_kv=cat(kvs) if kvs else np.zeros(0),
-        imp_kx=cat(kxs) if kxs else np.zeros(0),
-        dip_price=dip_price,
-        dip_base=dip_base,
-    )
+    side, size_base, liquidation_price, bankruptcy_price, segment, venue_code = book
+    rows = collateral["rows"]
+    c_side = side[rows].astype(np.int8)
+    liq0 = liquidation_price[rows].copy()
+    liq0 = np.where(np.isnan(liq0), np.where(c_side == 1, 0.0, np.inf), liq0)
+    bkr0 = bankruptcy_price[rows].copy()
+    bkr0 = np.where(np.isnan(bkr0), np.where(c_side == 1, 0.0, np.inf), bkr0)
+    return {
+        "c_venue": venue_code[rows].astype(np.int64),
+        "c_side": c_side,
+        "c_size": size_base[rows].astype(np.float64),
+        "c_retail": segment[rows] == 0,
+        "c_liq0": liq0,
+        "c_bkr0": bkr0,
+        "c_kliq": np.asarray(collateral["kliq"], dtype=np.float64),
+        "c_kbkr": np.asarray(collateral["kbkr"], dtype=np.float64),
+        "c_asset": np.asarray(collateral["asset"], dtype=np.int64),
+    }
 
 
 def _price_py(
@@ -354,61 +395,218 @@ _price_plain = types.FunctionType(
 )
 
 
-def run_path_py(
-    price_ratio: np.ndarray,
-    coll_ratio: np.ndarray,
-    step_s: float,
-    bvec: np.ndarray,
-    off: np.ndarray,
-    offc: np.ndarray,
-    key: np.ndarray,
-    size: np.ndarray,
-    liq: np.ndarray,
-    bkr: np.ndarray,
-    retail: np.ndarray,
-    cum_retail: np.ndarray,
-    cum_other: np.ndarray,
-    c_venue: np.ndarray,
-    c_side: np.ndarray,
-    c_size: np.ndarray,
-    c_retail: np.ndarray,
-    c_liq0: np.ndarray,
-    c_bkr0: np.ndarray,
-    c_kliq: np.ndarray,
-    c_kbkr: np.ndarray,
-    c_asset: np.ndarray,
-    p0: np.ndarray,
-    fee_rate: np.ndarray,
-    fund0: np.ndarray,
-    weight: np.ndarray,
-    share: np.ndarray,
-    imp_kind: np.ndarray,
-    imp_coef: np.ndarray,
-    imp_scale: np.ndarray,
-    imp_off: np.ndarray,
-    imp_kv: np.ndarray,
-    imp_kx: np.ndarray,
-    dip_price: np.ndarray,
-    dip_base: np.ndarray,
-) -> np.ndarray:
-    """One path through the indexed book; returns ``out[venue, metric]`` (see :data:`METRICS`).
+# The path kernel's steps. Each runs as plain Python in the plain twin and, for run_path_nb, is
+# inlined by numba into the compiled step loop (_path_fn), which is compiled without reference
+# counting (it allocates nothing): a step called per round and per venue then costs no call and
+# no count per array argument, so the compiled path is as fast as one undivided function. They
+# take the index's arrays flat and update the path state in place: ``k`` liquidated prefix per
+# block (``k0`` at the step's start), ``sell``/``buy`` cumulative forced flow (base units),
+# ``net``/``routed`` net and routed flow, ``price``, ``fund`` insurance funds, ``c_done``/
+# ``c_step`` collateral positions liquidated and at which step, ``out`` the metrics.
 
-    The compiled kernel is this code under numba; :func:`run_path_plain` runs the same code
-    object in plain Python with the plain helpers (``_price_plain``, ``crossed_count_plain``).
-    """
-    nv = p0.shape[0]
-    n_steps = price_ratio.shape[0] - 1
-    out = np.zeros((nv, N_METRICS))
-    k = np.zeros(2 * nv, dtype=np.int64)  # liquidated prefix per block
-    sell = np.zeros(nv)
-    buy = np.zeros(nv)
-    net = np.zeros(nv)
-    routed = np.zeros(nv)
-    price = p0.copy()
-    fund = fund0.copy()
+
+def _retail_cut_py(
+    cut, off, offc, cum_retail, k, c_venue, c_side, c_size, c_retail, c_done, sell, buy, out,
+):  # fmt: skip
+    """Retail close ``cut`` (a fraction of their initial size) of their open positions at market:
+    longs sell, shorts buy (base units); the closed size is recorded as ``retail_cut_base``."""
     nc = c_size.shape[0]
-    c_done = np.zeros(nc, dtype=np.bool_)
-    c_step = np.full(nc, -1, dtype=np.int64)
+    for v in range(out.shape[0]):
+        for sd in range(2):
+            blk = 2 * v + sd
+            c0 = offc[blk]
+            nb = off[blk + 1] - off[blk]
+            open_r = cum_retail[c0 + nb] - cum_retail[c0 + k[blk]]
+            for i in range(nc):
+                if (
+                    c_retail[i]
+                    and not c_done[i]
+                    and c_venue[i] == v
+                    and (c_side[i] == 1) == (sd == 0)
+                ):
+                    open_r += c_size[i]
+            if sd == 0:
+                sell[v] += cut * open_r
+            else:
+                buy[v] += cut * open_r
+            out[v, M_CUT] += cut * open_r
+
+
+def _cross_sorted_py(
+    e_ratio, depth, keep, arb, dip_on, off, offc, key, cum_retail, cum_other, p0, weight,
+    imp_kind, imp_coef, imp_scale, imp_off, imp_kv, imp_kx, dip_price, dip_base, k, sell, buy,
+    net, routed, price, out,
+):  # fmt: skip
+    """One round of the fixed point over the sorted blocks: arbitrage routes the net forced flow,
+    each venue's price for its routed flow at the exogenous price ``p0 e_ratio``, then the
+    positions that price crosses join the forced flow.
+
+    Returns whether any position was liquidated."""
+    nv = p0.shape[0]
+    for v in range(nv):
+        net[v] = sell[v] - buy[v]
+    if arb > 0.0:
+        B.route_flows(net, weight, arb, routed)
+    else:
+        for v in range(nv):
+            routed[v] = net[v]
+    new = False
+    for v in range(nv):
+        e = p0[v] * e_ratio
+        p, ex = _price_fn(
+            e, routed[v], depth, v, imp_kind, imp_coef, imp_scale, imp_off, imp_kv, imp_kx,
+            dip_price, dip_base, dip_on,
+        )  # fmt: skip
+        price[v] = p
+        if ex:
+            out[v, M_BEXH] = 1.0
+        for sd in range(2):
+            blk = 2 * v + sd
+            a = off[blk]
+            bnd = off[blk + 1]
+            q = -p if sd == 0 else p
+            kn = _count_fn(key, a, bnd, k[blk], q)
+            if kn > k[blk]:
+                c0 = offc[blk]
+                vol_new = keep * (cum_retail[c0 + kn] - cum_retail[c0 + k[blk]]) + (
+                    cum_other[c0 + kn] - cum_other[c0 + k[blk]]
+                )
+                if sd == 0:
+                    sell[v] += vol_new
+                else:
+                    buy[v] += vol_new
+                k[blk] = kn
+                new = True
+    return new
+
+
+def _cross_collateral_py(
+    t, keep, coll_ratio, c_venue, c_side, c_size, c_retail, c_liq0, c_kliq, c_asset, price,
+    c_done, c_step, sell, buy,
+):  # fmt: skip
+    """Collateral positions whose moved liquidation price the venue price crosses at step t join
+    the forced flow. Returns whether any was liquidated."""
+    new = False
+    for i in range(c_size.shape[0]):
+        if c_done[i]:
+            continue
+        v = c_venue[i]
+        drop = 1.0 - coll_ratio[c_asset[i], t]
+        q = c_size[i] * (keep if c_retail[i] else 1.0)
+        if c_side[i] == 1:
+            if price[v] <= c_liq0[i] + c_kliq[i] * drop:
+                c_done[i] = True
+                c_step[i] = t
+                sell[v] += q
+                new = True
+        else:
+            if price[v] >= c_liq0[i] - c_kliq[i] * drop:
+                c_done[i] = True
+                c_step[i] = t
+                buy[v] += q
+                new = True
+    return new
+
+
+def _settle_sorted_py(v, p, keep, k0, k, off, size, liq, bkr, retail, fee_rate, out):
+    """Venue v's positions of the sorted blocks liquidated this step (prefix ``k0..k``), filled at
+    ``p``: records notional and count; returns (deficit, clearance fees, bankrupt notional)."""
+    bad = 0.0
+    fees = 0.0
+    bank_notional = 0.0
+    for sd in range(2):
+        blk = 2 * v + sd
+        s = 1.0 if sd == 0 else -1.0
+        for i in range(off[blk] + k0[blk], off[blk] + k[blk]):
+            q = size[i] * (keep if retail[i] else 1.0)
+            if sd == 0:
+                out[v, M_LONG] += q * liq[i]
+            else:
+                out[v, M_SHORT] += q * liq[i]
+            out[v, M_COUNT] += 1.0
+            eq = _equity_fn(s, q, p, bkr[i])
+            if eq < 0.0:
+                bad -= eq
+                bank_notional += q * bkr[i]
+            else:
+                fees += _fee_fn(fee_rate[v], q, p, eq)
+    return bad, fees, bank_notional
+
+
+def _settle_collateral_py(
+    v, t, p, keep, coll_ratio, c_venue, c_side, c_size, c_retail, c_liq0, c_bkr0, c_kliq, c_kbkr,
+    c_asset, c_step, fee_rate, out, bad, fees, bank_notional,
+):  # fmt: skip
+    """Venue v's collateral positions liquidated at step t, filled at ``p``, added to the running
+    (deficit, clearance fees, bankrupt notional) of :func:`_settle_sorted_py`."""
+    for i in range(c_size.shape[0]):
+        if c_step[i] != t or c_venue[i] != v:
+            continue
+        drop = 1.0 - coll_ratio[c_asset[i], t]
+        q = c_size[i] * (keep if c_retail[i] else 1.0)
+        if c_side[i] == 1:
+            lq = c_liq0[i] + c_kliq[i] * drop
+            bk = c_bkr0[i] + c_kbkr[i] * drop
+            out[v, M_LONG] += q * lq
+            eq = _equity_fn(1.0, q, p, bk)
+        else:
+            lq = c_liq0[i] - c_kliq[i] * drop
+            bk = c_bkr0[i] - c_kbkr[i] * drop
+            out[v, M_SHORT] += q * lq
+            eq = _equity_fn(-1.0, q, p, bk)
+        out[v, M_COUNT] += 1.0
+        if eq < 0.0:
+            bad -= eq
+            bank_notional += q * bk
+        else:
+            fees += _fee_fn(fee_rate[v], q, p, eq)
+    return bad, fees, bank_notional
+
+
+def _settle_py(
+    t, keep, k0, coll_ratio, off, size, liq, bkr, retail, c_venue, c_side, c_size, c_retail,
+    c_liq0, c_bkr0, c_kliq, c_kbkr, c_asset, fee_rate, k, price, fund, c_step, out,
+):  # fmt: skip
+    """Accounting at step t's final prices (loss-ledger primitives, :mod:`liqcascade.ledger`):
+    fees into each fund, the deficit down the waterfall, and the price range."""
+    for v in range(price.shape[0]):
+        p = price[v]
+        bad, fees, bank_notional = _settle_sorted_fn(
+            v, p, keep, k0, k, off, size, liq, bkr, retail, fee_rate, out
+        )
+        bad, fees, bank_notional = _settle_collateral_fn(
+            v, t, p, keep, coll_ratio, c_venue, c_side, c_size, c_retail, c_liq0, c_bkr0, c_kliq,
+            c_kbkr, c_asset, c_step, fee_rate, out, bad, fees, bank_notional,
+        )  # fmt: skip
+        fund[v] += fees
+        out[v, M_FEES] += fees
+        # no backstop vault in this engine; ADL counterparties cover whatever the fund cannot
+        draw, _vault, adl_cover, uncovered = _waterfall_fn(bad, fund[v], 0.0, math.inf)
+        fund[v] -= draw
+        out[v, M_USED] += draw
+        out[v, M_DEFICIT] += bad
+        out[v, M_UNCOV] += uncovered
+        if adl_cover > 0.0:
+            out[v, M_ADLL] += adl_cover
+            out[v, M_ADLN] += bank_notional * adl_cover / bad
+            out[v, M_FEXH] = 1.0
+        if p < out[v, M_MIN]:
+            out[v, M_MIN] = p
+        if p > out[v, M_MAX]:
+            out[v, M_MAX] = p
+
+
+def _path_py(
+    price_ratio, coll_ratio, step_s, bvec, off, offc, key, size, liq, bkr, retail, cum_retail,
+    cum_other, c_venue, c_side, c_size, c_retail, c_liq0, c_bkr0, c_kliq, c_kbkr, c_asset, p0,
+    fee_rate, weight, share, imp_kind, imp_coef, imp_scale, imp_off, imp_kv, imp_kx, dip_price,
+    dip_base, k, k0, sell, buy, net, routed, price, fund, c_done, c_step, out,
+):  # fmt: skip
+    """The path's steps on the state :func:`run_path_py` allocated. Per step: behaviours
+    (market-maker depth, :func:`_retail_cut_py`), the fixed point (rounds of
+    :func:`_cross_sorted_py` and :func:`_cross_collateral_py`), the accounting
+    (:func:`_settle_py`), then the realised volatility the next step's behaviours read."""
+    nv = p0.shape[0]
     keep = 1.0
     var = 0.0
     retail_on = bvec[B.B_RETAIL_ON] > 0.0
@@ -417,13 +615,8 @@ def run_path_py(
     dip_on = bvec[B.B_DIP_ON] > 0.0
     lam = bvec[B.B_RETAIL_LAM] if retail_on else bvec[B.B_MM_LAM]
     dt = step_s if step_s > 0.0 else 60.0
-    for v in range(nv):
-        out[v, M_MIN] = p0[v]
-        out[v, M_MAX] = p0[v]
-        out[v, M_FEND] = fund0[v]
-    k0 = np.zeros(2 * nv, dtype=np.int64)
     prev_mean = 1.0
-    for t in range(1, n_steps + 1):
+    for t in range(1, price_ratio.shape[0]):
         vol = B.annualised_vol(var, dt)
         depth = (
             B.mm_depth_scale(vol, bvec[B.B_MM_LO], bvec[B.B_MM_HI], bvec[B.B_MM_FLOOR])
@@ -433,160 +626,73 @@ def run_path_py(
         if retail_on:
             f = B.retail_keep_factor(vol, bvec[B.B_RETAIL_THR], bvec[B.B_RETAIL_CUT])
             if f < 1.0:
-                cut = keep * (1.0 - f)
-                for v in range(nv):
-                    for sd in range(2):
-                        blk = 2 * v + sd
-                        c0 = offc[blk]
-                        nb = off[blk + 1] - off[blk]
-                        open_r = cum_retail[c0 + nb] - cum_retail[c0 + k[blk]]
-                        for i in range(nc):
-                            if (
-                                c_retail[i]
-                                and not c_done[i]
-                                and c_venue[i] == v
-                                and (c_side[i] == 1) == (sd == 0)
-                            ):
-                                open_r += c_size[i]
-                        if sd == 0:
-                            sell[v] += cut * open_r
-                        else:
-                            buy[v] += cut * open_r
-                        out[v, M_CUT] += cut * open_r
+                _retail_cut_fn(
+                    keep * (1.0 - f), off, offc, cum_retail, k, c_venue, c_side, c_size, c_retail,
+                    c_done, sell, buy, out,
+                )  # fmt: skip
                 keep = keep * f
         for b in range(2 * nv):
             k0[b] = k[b]
-        for _r in range(MAX_ROUNDS):
-            for v in range(nv):
-                net[v] = sell[v] - buy[v]
-            if arb > 0.0:
-                B.route_flows(net, weight, arb, routed)
-            else:
-                for v in range(nv):
-                    routed[v] = net[v]
-            new = False
-            for v in range(nv):
-                e = p0[v] * price_ratio[t]
-                p, ex = _price_fn(
-                    e,
-                    routed[v],
-                    depth,
-                    v,
-                    imp_kind,
-                    imp_coef,
-                    imp_scale,
-                    imp_off,
-                    imp_kv,
-                    imp_kx,
-                    dip_price,
-                    dip_base,
-                    dip_on,
-                )
-                price[v] = p
-                if ex:
-                    out[v, M_BEXH] = 1.0
-                for sd in range(2):
-                    blk = 2 * v + sd
-                    a = off[blk]
-                    bnd = off[blk + 1]
-                    q = -p if sd == 0 else p
-                    kn = _count_fn(key, a, bnd, k[blk], q)
-                    if kn > k[blk]:
-                        c0 = offc[blk]
-                        vol_new = keep * (cum_retail[c0 + kn] - cum_retail[c0 + k[blk]]) + (
-                            cum_other[c0 + kn] - cum_other[c0 + k[blk]]
-                        )
-                        if sd == 0:
-                            sell[v] += vol_new
-                        else:
-                            buy[v] += vol_new
-                        k[blk] = kn
-                        new = True
-            for i in range(nc):
-                if c_done[i]:
-                    continue
-                v = c_venue[i]
-                drop = 1.0 - coll_ratio[c_asset[i], t]
-                q = c_size[i] * (keep if c_retail[i] else 1.0)
-                if c_side[i] == 1:
-                    if price[v] <= c_liq0[i] + c_kliq[i] * drop:
-                        c_done[i] = True
-                        c_step[i] = t
-                        sell[v] += q
-                        new = True
-                else:
-                    if price[v] >= c_liq0[i] - c_kliq[i] * drop:
-                        c_done[i] = True
-                        c_step[i] = t
-                        buy[v] += q
-                        new = True
+        for _r in range(MAX_ROUNDS):  # the fixed point: until a round liquidates nothing
+            new = _cross_sorted_fn(
+                price_ratio[t], depth, keep, arb, dip_on, off, offc, key, cum_retail, cum_other,
+                p0, weight, imp_kind, imp_coef, imp_scale, imp_off, imp_kv, imp_kx, dip_price,
+                dip_base, k, sell, buy, net, routed, price, out,
+            )  # fmt: skip
+            if _cross_collateral_fn(
+                t, keep, coll_ratio, c_venue, c_side, c_size, c_retail, c_liq0, c_kliq, c_asset,
+                price, c_done, c_step, sell, buy,
+            ):  # fmt: skip
+                new = True
             if not new:
                 break
-        # accounting at the step's final prices (loss-ledger primitives, liqcascade.ledger)
-        for v in range(nv):
-            p = price[v]
-            bad = 0.0
-            fees = 0.0
-            bank_notional = 0.0
-            for sd in range(2):
-                blk = 2 * v + sd
-                s = 1.0 if sd == 0 else -1.0
-                for i in range(off[blk] + k0[blk], off[blk] + k[blk]):
-                    q = size[i] * (keep if retail[i] else 1.0)
-                    if sd == 0:
-                        out[v, M_LONG] += q * liq[i]
-                    else:
-                        out[v, M_SHORT] += q * liq[i]
-                    out[v, M_COUNT] += 1.0
-                    eq = _equity_fn(s, q, p, bkr[i])
-                    if eq < 0.0:
-                        bad -= eq
-                        bank_notional += q * bkr[i]
-                    else:
-                        fees += _fee_fn(fee_rate[v], q, p, eq)
-            for i in range(nc):
-                if c_step[i] != t or c_venue[i] != v:
-                    continue
-                drop = 1.0 - coll_ratio[c_asset[i], t]
-                q = c_size[i] * (keep if c_retail[i] else 1.0)
-                if c_side[i] == 1:
-                    lq = c_liq0[i] + c_kliq[i] * drop
-                    bk = c_bkr0[i] + c_kbkr[i] * drop
-                    out[v, M_LONG] += q * lq
-                    eq = _equity_fn(1.0, q, p, bk)
-                else:
-                    lq = c_liq0[i] - c_kliq[i] * drop
-                    bk = c_bkr0[i] - c_kbkr[i] * drop
-                    out[v, M_SHORT] += q * lq
-                    eq = _equity_fn(-1.0, q, p, bk)
-                out[v, M_COUNT] += 1.0
-                if eq < 0.0:
-                    bad -= eq
-                    bank_notional += q * bk
-                else:
-                    fees += _fee_fn(fee_rate[v], q, p, eq)
-            fund[v] += fees
-            out[v, M_FEES] += fees
-            # no backstop vault in this engine; ADL counterparties cover whatever the fund cannot
-            draw, _vault, adl_cover, uncovered = _waterfall_fn(bad, fund[v], 0.0, math.inf)
-            fund[v] -= draw
-            out[v, M_USED] += draw
-            out[v, M_DEFICIT] += bad
-            out[v, M_UNCOV] += uncovered
-            if adl_cover > 0.0:
-                out[v, M_ADLL] += adl_cover
-                out[v, M_ADLN] += bank_notional * adl_cover / bad
-                out[v, M_FEXH] = 1.0
-            if p < out[v, M_MIN]:
-                out[v, M_MIN] = p
-            if p > out[v, M_MAX]:
-                out[v, M_MAX] = p
+        _settle_fn(
+            t, keep, k0, coll_ratio, off, size, liq, bkr, retail, c_venue, c_side, c_size,
+            c_retail, c_liq0, c_bkr0, c_kliq, c_kbkr, c_asset, fee_rate, k, price, fund, c_step,
+            out,
+        )  # fmt: skip
         mean = 0.0
         for v in range(nv):
             mean += share[v] * price[v] / p0[v]
         r = math.log(mean / prev_mean)
         prev_mean = mean
         var = B.ewma_update(var, r, lam)
+
+
+def run_path_py(
+    price_ratio: np.ndarray, coll_ratio: np.ndarray, step_s: float, bvec: np.ndarray,
+    off: np.ndarray, offc: np.ndarray, key: np.ndarray, size: np.ndarray, liq: np.ndarray,
+    bkr: np.ndarray, retail: np.ndarray, cum_retail: np.ndarray, cum_other: np.ndarray,
+    c_venue: np.ndarray, c_side: np.ndarray, c_size: np.ndarray, c_retail: np.ndarray,
+    c_liq0: np.ndarray, c_bkr0: np.ndarray, c_kliq: np.ndarray, c_kbkr: np.ndarray,
+    c_asset: np.ndarray, p0: np.ndarray, fee_rate: np.ndarray, fund0: np.ndarray,
+    weight: np.ndarray, share: np.ndarray, imp_kind: np.ndarray, imp_coef: np.ndarray,
+    imp_scale: np.ndarray, imp_off: np.ndarray, imp_kv: np.ndarray, imp_kx: np.ndarray,
+    dip_price: np.ndarray, dip_base: np.ndarray,
+) -> np.ndarray:  # fmt: skip
+    """One path through the indexed book; returns ``out[venue, metric]`` (see :data:`METRICS`).
+
+    Allocates the path state and runs the steps (:func:`_path_py`). The compiled kernel is this
+    code under numba; :func:`run_path_plain` runs the same code objects in plain Python with the
+    plain helpers (``_price_plain``, ``crossed_count_plain``).
+    """
+    nv = p0.shape[0]
+    nc = c_size.shape[0]
+    out = np.zeros((nv, N_METRICS))
+    price = p0.copy()
+    fund = fund0.copy()
+    for v in range(nv):
+        out[v, M_MIN] = p0[v]
+        out[v, M_MAX] = p0[v]
+        out[v, M_FEND] = fund0[v]
+    _path_fn(
+        price_ratio, coll_ratio, step_s, bvec, off, offc, key, size, liq, bkr, retail, cum_retail,
+        cum_other, c_venue, c_side, c_size, c_retail, c_liq0, c_bkr0, c_kliq, c_kbkr, c_asset, p0,
+        fee_rate, weight, share, imp_kind, imp_coef, imp_scale, imp_off, imp_kv, imp_kx, dip_price,
+        dip_base, np.zeros(2 * nv, dtype=np.int64), np.zeros(2 * nv, dtype=np.int64),
+        np.zeros(nv), np.zeros(nv), np.zeros(nv), np.zeros(nv), price, fund,
+        np.zeros(nc, dtype=np.bool_), np.full(nc, -1, dtype=np.int64), out,
+    )  # fmt: skip
     for v in range(nv):
         out[v, M_FINAL] = price[v]
         out[v, M_FEND] = fund[v]
@@ -598,20 +704,44 @@ _count_fn = crossed_count
 _equity_fn = njit(cache=True)(position_equity_quote)
 _fee_fn = njit(cache=True)(clearance_fee_quote)
 _waterfall_fn = njit(cache=True)(waterfall)
+# steps inlined into the step loop; the loop without reference counting (``_nrt=False``, the
+# option numba's own non-allocating kernels use): compiling fails if it ever allocates
+_retail_cut_fn = njit(cache=True, inline="always")(_retail_cut_py)
+_cross_sorted_fn = njit(cache=True, inline="always")(_cross_sorted_py)
+_cross_collateral_fn = njit(cache=True, inline="always")(_cross_collateral_py)
+_settle_sorted_fn = njit(cache=True, inline="always")(_settle_sorted_py)
+_settle_collateral_fn = njit(cache=True, inline="always")(_settle_collateral_py)
+_settle_fn = njit(cache=True, inline="always")(_settle_py)
+_NO_REFCOUNT: dict[str, Any] = {"_nrt": False}  # a numba option its typing stubs omit
+_path_fn = njit(cache=True, **_NO_REFCOUNT)(_path_py)
 _run_nb = njit(cache=True)(run_path_py)
-#: The same code object run in plain Python, calling the plain helpers.
-_run_plain = types.FunctionType(
-    run_path_py.__code__,
-    {
-        **globals(),
-        "_price_fn": _price_plain,
-        "_count_fn": crossed_count_plain,
-        "_equity_fn": position_equity_quote,
-        "_fee_fn": clearance_fee_quote,
-        "_waterfall_fn": waterfall,
-    },
-    "run_path_plain_impl",
+
+#: Globals of the plain twin: the same code objects, each step and helper its plain version.
+_plain_ns: dict[str, Any] = {
+    **globals(),
+    "_price_fn": _price_plain,
+    "_count_fn": crossed_count_plain,
+    "_equity_fn": position_equity_quote,
+    "_fee_fn": clearance_fee_quote,
+    "_waterfall_fn": waterfall,
+}
+
+
+def _plain(fn: Any) -> Any:
+    """``fn``'s code run in plain Python against :data:`_plain_ns`."""
+    return types.FunctionType(fn.__code__, _plain_ns, fn.__name__.removesuffix("_py") + "_plain")
+
+
+_plain_ns.update(
+    _retail_cut_fn=_plain(_retail_cut_py),
+    _cross_sorted_fn=_plain(_cross_sorted_py),
+    _cross_collateral_fn=_plain(_cross_collateral_py),
+    _settle_sorted_fn=_plain(_settle_sorted_py),
+    _settle_collateral_fn=_plain(_settle_collateral_py),
+    _settle_fn=_plain(_settle_py),
+    _path_fn=_plain(_path_py),
 )
+_run_plain = _plain(run_path_py)
 
 
 def _args(ix: StressIndex) -> tuple:

@@ -19,7 +19,7 @@ import html
 import importlib
 import os
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from string import Template
 from typing import Any
@@ -194,14 +194,7 @@ def create_app(config: WebConfig | None = None, **overrides: Any) -> FastAPI:
     data_dir = Path(config.data_dir).expanduser().resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     (data_dir / "uploads").mkdir(exist_ok=True)
-    config = WebConfig(
-        data_dir=data_dir,
-        db_path=config.db_path,
-        max_body_bytes=config.max_body_bytes,
-        max_upload_bytes=config.max_upload_bytes,
-        job_workers=config.job_workers,
-        pages=config.pages,
-    )
+    config = replace(config, data_dir=data_dir)
 
     pages: list[Any] = []
     for modname in config.pages:
