@@ -405,6 +405,7 @@ class _VariantBook:
 def _variant_book(prep: _Prepared, v: PolicyVariant) -> _VariantBook:
     """The scenario's book under the variant's leverage cap and margin tiers."""
     from liqcascade import margin
+    from liqcascade.engine.dyn_tiers import TierSet
     from liqcascade.engine.dynamic import PositionArrays
 
     b = prep.book
@@ -423,11 +424,12 @@ def _variant_book(prep: _Prepared, v: PolicyVariant) -> _VariantBook:
     mmr = np.zeros(n)
     cum = np.zeros(n)
     resized = 0
+    scaled = [_scaled_rules(spec.rules, v.mmr_scale) for spec in prep.venues]
     for k, spec in enumerate(prep.venues):
         sel = np.flatnonzero(vi == k)
         if not len(sel):
             continue
-        rules = _scaled_rules(spec.rules, v.mmr_scale)
+        rules = scaled[k]
         notional = size[sel] * entry[sel]
         tier_cap = np.asarray(rules.tiers.max_leverage)[rules.tiers.index(notional)]
         cap = np.minimum(tier_cap, spec.max_leverage)
@@ -462,6 +464,10 @@ def _variant_book(prep: _Prepared, v: PolicyVariant) -> _VariantBook:
         cum_quote=cum[keep],
         liquidation_price=liq[keep],
         bankruptcy_price=bank_new[keep],
+        # each venue's (scaled) tier table, so partial liquidations re-price on its own tiers
+        tiers=TierSet.from_rules(scaled, [0.0] * len(scaled)),
+        tier_table=np.asarray(vi[keep], np.int64),
+        account_names=tuple(getattr(b, "account_names", ())),
     )
     eq0 = marg + s * size * (p0 - entry)
     return _VariantBook(
