@@ -14,8 +14,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -24,8 +22,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]  # fmt: skip
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from chromium import CHROMIUM_ARGS, chromium_path  # noqa: E402  (shared with the browser tests)
 
 
 def free_port() -> int:
@@ -54,17 +52,6 @@ def wait_healthy(base: str, proc: subprocess.Popen[bytes], timeout_s: float = 12
             pass
         time.sleep(0.3)
     raise RuntimeError(f"liqcascade serve did not answer /api/health within {timeout_s:.0f} s")
-
-
-def chromium_path() -> str | None:
-    for cand in (
-        os.environ.get("LIQCASCADE_CHROMIUM"),
-        "/usr/bin/chromium",
-        shutil.which("chromium"),
-    ):
-        if cand and os.path.isfile(cand) and os.access(cand, os.X_OK):
-            return cand
-    return None
 
 
 def run_defaults(base: str, paths: list[str], timeout_s: float) -> list[str]:

@@ -7,8 +7,6 @@ web owner's files).
 from __future__ import annotations
 
 import contextlib
-import os
-import shutil
 import socket
 import threading
 import time
@@ -20,18 +18,10 @@ import numpy as np
 import polars as pl
 import pytest
 
+from chromium import CHROMIUM_ARGS, chromium_path  # noqa: F401  (re-exported for the tests)
+
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOT_DIR = ROOT / "test-output" / "screenshots"
-
-#: Chromium flags for a headless run on a machine without a display or network.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 
 
 def free_port() -> int:
@@ -81,18 +71,6 @@ def running_server(app: Any) -> Iterator[ServerThread]:
         yield srv
     finally:
         srv.stop()
-
-
-def chromium_path() -> str | None:
-    """Debian's chromium (``make test`` installs it when missing), or None."""
-    for cand in (
-        os.environ.get("LIQCASCADE_CHROMIUM"),
-        "/usr/bin/chromium",
-        shutil.which("chromium"),
-    ):
-        if cand and os.path.isfile(cand) and os.access(cand, os.X_OK):
-            return cand
-    return None
 
 
 @contextlib.contextmanager

@@ -73,6 +73,13 @@ class ObservedInputs:
             return 1.0
         return float(self.depth_ratio[t])
 
+    def depth_factors(self, n: int) -> np.ndarray:
+        """The depth ratio of each of ``n`` bars, 1 where none is observed."""
+        if self.depth_ratio is None:
+            return np.ones(n)
+        r = self.depth_ratio[:n]
+        return np.where(np.isfinite(r), r, 1.0)
+
     def describe(self, t: int) -> dict[str, Any]:
         """What the model took at bar ``t``, for reports."""
         oi = self.oi_at(t)

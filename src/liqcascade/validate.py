@@ -758,7 +758,7 @@ def attribute_event(mt: ModelTape, first: int, *, horizon: int = REPLAY_HORIZON)
     ref = float(tp.close[t_pre])
     end = min(first + horizon, n)
     rho, perm = m.rho, m.impact_permanent_frac
-    lam = mt.state.lam * np.array([mt.inputs.depth_at(t) for t in range(n)])
+    lam = mt.state.lam * mt.inputs.depth_factors(n)
     queue = 0.0
     crossed = 0.0
     sf = tf = 0.0
