@@ -18,6 +18,7 @@ import numpy as np
 
 from liqcascade.engine.dynamic import DynamicConfig, PositionArrays, simulate
 from liqcascade.impact import LinearImpact
+from liqcascade.margin import PositionsAtRate
 
 
 def make_book(n: int, venues: tuple[str, ...], seed: int = 7) -> PositionArrays:
@@ -27,11 +28,9 @@ def make_book(n: int, venues: tuple[str, ...], seed: int = 7) -> PositionArrays:
     size = np.exp(rng.normal(-3.0, 1.5, n))  # median ~0.05 BTC, fat tail
     lev = rng.uniform(2.0, 50.0, n)
     return PositionArrays.isolated(
-        side=side,
-        size_base=size,
-        entry_price=entry,
-        margin_quote=size * entry / lev,
-        mmr=0.005,
+        PositionsAtRate(
+            side=side, size_base=size, entry_price=entry, margin_quote=size * entry / lev, mmr=0.005
+        ),
         venue_code=rng.integers(0, len(venues), n),
         venues=venues,
         account_id=np.arange(n),

@@ -128,12 +128,13 @@ def test_cascade_page_dynamic_mode_on_shipped_example(server, chromium) -> None:
     assert summary["liquidated_count"] > 0
     for key in ("final_price", "cascade_multiplier", "liquidated_count", "liquidated_notional"):
         assert dom_value(page, f"kpi-{key}") == pytest.approx(summary[key], rel=1e-12), key
+    # DynamicResult.plot(): the price path, then each side's liquidated notional per step
     path = figure_data(page, "chart-price-path")
     assert path[0]["x"] == pytest.approx(res["timeline"]["time_s"])
     assert path[0]["y"] == pytest.approx(res["timeline"]["price"], rel=1e-12)
     assert min(path[0]["y"]) <= summary["shocked_price"] + 1e-6
-    steps = figure_data(page, "chart-liq-steps")
-    assert sum(steps[0]["y"]) == pytest.approx(
+    assert path[1]["type"] == "bar"
+    assert sum(path[1]["y"]) == pytest.approx(
         sum(res["timeline"]["liquidated_notional_long"]), rel=1e-12
     )
     losses = figure_data(page, "chart-losses")

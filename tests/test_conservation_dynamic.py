@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from liqcascade.engine.dynamic import DynamicConfig, PositionArrays, simulate
 from liqcascade.impact import LinearImpact, SqrtImpact
+from liqcascade.margin import PositionsAtRate
 
 IDENTITY = ["trader_pnl", "fee", "insurance_fund_change", "vault_pnl", "adl_transfer", "bad_debt"]
 
@@ -40,11 +41,13 @@ def scenarios(draw):
     size = np.exp(rng.normal(0.0, 1.5, n)) * draw(st.sampled_from([1.0, 1e3]))
     lev = rng.uniform(1.5, draw(st.sampled_from([20.0, 100.0])), n)
     pos = PositionArrays.isolated(
-        side=side,
-        size_base=size,
-        entry_price=entry,
-        margin_quote=size * entry / lev,
-        mmr=draw(st.sampled_from([0.004, 0.0125, 0.03])),
+        PositionsAtRate(
+            side=side,
+            size_base=size,
+            entry_price=entry,
+            margin_quote=size * entry / lev,
+            mmr=draw(st.sampled_from([0.004, 0.0125, 0.03])),
+        ),
         venue_code=rng.integers(0, len(venues), n),
         venues=venues,
         account_id=rng.integers(0, max(1, n // 2), n),
@@ -152,11 +155,13 @@ def test_conservation_on_a_large_book_with_all_processes():
     entry = 100.0 * np.exp(rng.normal(0, 0.03, n))
     size = np.exp(rng.normal(0, 2.0, n))
     pos = PositionArrays.isolated(
-        side=side,
-        size_base=size,
-        entry_price=entry,
-        margin_quote=size * entry / rng.uniform(2, 50, n),
-        mmr=0.01,
+        PositionsAtRate(
+            side=side,
+            size_base=size,
+            entry_price=entry,
+            margin_quote=size * entry / rng.uniform(2, 50, n),
+            mmr=0.01,
+        ),
         venue_code=rng.integers(0, 3, n),
         venues=venues,
     )

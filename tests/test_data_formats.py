@@ -283,3 +283,22 @@ def test_venue_override_applies_to_tardis_rows(tmp_path: Path) -> None:
     with Store(db, read_only=True) as s:
         assert s.trades("gemini_spot", "BTCUSD").height == 24706
         assert s.trades("gemini", "BTCUSD").height == 0
+
+
+def test_every_format_is_declared_once_by_its_source_module() -> None:
+    """``FORMATS`` is merged from the source modules: each CSV layout and Python reader belongs
+    to one listed format, and each format's rows go to a store table."""
+    from liqcascade.data import analysis, binance, ccxt_io, hyperliquid, ingest, tardis
+    from liqcascade.data.store import TABLES
+
+    modules = (binance, tardis, hyperliquid, ccxt_io, analysis)
+    names = [n for m in modules for n in m.FILE_FORMATS.formats]
+    assert len(names) == len(set(names)) == len(ingest.FORMATS)
+    assert list(ingest.FORMATS) == names
+    for m in modules:
+        for name, f in m.FILE_FORMATS.formats.items():
+            assert name.startswith(m.FILE_FORMATS.prefix)
+            assert (f.read is None) != (not f.specs), name  # CSV layouts or a reader, not both
+            tables = {s.table for s in f.specs} | ({f.table} if f.read else set())
+            assert tables and tables <= set(TABLES), name
+            assert all(s.format == name for s in f.specs)

@@ -181,3 +181,28 @@ def test_shared_data_ingests(shared_dir: Path, tmp_path: Path) -> None:
         if f.status == "ingested":
             assert f.rows == source_rows(Path(f.path)), f.path
     assert ingest_paths([data], tmp_path / "s.duckdb").rows_added == 0
+
+
+def test_queries_return_the_registry_columns(tmp_path: Path) -> None:
+    """Each query returns its table's columns in registry order (then ``source_file``), with the
+    registry's types, plus the computed columns it documents."""
+    from liqcascade.data.store import polars_schema
+
+    with Store(tmp_path / "m.duckdb") as st:
+        plain = {
+            "klines": st.klines("v", "s", interval="1m"),
+            "book_depth": st.book_depth("v", "s"),
+            "funding": st.funding("v", "s"),
+            "open_interest": st.open_interest("v", "s"),
+            "liquidations": st.liquidations("v", "s"),
+            "asset_ctx": st.asset_contexts("v", "s"),
+            "leverage_brackets": st.leverage_brackets("v", "s"),
+        }
+        for table, df in plain.items():
+            assert df.schema == {**polars_schema(table), "source_file": pl.String}, table
+        agg = st.agg_trades("v", "s").columns
+        trades = st.trades("v", "s").columns
+    assert agg[agg.index("size_base") + 1] == "notional_quote"
+    assert agg[agg.index("last_trade_id") + 1] == "side"
+    assert "quote_qty" not in trades and "is_best_match" not in trades
+    assert trades[trades.index("size_base") + 1] == "notional_quote"

@@ -6,15 +6,18 @@ import numpy as np
 
 from liqcascade.engine.dynamic import DynamicConfig, PositionArrays, simulate
 from liqcascade.impact import LinearImpact
+from liqcascade.margin import PositionsAtRate
 
 
 def _run(scale: float):
     pos = PositionArrays.isolated(
-        side=np.array([1, 1], dtype=np.int8),
-        size_base=np.array([0.5, 0.5]),
-        entry_price=np.array([100.0, 100.0]),
-        margin_quote=np.array([5.0, 5.0]),
-        mmr=0.005,
+        PositionsAtRate(
+            side=np.array([1, 1], dtype=np.int8),
+            size_base=np.array([0.5, 0.5]),
+            entry_price=np.array([100.0, 100.0]),
+            margin_quote=np.array([5.0, 5.0]),
+            mmr=0.005,
+        )
     )
     steps = 30
     return simulate(

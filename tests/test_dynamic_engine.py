@@ -21,6 +21,7 @@ from liqcascade.engine.dynamic import (
 from liqcascade.engine.static import solve_static_oracle
 from liqcascade.errors import ConfigError, InputError
 from liqcascade.impact import LinearImpact, SqrtImpact
+from liqcascade.margin import PositionsAtRate
 
 STATIC_KEYS = (
     "shock",
@@ -42,11 +43,9 @@ def _book(n, seed, venues=("generic",), lev=(3.0, 60.0), price=100.0, long_share
     size = rng.uniform(0.5, 20.0, n)
     lv = rng.uniform(*lev, n)
     return PositionArrays.isolated(
-        side=side,
-        size_base=size,
-        entry_price=entry,
-        margin_quote=size * entry / lv,
-        mmr=0.01,
+        PositionsAtRate(
+            side=side, size_base=size, entry_price=entry, margin_quote=size * entry / lv, mmr=0.01
+        ),
         venue_code=rng.integers(0, len(venues), n),
         venues=venues,
     )
@@ -70,11 +69,13 @@ def test_converges_to_static_fixed_point(seed, shock, depth):
     # dynamic engine liquidates and the static definition ignores)
     keep = full.side == (1 if down else -1)
     pos = PositionArrays.isolated(
-        side=full.side[keep],
-        size_base=full.size_base[keep],
-        entry_price=full.entry_price[keep],
-        margin_quote=full.margin_quote[keep],
-        mmr=0.01,
+        PositionsAtRate(
+            side=full.side[keep],
+            size_base=full.size_base[keep],
+            entry_price=full.entry_price[keep],
+            margin_quote=full.margin_quote[keep],
+            mmr=0.01,
+        )
     )
     impact = LinearImpact(depth_1pct_base=depth)
     cfg = dict(
@@ -166,11 +167,9 @@ def _one(side, size, entry, margin, venue, mmr=0.0125, extra=None):
     ] * 2
     margins = [margin] + [5.0 * entry] * 3  # counterparties at 1x: never liquidated
     return PositionArrays.isolated(
-        side=sides,
-        size_base=sizes,
-        entry_price=entries,
-        margin_quote=margins,
-        mmr=mmr,
+        PositionsAtRate(
+            side=sides, size_base=sizes, entry_price=entries, margin_quote=margins, mmr=mmr
+        ),
         venues=(venue,),
     )
 
@@ -448,9 +447,13 @@ def test_isolated_names_the_first_bad_position():
     # checks name the field and the index of the first bad value
     with pytest.raises(InputError, match=r"size_base must be > 0 and finite, got .*index 1"):
         PositionArrays.isolated(
-            side=[1, -1], size_base=[1.0, 0.0], entry_price=100.0, margin_quote=10.0, mmr=0.01
+            PositionsAtRate(
+                side=[1, -1], size_base=[1.0, 0.0], entry_price=100.0, margin_quote=10.0, mmr=0.01
+            )
         )
     with pytest.raises(InputError, match="side must be"):
         PositionArrays.isolated(
-            side=[1, 0], size_base=1.0, entry_price=100.0, margin_quote=10.0, mmr=0.01
+            PositionsAtRate(
+                side=[1, 0], size_base=1.0, entry_price=100.0, margin_quote=10.0, mmr=0.01
+            )
         )

@@ -144,7 +144,13 @@ def _random_state(rng, n, proc):
         r = rules if j == 0 else None
         if r is None:
             liq[sel] = margin.liquidation_price_at_rate(
-                side[sel], size[sel], entry[sel], marg[sel], 0.01
+                margin.PositionsAtRate(
+                    side=side[sel],
+                    size_base=size[sel],
+                    entry_price=entry[sel],
+                    margin_quote=marg[sel],
+                    mmr=0.01,
+                )
             )
             mmr[sel], cum[sel] = 0.01, 0.0
         else:
@@ -269,7 +275,14 @@ def test_reprice_uses_the_venue_tier_at_the_new_size():
         float(margin.bankruptcy_price(rules, 1, q1, e, m1)), rel=1e-12
     )
     fixed = margin.liquidation_price_at_rate(
-        1, q1, e, m1, rules.tiers.mmr[1], rules.tiers.cum_quote[1]
+        margin.PositionsAtRate(
+            side=1,
+            size_base=q1,
+            entry_price=e,
+            margin_quote=m1,
+            mmr=rules.tiers.mmr[1],
+            cum_quote=rules.tiers.cum_quote[1],
+        )
     )
     assert abs(float(fixed) - pos[6][0]) > 1.0  # the old fixed-tier price is off by dollars
 

@@ -7,6 +7,7 @@ import json
 import math
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -49,3 +50,48 @@ def test_numpy_values():
     out = to_jsonable({"a": np.array([1.0, np.nan]), "b": np.int32(3), "c": np.float32(np.inf)})
     assert out == {"a": [1.0, None], "b": 3, "c": None}
     assert type(out["b"]) is int
+
+
+def test_fields_dict_keeps_declared_order_renames_omits_and_writes_frames_as_rows():
+    from dataclasses import dataclass
+
+    import polars as pl
+
+    @dataclass
+    class Result:
+        source: str
+        rows: pl.DataFrame
+        extra: dict
+        seconds: float
+
+    extra = {"a": 1}
+    r = Result("x", pl.DataFrame({"p": [0.5, 1.0]}), extra, 2.0)
+    out = jsonutil.fields_dict(r, omit={"seconds"}, rename={"source": "params"})
+    assert list(out) == ["params", "rows", "extra"]
+    assert out["rows"] == [{"p": 0.5}, {"p": 1.0}]
+    assert out["extra"] is extra  # kept as it is, not copied
+
+
+def test_frame_schema_follows_the_row_type_and_rejects_what_polars_cannot_hold():
+    from typing import TypedDict
+
+    import polars as pl
+
+    class Row(TypedDict):
+        name: str
+        n: int
+        ok: bool
+        p: float | None
+
+    assert list(jsonutil.frame_schema(Row).items()) == [
+        ("name", pl.String),
+        ("n", pl.Int64),
+        ("ok", pl.Boolean),
+        ("p", pl.Float64),
+    ]
+
+    class Bad(TypedDict):
+        tags: list
+
+    with pytest.raises(TypeError, match="Bad.tags"):
+        jsonutil.frame_schema(Bad)

@@ -14,11 +14,26 @@ from liqcascade.venues.hyperliquid import liquidation_price_single_tier, single_
 BTC = load_venue("binance_usdm", "BTCUSDT")
 
 
+def _at_rate(side, size_base, entry_price, margin_quote, mmr, cum_quote):
+    return margin.PositionsAtRate(
+        side=side,
+        size_base=size_base,
+        entry_price=entry_price,
+        margin_quote=margin_quote,
+        mmr=mmr,
+        cum_quote=cum_quote,
+    )
+
+
 def test_binance_faq_isolated_and_cross_to_the_cent():
     # Binance FAQ worked example (2021 brackets given explicitly): ETH 10% / 135,365; BTC 2.5% / 16,300.
     wb = 1_535_443.01
-    eth = float(margin.liquidation_price_at_rate(1, 3683.979, 1456.84, wb, 0.10, 135_365.0))
-    btc = float(margin.liquidation_price_at_rate(1, 109.488, 32481.98, wb, 0.025, 16_300.0))
+    eth = float(
+        margin.liquidation_price_at_rate(_at_rate(1, 3683.979, 1456.84, wb, 0.10, 135_365.0))
+    )
+    btc = float(
+        margin.liquidation_price_at_rate(_at_rate(1, 109.488, 32481.98, wb, 0.025, 16_300.0))
+    )
     assert (round(eth, 2), round(btc, 2)) == (1114.78, 18778.73)
     tmm, upnl = other_positions_terms(
         [
@@ -32,7 +47,9 @@ def test_binance_faq_isolated_and_cross_to_the_cent():
         ]
     )
     eth_cross = float(
-        margin.liquidation_price_at_rate(1, 3683.979, 1456.84, wb - tmm + upnl, 0.10, 135_365.0)
+        margin.liquidation_price_at_rate(
+            _at_rate(1, 3683.979, 1456.84, wb - tmm + upnl, 0.10, 135_365.0)
+        )
     )
     assert round(eth_cross, 2) == 1153.26
 
@@ -41,7 +58,9 @@ def test_bracket_is_chosen_at_the_liquidation_price():
     lp, tier = margin.liquidation_price_and_tier(BTC, 1, 0.85, 60_000.0, 2_550.0)
     assert int(tier) == 0  # entry notional 51,000 is bracket 2; at LP it is bracket 1
     assert float(lp) == pytest.approx(57_228.915663, rel=1e-10)
-    wrong = float(margin.liquidation_price_at_rate(1, 0.85, 60_000.0, 2_550.0, 0.005, 50.0))
+    wrong = float(
+        margin.liquidation_price_at_rate(_at_rate(1, 0.85, 60_000.0, 2_550.0, 0.005, 50.0))
+    )
     assert abs(wrong - float(lp)) > 1.0
     # equity equals maintenance margin at the solution
     eq = 2_550.0 + 0.85 * (float(lp) - 60_000.0)

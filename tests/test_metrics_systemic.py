@@ -106,3 +106,37 @@ def test_hhi_and_errors():
         metrics.systemic_indicators(book, -5.0)
     m = metrics.systemic_indicators(book, 100.0)
     assert m.critical_shock_down is None and "no impact model" in m.notes[0]
+
+
+def test_book_front_end_passes_its_options_on():
+    """systemic_indicators takes the options of indicators_from_arrays and gives the same result."""
+    book = _book(
+        {
+            "venue": ["binance_usdm"] * 3,
+            "symbol": ["BTCUSDT"] * 3,
+            "side": ["long", "long", "short"],
+            "size_base": [1.0, 2.0, 1.0],
+            "entry_price": [100_000.0] * 3,
+            "margin_quote": [5_000.0, 20_000.0, 5_000.0],
+        }
+    )
+    imp = LinearImpact(depth_1pct_base=1.0)
+    opts = {"multiplier_threshold": 1.5, "ladder": (0.01, 0.05, 0.2), "band_frac": 0.2}
+    m = metrics.systemic_indicators(book, 100_000.0, imp, **opts)
+    ref = metrics.indicators_from_arrays(
+        side=book.side,
+        size_base=book.size_base,
+        liquidation_price=book.liquidation_price,
+        venue=np.asarray(book.venues, dtype=object)[book.venue_code],
+        collateral_quote=30_000.0,
+        price=100_000.0,
+        impact=imp,
+        **opts,
+    )
+    assert m.multiplier_threshold == 1.5
+    assert m.as_dict() == ref.as_dict()
+    default = metrics.systemic_indicators(book, 100_000.0, imp)
+    # the 20% band also counts the 10x long (liquidated near 90.5k), the default 5% band does not
+    assert m.liq_notional_within_5pct_long_quote > default.liq_notional_within_5pct_long_quote
+    with pytest.raises(TypeError):
+        metrics.systemic_indicators(book, 100_000.0, imp, band=0.1)

@@ -104,15 +104,15 @@ def test_volume_for_move_inverts_move_for_volume(curve, frac):
 @given(impact_models(), st.sampled_from(["bid", "ask"]), st.lists(st.floats(0.0, 1e7), max_size=10))
 def test_model_kernels_and_plain_twins_give_the_same_bits(impact, side, volumes):
     m = impact.for_side(side)
-    spec = m.kernel_spec()
+    spec = D.depth_spec(m)
     v = np.asarray(volumes + [0.0], dtype=np.float64)
     x = np.asarray(m.move_for_volume(v))
-    _same([D.move_for_volume(*spec, float(u)) for u in v], x)
-    _same(D.move_for_volume_plain(*spec, v), x)
+    _same([D.move_for_volume(spec, float(u)) for u in v], x)
+    _same(D.move_for_volume_plain(m.kernel_spec(), v), x)
     xs = np.concatenate([np.minimum(x, 10.0), [0.0, 0.01, 0.05, 0.3]])
     back = np.asarray(m.volume_for_move(xs))
-    _same([D.volume_for_move(*spec, float(u)) for u in xs], back)
-    _same(D.volume_for_move_plain(*spec, xs), back)
+    _same([D.volume_for_move(spec, float(u)) for u in xs], back)
+    _same(D.volume_for_move_plain(m.kernel_spec(), xs), back)
 
 
 def test_curve_conventions_at_flat_stretches_and_in_the_tail():

@@ -12,6 +12,7 @@ from liqcascade.adl import ADLPolicy, allocate
 from liqcascade.engine.dynamic import DynamicConfig, PositionArrays, simulate
 from liqcascade.impact import LinearImpact
 from liqcascade.ledger import LossLedger
+from liqcascade.margin import PositionsAtRate
 
 POLICIES = [
     "queue:binance",
@@ -97,11 +98,9 @@ def books(draw):
     )
     lev = np.array(draw(st.lists(st.floats(2.0, 100.0), min_size=n, max_size=n)))
     return PositionArrays.isolated(
-        side=side,
-        size_base=size,
-        entry_price=entry,
-        margin_quote=size * entry / lev,
-        mmr=0.005,
+        PositionsAtRate(
+            side=side, size_base=size, entry_price=entry, margin_quote=size * entry / lev, mmr=0.005
+        ),
         venues=("binance_usdm",),
         account_id=np.arange(n),
     )
@@ -189,11 +188,9 @@ def test_a_designed_crash_forces_adl_under_every_policy(spec):
     entry = np.r_[np.full(n_long, 100.0), np.linspace(110.0, 129.0, n_short)]
     lev = np.r_[np.full(n_long, 50.0), np.full(n_short, 3.0)]
     pos = PositionArrays.isolated(
-        side=side,
-        size_base=size,
-        entry_price=entry,
-        margin_quote=size * entry / lev,
-        mmr=0.005,
+        PositionsAtRate(
+            side=side, size_base=size, entry_price=entry, margin_quote=size * entry / lev, mmr=0.005
+        ),
         venues=("binance_usdm",),
         account_id=np.arange(len(side)),
     )

@@ -97,6 +97,32 @@ def test_dynamic_result(book_file: Path) -> None:
     total = sum(sum(v or 0.0 for v in t["y"]) for t in bars)
     expected = float(df["liquidated_notional_long"].sum() + df["liquidated_notional_short"].sum())
     assert total == pytest.approx(expected)
+    # the loss identity by venue: one bar trace per term, the losses frame's values
+    losses = figure_json(res.plot("losses"))
+    by_term = {t["name"]: t["y"] for t in losses["data"]}
+    for term, values in by_term.items():
+        assert values == pytest.approx(res.losses[term].to_list(), abs=1e-9), term
+    assert "trader_pnl" in by_term and "bad_debt" in by_term
+    with pytest.raises(InputError, match="kind 'nope'"):
+        res.plot("nope")
+
+
+def test_cascade_ladder(book_file: Path) -> None:
+    from liqcascade.book import PositionBook
+    from liqcascade.engine.static import CascadeLadder, StaticCascade
+    from liqcascade.impact import parse_impact
+
+    idx = StaticCascade(PositionBook.from_file(book_file), parse_impact("linear:5"))
+    lad = CascadeLadder(idx.ladder([-0.01, -0.03, -0.05], 100_000.0), label="book, linear:5")
+    assert lad.to_polars()["shock"].to_list() == [-0.01, -0.03, -0.05]
+    price = figure_json(lad.plot("price"))
+    assert price["data"][0]["y"] == lad.frame["final_price"].to_list()
+    assert "linear:5" in price["layout"]["title"]["text"]
+    liq = figure_json(lad.plot("liquidations"))
+    assert liq["data"][0]["y"] == lad.frame["liquidated_notional"].to_list()
+    assert liq["data"][1]["yaxis"] == "y2"
+    with pytest.raises(InputError, match="kind 'bars'"):
+        lad.plot("bars")
 
 
 def test_stress_result() -> None:

@@ -174,3 +174,22 @@ def test_distance_in_volatility_units():
 def test_bad_input_gives_clear_errors(kwargs, match):
     with pytest.raises(InputError, match=match):
         risk.prob_liquidation(**kwargs)
+
+
+def test_probability_by_horizon_is_prob_liquidation_at_each_horizon() -> None:
+    from liqcascade.plotting import figure_json
+    from liqcascade.risk import DEFAULT_HORIZONS_DAYS, probability_by_horizon
+
+    curve = probability_by_horizon(100_000.0, 92_000.0, "long", 0.55, drift_annual=0.1)
+    assert curve.horizon_days == tuple(float(h) for h in DEFAULT_HORIZONS_DAYS)
+    for h, p in zip(curve.horizon_days, curve.probability, strict=True):
+        one = risk.prob_liquidation(100_000.0, 92_000.0, "long", 0.55, h, drift_annual=0.1)
+        assert p == one.probability
+    assert list(curve.probability) == sorted(curve.probability)  # a touch only gets likelier
+    frame = curve.to_polars()
+    assert frame["probability"].to_list() == list(curve.probability)
+    chosen = risk.prob_liquidation(100_000.0, 92_000.0, "long", 0.55, 7, drift_annual=0.1)
+    fig = figure_json(curve.plot(chosen=chosen))
+    assert fig["data"][0]["y"] == list(curve.probability)
+    assert fig["data"][1]["x"] == [7.0] and fig["data"][1]["y"] == [chosen.probability]
+    assert fig["layout"]["xaxis"]["type"] == "log"

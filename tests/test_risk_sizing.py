@@ -92,3 +92,40 @@ def test_bad_target(target):
     rules = load_venue("binance_usdm", "BTCUSDT")
     with pytest.raises(InputError, match="target_prob"):
         risk.safe_size(rules, "long", 100.0, 10.0, target, vol_annual=0.5, horizon_days=1)
+
+
+def test_sizing_keywords_are_the_fields_of_sizing_model():
+    rules = load_venue("binance_usdm", "BTCUSDT")
+    args = (rules, "long", 100_000.0, 1_000.0, 0.05)
+    spec = risk.SizingModel(vol_annual=0.6, horizon_days=7, model="jump", jump=JUMP, n_paths=4000)
+    res = risk.safe_size(*args, **{f: getattr(spec, f) for f in spec.__dataclass_fields__})
+    assert (res.model, res.horizon_days, res.n_paths, res.seed) == ("jump", 7.0, 4000, spec.seed)
+    with pytest.raises(TypeError, match="'vol'"):
+        risk.safe_size(*args, vol=0.6, horizon_days=7)
+    with pytest.raises(TypeError, match="horizon_days"):
+        risk.safe_leverage(rules, "long", 100_000.0, 0.1, 0.05, vol_annual=0.6)
+    with pytest.raises(InputError, match="horizon_days"):
+        risk.SizingModel(vol_annual=0.6, horizon_days=0)
+
+
+@pytest.mark.parametrize(
+    "model,jump,message",
+    [
+        ("gbm", JUMP, "takes no jump parameters"),
+        ("merton", None, "expected 'gbm' or 'jump'"),
+        ("jump", {"jump_rate": 1.0}, r"jump parameters \['jump_rate'\] unknown"),
+    ],
+)
+def test_sizing_stops_and_probability_check_the_model_in_one_place(model, jump, message):
+    rules = load_venue("binance_usdm", "BTCUSDT")
+    kw = dict(vol_annual=0.6, horizon_days=7)
+    with pytest.raises(InputError, match=message):
+        risk.price_model(model, 0.6, **(jump or {}))
+    with pytest.raises(InputError, match=message):
+        risk.safe_size(rules, "long", 100_000.0, 1_000.0, 0.05, model=model, jump=jump, **kw)
+    if model != "jump":  # prob_liquidation takes only the known jump keywords
+        with pytest.raises(InputError, match=message):
+            risk.prob_liquidation(100_000, 90_000, "long", model=model, **kw, **(jump or {}))
+    else:
+        with pytest.raises(InputError, match=message):
+            risk.stop_analysis(rules, "long", 0.1, 100_000, 1_000, jump=jump, n_paths=10, **kw)

@@ -153,3 +153,24 @@ def test_configs_are_frozen() -> None:
     sc = parse_scenario(copy.deepcopy(BASE))
     with pytest.raises(AttributeError):
         sc.shock.size = 0.5  # type: ignore[misc]
+
+
+def test_default_segments_come_from_the_shipped_file() -> None:
+    """A synthetic book without ``segments`` gets the shipped table, which ships in the package."""
+    from liqcascade.resources import package_path
+
+    path = package_path(*S.DEFAULT_SEGMENTS_FILE.split("/"))
+    assert path.is_file()
+    segs = parse_scenario(copy.deepcopy(BASE)).book.segments
+    assert tuple(segs) == S.SEGMENTS
+    assert sum(s.share for s in segs.values()) == pytest.approx(1.0)
+    retail, inst, mm = (segs[name] for name in S.SEGMENTS)
+    assert (retail.share, retail.long_fraction, retail.cross_fraction) == (0.9, 0.7, 0.4)
+    assert retail.cross_excess == 0.5  # SegmentConfig's default, not in the file
+    assert retail.leverage == S.ParetoDist(alpha=1.2, x_min=2.0, x_max=1001.0)
+    assert inst.size == S.ParetoDist(alpha=1.3, x_min=100_000.0, x_max=5e7)
+    assert mm.leverage == S.LognormalDist(median=3.0, sigma=0.4, x_min=1.0, x_max=20.0)
+    assert (mm.cross_fraction, mm.cross_excess) == (1.0, 2.0)
+    # each book gets its own table: changing one does not change the next default
+    segs.pop("retail")
+    assert "retail" in parse_scenario(copy.deepcopy(BASE)).book.segments

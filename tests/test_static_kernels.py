@@ -23,11 +23,11 @@ SETTINGS = settings(max_examples=50, deadline=None, suppress_health_check=[Healt
 )
 def test_move_kernel_matches_model_bit_for_bit(impact, volumes, side):
     m = impact.for_side(side)
-    kind, kv, kx, coef, scale = m.kernel_spec()
+    spec = depth.depth_spec(m)
     vec = np.asarray(m.move_for_volume(np.array(volumes)))
     for v, x in zip(volumes, vec, strict=True):
-        a = depth.move_for_volume(kind, kv, kx, coef, scale, v)
-        b = float(depth.move_for_volume_plain(kind, kv, kx, coef, scale, v))
+        a = depth.move_for_volume(spec, v)
+        b = float(depth.move_for_volume_plain(m.kernel_spec(), v))
         assert a == b or (np.isnan(a) and np.isnan(b))
         assert a == x
         assert a == m.move_for_volume(v)

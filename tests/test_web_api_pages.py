@@ -55,6 +55,13 @@ def test_cascade_equals_library(env) -> None:
     ladder = idx.ladder([-0.02, -0.05, -0.1], 120000.0)
     assert out["ladder"]["final_price"] == ladder["final_price"].to_list()
     assert out["ladder"]["liquidated_count"] == ladder["liquidated_count"].to_list()
+    # the charts are the library's figures (CascadeLadder.plot), not drawn by the page
+    from liqcascade.engine.static import CascadeLadder
+    from liqcascade.plotting import figure_json
+
+    lib_fig = figure_json(CascadeLadder(ladder, label="x").plot("liquidations"))
+    assert out["figures"]["liquidations"]["data"] == lib_fig["data"]
+    assert out["figures"]["price"]["data"][0]["y"] == ladder["final_price"].to_list()
     assert out["venue"] == "binance_usdm" and out["positions"] == 3000
 
 
@@ -63,7 +70,12 @@ def test_cascade_depth_impact_from_shipped_bookdepth(env) -> None:
     opts = client.get("/api/cascade/options").json()
     assert opts["bookdepth_files"], "no shipped bookDepth file found"
     body = cascade_body(
-        impact={"model": "depth", "depth_file": opts["bookdepth_files"][0], "depth_at": "20:00"}
+        impact={
+            "model": "depth",
+            "depth_source": "sample",
+            "depth_file": opts["bookdepth_files"][0],
+            "depth_at": "20:00",
+        }
     )
     out = client.post("/api/cascade", json=body).json()
     assert out["impact"].startswith("depth:" + opts["bookdepth_files"][0])
@@ -78,7 +90,9 @@ def test_cascade_depth_impact_from_shipped_bookdepth(env) -> None:
         ({"shock": -1.5}, "shock"),
         ({"initial_price": -5}, "initial_price"),
         ({"initial_price": None}, "initial_price"),
-        ({"impact": {"model": "linear"}}, "impact"),
+        ({"impact": {"model": "linear"}}, "impact.depth_1pct_base"),
+        ({"impact": "linear:abc"}, "impact"),
+        ({"impact": 3}, "impact"),
         ({"impact": {"model": "cubic", "depth_1pct_base": 1}}, "impact.model"),
         ({"impact": {"model": "linear", "depth_1pct_base": -3}}, "impact.depth_1pct_base"),
         ({"book": {"source": "data", "name": "../../etc/passwd"}}, "book.name"),
@@ -91,14 +105,14 @@ def test_cascade_depth_impact_from_shipped_bookdepth(env) -> None:
             {
                 "impact": {
                     "model": "depth",
-                    "depth_source": "data",
+                    "depth_source": "file",
                     "depth_file": "../../etc/passwd",
                 }
             },
             "impact.depth_file",
         ),
         (
-            {"impact": {"model": "depth", "depth_source": "data", "depth_file": "/etc/passwd"}},
+            {"impact": {"model": "depth", "depth_source": "file", "depth_file": "/etc/passwd"}},
             "impact.depth_file",
         ),
         ({"impact": {"model": "depth", "depth_file": "nope.csv"}}, "impact.depth_file"),

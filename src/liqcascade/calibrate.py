@@ -36,7 +36,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import msgspec
 import numpy as np
@@ -45,6 +45,7 @@ from scipy import optimize, special
 
 from liqcascade.data.klines import Tape, read_klines
 from liqcascade.errors import InputError
+from liqcascade.jsonutil import frame_schema
 from liqcascade.market import (
     SIGMA_REF_PER_MIN,
     BookPrior,
@@ -281,13 +282,23 @@ def fit_point(tapes: Sequence[Tape]) -> tuple[MarketParams, dict[str, float]]:
     return mp, metrics
 
 
+class ParamRow(TypedDict):
+    """One fitted parameter of :meth:`CalibrationResult.table`."""
+
+    param: str
+    value: float
+    stderr: float
+    """Bootstrap standard error (NaN where there is none)."""
+    identified: bool
+
+
 @dataclass(frozen=True)
 class CalibrationResult:
     params: ParamsFile
     files: list[str]
     seconds: float
 
-    def table(self) -> list[dict[str, Any]]:
+    def table(self) -> list[ParamRow]:
         """Rows of (param, value, stderr, identified) for printing."""
         m = msgspec.to_builtins(self.params.market)
         return [
@@ -303,15 +314,7 @@ class CalibrationResult:
     def to_polars(self) -> pl.DataFrame:
         """:meth:`table` as a DataFrame: ``param``, ``value``, ``stderr`` (NaN where not
         identified), ``identified``."""
-        return pl.DataFrame(
-            self.table(),
-            schema={
-                "param": pl.String,
-                "value": pl.Float64,
-                "stderr": pl.Float64,
-                "identified": pl.Boolean,
-            },
-        )
+        return pl.DataFrame(self.table(), schema=frame_schema(ParamRow))
 
     def plot(self) -> Any:
         """Each fitted parameter with a two-standard-error bar, one panel per parameter (their

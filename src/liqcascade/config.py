@@ -43,6 +43,7 @@ __all__ = [
     "convert",
     "format_path",
     "from_json",
+    "json_schema",
     "load",
     "read",
     "read_toml",
@@ -228,6 +229,28 @@ def from_json(text: str | bytes, tp: type[T], *, name: str) -> T:
     except msgspec.DecodeError as exc:
         raise ConfigError(f"{name}: invalid JSON: {exc}") from None
     return convert(_decode_nonfinite(raw, tp), tp, name=name)
+
+
+def json_schema(tp: Any) -> dict[str, Any]:
+    """The JSON Schema of config type ``tp`` with every ``$ref`` written out in place.
+
+    For documents that embed it (a web API's OpenAPI schema), where ``$defs`` would not resolve.
+    """
+    schema = msgspec.json.schema(tp)
+    defs = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return inline(defs[ref[len("#/$defs/") :]])
+            return {k: inline(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [inline(v) for v in node]
+        return node
+
+    out: dict[str, Any] = inline(schema)
+    return out
 
 
 def _encode_nonfinite(o: Any) -> Any:

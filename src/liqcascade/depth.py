@@ -17,7 +17,8 @@ segment's slope is extended. Conventions at the edges:
   ``x``), 0 for ``x <= 0``; infinite beyond the last knot when the last segment has no move.
 
 The impact models of :mod:`liqcascade.impact` (linear, square root, depth curve) are a kernel
-spec ``(kind, knots_volume, knots_move, coef, scale)`` (``ImpactModel.kernel_spec()``):
+spec ``(kind, knots_volume, knots_move, coef, scale)`` (``ImpactModel.kernel_spec()``, one
+:data:`DepthSpec` value that the model operations take whole):
 ``KIND_LINEAR``: ``x = 0.01 v / coef`` (``coef`` = base units per 1 % move); ``KIND_SQRT``:
 ``x = coef sqrt(v / scale)`` (``coef = Y sigma_daily``, ``scale`` = daily volume in base units);
 ``KIND_CURVE``: the knots above. Formulas and units in docs/engine-static.md.
@@ -41,11 +42,16 @@ where they are on the curve (the fill-price integrals of :mod:`liqcascade.market
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numba import njit
 
+if TYPE_CHECKING:
+    from liqcascade.impact import ImpactModel
+
 __all__ = [
+    "DepthSpec",
     "KIND_CURVE",
     "KIND_LINEAR",
     "KIND_SQRT",
@@ -53,6 +59,7 @@ __all__ = [
     "curve_move_for_volume_plain",
     "curve_volume_for_move",
     "curve_volume_for_move_plain",
+    "depth_spec",
     "move_for_volume",
     "move_for_volume_plain",
     "segment_move",
@@ -64,6 +71,23 @@ __all__ = [
 KIND_LINEAR = 0
 KIND_CURVE = 1
 KIND_SQRT = 2
+
+#: An impact model's kernel spec ``(kind, knots_volume, knots_move, coef, scale)``: one value that
+#: numba takes as a tuple argument, so a kernel receives a model as one parameter.
+DepthSpec = tuple[int, np.ndarray, np.ndarray, float, float]
+
+
+def depth_spec(model: ImpactModel) -> DepthSpec:
+    """An impact model's :data:`DepthSpec` (``model.kernel_spec()``) in the types the kernels are
+    compiled for: an ``int`` kind, C-contiguous float64 knots, float ``coef`` and ``scale``."""
+    kind, knots_volume, knots_move, coef, scale = model.kernel_spec()
+    return (
+        int(kind),
+        np.ascontiguousarray(knots_volume, dtype=np.float64),
+        np.ascontiguousarray(knots_move, dtype=np.float64),
+        float(coef),
+        float(scale),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -117,15 +141,9 @@ def curve_volume_for_move(knots_volume: np.ndarray, knots_move: np.ndarray, x: f
 
 
 @njit(cache=True)
-def move_for_volume(
-    kind: int,
-    knots_volume: np.ndarray,
-    knots_move: np.ndarray,
-    coef: float,
-    scale: float,
-    v: float,
-) -> float:
+def move_for_volume(spec: DepthSpec, v: float) -> float:
     """Relative move for ``v`` base units under an impact model's kernel spec."""
+    kind, knots_volume, knots_move, coef, scale = spec
     if v <= 0.0:
         return 0.0
     if kind == KIND_LINEAR:
@@ -136,15 +154,9 @@ def move_for_volume(
 
 
 @njit(cache=True)
-def volume_for_move(
-    kind: int,
-    knots_volume: np.ndarray,
-    knots_move: np.ndarray,
-    coef: float,
-    scale: float,
-    x: float,
-) -> float:
+def volume_for_move(spec: DepthSpec, x: float) -> float:
     """Base units a relative move ``x`` absorbs under an impact model's kernel spec."""
+    kind, knots_volume, knots_move, coef, scale = spec
     if x <= 0.0:
         return 0.0
     if kind == KIND_LINEAR:
@@ -160,14 +172,21 @@ def volume_for_move(
 # ---------------------------------------------------------------------------------------------
 
 
+def _plain_curve(
+    knots_volume: np.ndarray, knots_move: np.ndarray, query: float | np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """A curve's knots and a query (volumes or moves) as float64 arrays, and the last knot's
+    index."""
+    kv = np.asarray(knots_volume, dtype=np.float64)
+    kx = np.asarray(knots_move, dtype=np.float64)
+    return kv, kx, np.asarray(query, dtype=np.float64), len(kv) - 1
+
+
 def curve_move_for_volume_plain(
     knots_volume: np.ndarray, knots_move: np.ndarray, v: float | np.ndarray
 ) -> np.ndarray:
     """Twin of :func:`curve_move_for_volume` over an array of volumes (base units)."""
-    kv = np.asarray(knots_volume, dtype=np.float64)
-    kx = np.asarray(knots_move, dtype=np.float64)
-    v = np.asarray(v, dtype=np.float64)
-    last = len(kv) - 1
+    kv, kx, v, last = _plain_curve(knots_volume, knots_move, v)
     k = np.searchsorted(kv, v, side="left")
     inside = k <= last
     k0 = np.clip(k, 1, last) - 1
@@ -190,10 +209,7 @@ def curve_volume_for_move_plain(
     knots_volume: np.ndarray, knots_move: np.ndarray, x: float | np.ndarray
 ) -> np.ndarray:
     """Twin of :func:`curve_volume_for_move` over an array of moves (fractions)."""
-    kv = np.asarray(knots_volume, dtype=np.float64)
-    kx = np.asarray(knots_move, dtype=np.float64)
-    x = np.asarray(x, dtype=np.float64)
-    last = len(kx) - 1
+    kv, kx, x, last = _plain_curve(knots_volume, knots_move, x)
     k = np.clip(np.searchsorted(kx, x, side="right") - 1, 0, last - 1)
     with np.errstate(divide="ignore", invalid="ignore"):
         slope = (kv[k + 1] - kv[k]) / (kx[k + 1] - kx[k])
@@ -208,15 +224,9 @@ def curve_volume_for_move_plain(
     return np.where(x <= 0.0, 0.0, out)
 
 
-def move_for_volume_plain(
-    kind: int,
-    knots_volume: np.ndarray,
-    knots_move: np.ndarray,
-    coef: float,
-    scale: float,
-    v: float | np.ndarray,
-) -> np.ndarray:
+def move_for_volume_plain(spec: DepthSpec, v: float | np.ndarray) -> np.ndarray:
     """Twin of :func:`move_for_volume` over an array of volumes (base units)."""
+    kind, knots_volume, knots_move, coef, scale = spec
     v = np.asarray(v, dtype=np.float64)
     if kind == KIND_LINEAR:
         out = 0.01 * v / coef
@@ -228,15 +238,9 @@ def move_for_volume_plain(
     return np.where(v <= 0.0, 0.0, out)
 
 
-def volume_for_move_plain(
-    kind: int,
-    knots_volume: np.ndarray,
-    knots_move: np.ndarray,
-    coef: float,
-    scale: float,
-    x: float | np.ndarray,
-) -> np.ndarray:
+def volume_for_move_plain(spec: DepthSpec, x: float | np.ndarray) -> np.ndarray:
     """Twin of :func:`volume_for_move` over an array of moves (fractions)."""
+    kind, knots_volume, knots_move, coef, scale = spec
     x = np.asarray(x, dtype=np.float64)
     if kind == KIND_LINEAR:
         out = x * coef / 0.01

@@ -14,13 +14,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import numpy as np
 
 from liqcascade.data.klines import Tape, read_klines
 from liqcascade.errors import InputError
-from liqcascade.jsonutil import AsDict
+from liqcascade.jsonutil import AsDict, frame_schema
 from liqcascade.market import ParamsFile, load_params
 
 if TYPE_CHECKING:
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from liqcascade.risk import LiquidationProbability
 
 __all__ = [
+    "ComparisonRow",
     "EnsembleProbability",
     "ModelComparison",
     "compare_models",
@@ -104,6 +105,18 @@ COMPARISON_MODELS: tuple[tuple[str, str], ...] = (
 )
 
 
+class ComparisonRow(TypedDict):
+    """One model of :meth:`ModelComparison.rows`."""
+
+    model: str
+    label: str
+    probability: float
+    standard_error: float | None
+    """``None`` for closed-form GBM."""
+    vol_annual: float | None
+    """``None`` for the ensemble."""
+
+
 @dataclass(frozen=True)
 class ModelComparison:
     """P(liquidation) of one position by the calibrated ensemble, GBM and Merton, the last two
@@ -115,7 +128,7 @@ class ModelComparison:
     klines_file: str
     horizon_days: float
 
-    def rows(self) -> list[dict[str, Any]]:
+    def rows(self) -> list[ComparisonRow]:
         """One dict per model: ``model``, ``label``, ``probability``, ``standard_error``
         (``None`` for closed-form GBM), ``vol_annual`` (``None`` for the ensemble)."""
         e = self.ensemble
@@ -126,13 +139,7 @@ class ModelComparison:
             (self.merton.probability, self.merton.standard_error, self.merton.vol_annual),
         )
         return [
-            {
-                "model": key,
-                "label": label,
-                "probability": p,
-                "standard_error": se,
-                "vol_annual": vol,
-            }
+            ComparisonRow(model=key, label=label, probability=p, standard_error=se, vol_annual=vol)
             for (key, label), (p, se, vol) in zip(COMPARISON_MODELS, values, strict=True)
         ]
 
@@ -141,16 +148,7 @@ class ModelComparison:
         ``standard_error``, ``vol_annual``)."""
         import polars as pl
 
-        return pl.DataFrame(
-            self.rows(),
-            schema={
-                "model": pl.String,
-                "label": pl.String,
-                "probability": pl.Float64,
-                "standard_error": pl.Float64,
-                "vol_annual": pl.Float64,
-            },
-        )
+        return pl.DataFrame(self.rows(), schema=frame_schema(ComparisonRow))
 
     def as_dict(self) -> dict[str, Any]:
         return {

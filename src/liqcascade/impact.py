@@ -88,7 +88,7 @@ class _EvaluatedFromSpec:
 
         v = np.asarray(volume_base, dtype=np.float64)
         _check_nonneg("volume_base", v)
-        return _as_out(move_for_volume_plain(*self.kernel_spec(), v), volume_base)
+        return _as_out(move_for_volume_plain(self.kernel_spec(), v), volume_base)
 
     def volume_for_move(self, move: float | np.ndarray) -> float | np.ndarray:
         """Base units absorbed by a relative move ``move`` (fraction) (on the side in use)."""
@@ -96,7 +96,7 @@ class _EvaluatedFromSpec:
 
         x = np.asarray(move, dtype=np.float64)
         _check_nonneg("move", x)
-        return _as_out(volume_for_move_plain(*self.kernel_spec(), x), move)
+        return _as_out(volume_for_move_plain(self.kernel_spec(), x), move)
 
 
 @dataclass(frozen=True)
@@ -417,15 +417,19 @@ def _parse_at(at: str, first: dt.datetime, path: Path) -> dt.datetime:
 
 
 def parse_impact(spec: str) -> ImpactModel:
-    """Build an impact model from a CLI spec.
+    """Build an impact model from a CLI spec (the short form of :mod:`liqcascade.impact_config`).
 
     * ``linear:DEPTH_1PCT`` -- base units that move the price 1%;
     * ``depth:FILE[@TIME]`` -- a Binance bookDepth CSV, snapshot at or before TIME
       (``HH:MM[:SS]`` or ``YYYY-MM-DD HH:MM[:SS]``; default the first snapshot);
+      ``depth:sample:NAME[@TIME]`` a bookDepth file shipped with liqcascade;
     * ``sqrt:Y,SIGMA,ADV`` -- square-root law (Y dimensionless, SIGMA daily volatility as a
       fraction, ADV average daily volume in base units);
     * ``market[:PARAMS_FILE]`` -- the calibrated market model's impact per base unit
       (:func:`market_linear_impact`; the shipped parameters when no file is given).
+
+    Each form is a config of :mod:`liqcascade.impact_config` with named fields (``linear:500``
+    is ``{model = "linear", depth_1pct_base = 500}``), which TOML files and web requests use.
 
     Examples
     --------
@@ -434,35 +438,11 @@ def parse_impact(spec: str) -> ImpactModel:
     >>> parse_impact("sqrt:0.8,0.035,150000")
     SqrtImpact(y=0.8, sigma_daily=0.035, adv_base=150000.0)
     """
-    if isinstance(spec, str) and spec.strip().lower() == "market":
-        return market_linear_impact()
-    if not isinstance(spec, str) or ":" not in spec:
-        raise InputError(
-            f"impact {spec!r}: expected linear:DEPTH_1PCT, depth:FILE[@TIME], sqrt:Y,SIGMA,ADV "
-            "or market[:PARAMS_FILE]"
-        )
-    kind, _, arg = spec.partition(":")
-    kind = kind.strip().lower()
-    if kind == "market":
-        return market_linear_impact(arg.strip() or None)
-    if kind == "linear":
-        return LinearImpact(_num(arg, spec, "DEPTH_1PCT"))
-    if kind == "sqrt":
-        parts = arg.split(",")
-        if len(parts) != 3:
-            raise InputError(
-                f"impact {spec!r}: sqrt needs three numbers Y,SIGMA,ADV, got {len(parts)}"
-            )
-        y, s, a = (_num(p, spec, n) for p, n in zip(parts, ("Y", "SIGMA", "ADV"), strict=True))
-        return SqrtImpact(y=y, sigma_daily=s, adv_base=a)
-    if kind == "depth":
-        file, sep, at = arg.rpartition("@") if "@" in arg else (arg, "", "")
-        if not file:
-            raise InputError(f"impact {spec!r}: depth needs a bookDepth file path")
-        return DepthCurveImpact.from_bookdepth(file, at=at or None)
-    raise InputError(
-        f"impact {spec!r}: unknown model {kind!r}; expected linear, depth, sqrt or market"
-    )
+    from liqcascade.impact_config import build_impact
+
+    if not isinstance(spec, str):
+        raise InputError(f"impact {spec!r}: expected a text spec such as linear:DEPTH_1PCT")
+    return build_impact(spec)
 
 
 def market_linear_impact(params: str | Path | None = None) -> LinearImpact:
@@ -489,10 +469,3 @@ def market_linear_impact(params: str | Path | None = None) -> LinearImpact:
             f", got {lam}"
         )
     return LinearImpact(0.01 / lam)
-
-
-def _num(text: str, spec: str, name: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise InputError(f"impact {spec!r}: {name} must be a number, got {text!r}") from None

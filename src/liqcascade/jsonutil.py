@@ -1,8 +1,12 @@
-"""The one NaN-to-null rule for JSON written by liqcascade (CLI ``--json``, web responses,
-result files).
+"""How results write themselves out: the one NaN-to-null rule for JSON written by liqcascade
+(CLI ``--json``, web responses, result files), and the dicts and polars schemas derived from a
+result's declared fields.
 
 JSON has no NaN or infinity; a missing or unbounded figure is written as ``null``. numpy scalars
 and arrays become plain Python values, tuples become lists and dict keys become strings.
+:func:`fields_dict` gives a result's fields as the dict it writes out (declared order, some
+fields renamed or left out) and :func:`frame_schema` the polars schema of rows declared as a
+``TypedDict``, so neither list of names is written again by hand.
 
 Examples
 --------
@@ -17,12 +21,15 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict
+import types
+import typing
+from collections.abc import Collection, Mapping
+from dataclasses import asdict, fields
 from typing import Any
 
 import numpy as np
 
-__all__ = ["AsDict", "dumps", "to_jsonable"]
+__all__ = ["AsDict", "dumps", "fields_dict", "frame_schema", "to_jsonable"]
 
 
 def to_jsonable(obj: Any) -> Any:
@@ -51,3 +58,63 @@ class AsDict:
     def as_dict(self) -> dict[str, Any]:
         """Plain dict of the fields, nested dataclasses as dicts (:func:`dataclasses.asdict`)."""
         return asdict(self)  # type: ignore[call-overload]
+
+
+def fields_dict(
+    obj: Any, *, omit: Collection[str] = (), rename: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The fields of the dataclass ``obj`` in declared order, as the dict it writes out.
+
+    ``omit`` names fields left out, ``rename`` maps a field to the key it is written under, and
+    a polars frame becomes its list of row dicts; other values are kept as they are (not copied).
+
+    Examples
+    --------
+    >>> from dataclasses import dataclass
+    >>> @dataclass
+    ... class Run:
+    ...     source: str
+    ...     seed: int
+    ...     seconds: float
+    >>> fields_dict(Run("a.toml", 7, 1.5), omit={"seconds"}, rename={"source": "params"})
+    {'params': 'a.toml', 'seed': 7}
+    """
+    import polars as pl
+
+    names = rename or {}
+    out: dict[str, Any] = {}
+    for f in fields(obj):
+        if f.name in omit:
+            continue
+        value = getattr(obj, f.name)
+        out[names.get(f.name, f.name)] = (
+            value.to_dicts() if isinstance(value, pl.DataFrame) else value
+        )
+    return out
+
+
+def frame_schema(row_type: type) -> dict[str, Any]:
+    """The polars schema of rows of ``row_type`` (a ``TypedDict``): its fields in order, ``str``
+    as String, ``float`` as Float64, ``int`` as Int64, ``bool`` as Boolean; ``X | None`` as X.
+
+    Examples
+    --------
+    >>> from typing import TypedDict
+    >>> class Row(TypedDict):
+    ...     name: str
+    ...     p: float | None
+    >>> frame_schema(Row)
+    {'name': String, 'p': Float64}
+    """
+    import polars as pl
+
+    dtypes: dict[Any, Any] = {str: pl.String, float: pl.Float64, int: pl.Int64, bool: pl.Boolean}
+    schema: dict[str, Any] = {}
+    for name, hint in typing.get_type_hints(row_type).items():
+        if isinstance(hint, types.UnionType):
+            kept = [a for a in hint.__args__ if a is not type(None)]
+            hint = kept[0] if len(kept) == 1 else hint
+        if hint not in dtypes:
+            raise TypeError(f"{row_type.__name__}.{name}: {hint!r} has no polars dtype here")
+        schema[name] = dtypes[hint]
+    return schema

@@ -9,21 +9,8 @@ covered in this order (the waterfall, :func:`waterfall`):
    :mod:`liqcascade.adl`);
 4. what is left is **bad debt**: the loss nobody covered.
 
-:class:`LossLedger` holds one non-negative amount per party, in quote currency:
-
-==============================  ==============================================================
-``trader_loss_quote``            equity liquidated and deleveraged traders lost at the event's
-                                 reference price (collateral not returned)
-``fees_quote``                   clearance / liquidation fees charged (received by the venue)
-``insurance_fund_quote``         paid out by insurance funds
-``vault_quote``                  lost by backstop vaults on positions they took over
-``adl_counterparty_quote``       taken from ADL counterparties (their haircut against the
-                                 reference price) to cover bankrupt positions
-``adl_counterparty_gain_quote``  received by ADL counterparties: the equity left in positions
-                                 that ADL closed at their bankruptcy price before they were
-                                 bankrupt at the reference price
-``bad_debt_quote``               the loss nobody covered
-==============================  ==============================================================
+:class:`LossLedger` holds one non-negative amount per party, in quote currency (each field
+says which party and what it means).
 
 ``deficit_quote`` = insurance fund + vault + ADL counterparty + bad debt: the loss beyond the
 traders' collateral. Amounts are never negative; amounts smaller than :data:`AMOUNT_TOL_QUOTE`
@@ -161,12 +148,22 @@ class LossLedger:
     """
 
     trader_loss_quote: float = 0.0
+    """Equity liquidated and deleveraged traders lost at the event's reference price
+    (collateral not returned)."""
     fees_quote: float = 0.0
+    """Clearance / liquidation fees charged (received by the venue)."""
     insurance_fund_quote: float = 0.0
+    """Paid out by insurance funds."""
     vault_quote: float = 0.0
+    """Lost by backstop vaults on positions they took over."""
     adl_counterparty_quote: float = 0.0
+    """Taken from ADL counterparties (their haircut against the reference price) to cover
+    bankrupt positions."""
     adl_counterparty_gain_quote: float = 0.0
+    """Received by ADL counterparties: the equity left in positions that ADL closed at their
+    bankruptcy price before they were bankrupt at the reference price."""
     bad_debt_quote: float = 0.0
+    """The loss nobody covered."""
 
     def __post_init__(self) -> None:
         for f in fields(self):

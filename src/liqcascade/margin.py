@@ -34,6 +34,7 @@ A liquidation price <= 0 (a long that cannot be liquidated) is returned as NaN.
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -48,6 +49,7 @@ from liqcascade.venues.base import TierTable, VenueRules, require_positive
 _PARALLEL_LOCK = threading.Lock()
 
 __all__ = [
+    "PositionsAtRate",
     "as_side",
     "bankruptcy_price",
     "bankruptcy_price_one",
@@ -335,30 +337,55 @@ def liquidation_price(
     return liquidation_price_and_tier(rules, side, size_base, entry_price, margin_quote)[0]
 
 
+@dataclass(frozen=True, kw_only=True)
+class PositionsAtRate:
+    """Positions with a *given* maintenance rate and amount (no tier lookup): the inputs of
+    :func:`liquidation_price_at_rate`. Scalars or equal-length arrays, as everywhere in this
+    module."""
+
+    #: +1 long / -1 short (or ``"long"``/``"short"``)
+    side: Any
+    #: position size (base units, > 0)
+    size_base: Any
+    #: entry price (quote per base, > 0)
+    entry_price: Any
+    #: isolated margin (quote); for cross margin ``WB - TMM1 + UPNL1``
+    margin_quote: Any
+    #: maintenance margin rate (fraction)
+    mmr: Any
+    #: maintenance amount subtracted from ``notional * mmr`` (quote)
+    cum_quote: Any = 0.0
+
+    def bankruptcy_price(self) -> np.ndarray:
+        """Price at which equity is zero, ``EP - s*M/Q`` (unmasked: it may be <= 0)."""
+        s = as_side(self.side).astype(np.float64)
+        q = np.asarray(self.size_base, dtype=np.float64)
+        return (
+            np.asarray(self.entry_price, dtype=np.float64)
+            - s * np.asarray(self.margin_quote, dtype=np.float64) / q
+        )
+
+
 def liquidation_price_at_rate(
-    side: Any,
-    size_base: Any,
-    entry_price: Any,
-    margin_quote: Any,
-    mmr: Any,
-    cum_quote: Any = 0.0,
-    fee_rate: Any = 0.0,
-    *,
-    nonpositive_as_nan: bool = True,
+    positions: PositionsAtRate, fee_rate: Any = 0.0, *, nonpositive_as_nan: bool = True
 ) -> np.ndarray:
-    """Liquidation price with a *given* maintenance rate and amount (no tier lookup).
+    """Liquidation price of ``positions`` at their given maintenance rate and amount.
 
     Binance one-way form (freqtrade ``dry_run_liquidation_price``):
     ``LP = (WB + cum - s*Q*EP) / (Q*(mmr + fee) - s*Q)``; with ``fee_rate`` the OKX/Gate
     taker term. For cross margin pass ``margin_quote = WB - TMM1 + UPNL1``. With
     ``nonpositive_as_nan=False`` a non-positive solution is returned as computed.
+
+    >>> p = PositionsAtRate(side=1, size_base=1.0, entry_price=100.0, margin_quote=10.0, mmr=0.01)
+    >>> round(float(liquidation_price_at_rate(p)), 6)  # (10 - 100) / (0.01 - 1)
+    90.909091
     """
-    s = as_side(side).astype(np.float64)
-    q = require_positive("size_base", size_base)
-    ep = require_positive("entry_price", entry_price)
-    m = np.asarray(margin_quote, dtype=np.float64)
-    r = np.asarray(mmr, dtype=np.float64) + np.asarray(fee_rate, dtype=np.float64)
-    p = (m + np.asarray(cum_quote, dtype=np.float64) - s * q * ep) / (q * (r - s))
+    s = as_side(positions.side).astype(np.float64)
+    q = require_positive("size_base", positions.size_base)
+    ep = require_positive("entry_price", positions.entry_price)
+    m = np.asarray(positions.margin_quote, dtype=np.float64)
+    r = np.asarray(positions.mmr, dtype=np.float64) + np.asarray(fee_rate, dtype=np.float64)
+    p = (m + np.asarray(positions.cum_quote, dtype=np.float64) - s * q * ep) / (q * (r - s))
     return np.where(p > 0, p, np.nan) if nonpositive_as_nan else p
 
 

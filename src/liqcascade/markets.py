@@ -30,6 +30,7 @@ check that they agree.
 from __future__ import annotations
 
 import math
+import types
 from dataclasses import dataclass
 from typing import Any
 
@@ -182,8 +183,7 @@ def curve_integral_between_plain(
     return total * (width / (b - a))  # the float interval [a, b] is not exactly ``width`` wide
 
 
-@njit(cache=True)
-def execute_on_curve(
+def _execute_on_curve_py(
     vol: np.ndarray,
     move: np.ndarray,
     cum: np.ndarray,
@@ -214,47 +214,41 @@ def execute_on_curve(
             x_lim = limit_price / anchor - 1.0
         if x_lim <= 0.0:
             return 0.0, 0.0, eaten
-        e_lim = curve_volume_for_move(vol, move, x_lim)
+        e_lim = _volume_fn(vol, move, x_lim)
         room = e_lim - eaten
         if room <= 0.0:
             return 0.0, 0.0, eaten
         if room < u:
             u = room
     new_e = eaten + u
-    quote = anchor * scale * curve_integral_between(vol, move, cum, eaten, u, sigma)
+    quote = anchor * scale * _integral_between_fn(vol, move, cum, eaten, u, sigma)
     if quote < 0.0:
         quote = 0.0
     return u * scale, quote, new_e
 
 
-def execute_on_curve_plain(
-    vol: np.ndarray,
-    move: np.ndarray,
-    cum: np.ndarray,
-    sigma: float,
-    anchor: float,
-    eaten: float,
-    scale: float,
-    qty_base: float,
-    limit_price: float,
-) -> tuple[float, float, float]:
-    """Plain twin of :func:`execute_on_curve` (bisection inverse, quadrature integral)."""
-    if qty_base <= 0.0:
-        return 0.0, 0.0, eaten
-    if anchor <= 0.0:
-        return qty_base, 0.0, eaten
-    u = qty_base / scale
-    if limit_price > 0.0:
-        x_lim = 1.0 - limit_price / anchor if sigma > 0 else limit_price / anchor - 1.0
-        if x_lim <= 0.0:
-            return 0.0, 0.0, eaten
-        room = float(curve_volume_for_move_plain(vol, move, x_lim)) - eaten
-        if room <= 0.0:
-            return 0.0, 0.0, eaten
-        u = min(u, room)
-    new_e = eaten + u
-    quote = anchor * scale * curve_integral_between_plain(vol, move, cum, eaten, u, sigma)
-    return u * scale, max(0.0, quote), new_e
+def _volume_for_move_plain(vol: np.ndarray, move: np.ndarray, x: float) -> float:
+    return float(curve_volume_for_move_plain(vol, move, x))
+
+
+_volume_fn = curve_volume_for_move
+_integral_between_fn = curve_integral_between
+#: The compiled walk (see ``_execute_on_curve_py`` for its arguments).
+execute_on_curve = njit(cache=True)(_execute_on_curve_py)
+#: Its plain twin: the same code run by the interpreter with the plain primitives (the depth
+#: walk's plain inverse and the quadrature integral :func:`curve_integral_between_plain`).
+execute_on_curve_plain = types.FunctionType(
+    _execute_on_curve_py.__code__,
+    {
+        **globals(),
+        "_volume_fn": _volume_for_move_plain,
+        "_integral_between_fn": curve_integral_between_plain,
+    },
+    "execute_on_curve_plain",
+)
+execute_on_curve_plain.__doc__ = (
+    "Plain twin of :func:`execute_on_curve` (plain inverse, quadrature integral)."
+)
 
 
 # --------------------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import numpy as np
 
@@ -36,6 +36,7 @@ from liqcascade.errors import InputError
 from liqcascade.jsonutil import AsDict
 
 __all__ = [
+    "IndicatorOptions",
     "SystemicIndicators",
     "aggregate_impact",
     "indicators_from_arrays",
@@ -171,6 +172,20 @@ class _SidedLinear:
         return f"bid {self.bid.describe()}, ask {self.ask.describe()}"
 
 
+class IndicatorOptions(TypedDict, total=False):
+    """How the indicators are measured, as keywords of :func:`indicators_from_arrays` and
+    :func:`systemic_indicators` (defaults: :func:`indicators_from_arrays`).
+
+    ``multiplier_threshold``: the cascade multiplier the critical shock must exceed;
+    ``ladder``: the shock magnitudes searched (fractions in (0, 1)); ``band_frac``: the band
+    below/above the price whose liquidation notional is counted (fraction of the price).
+    """
+
+    multiplier_threshold: float
+    ladder: Sequence[float]
+    band_frac: float
+
+
 def indicators_from_arrays(
     *,
     side: np.ndarray,
@@ -277,10 +292,7 @@ def systemic_indicators(
     book: Any,
     price: float,
     impact: Any | None = None,
-    *,
-    multiplier_threshold: float = 2.0,
-    ladder: Sequence[float] = DEFAULT_SHOCK_LADDER,
-    band_frac: float = 0.05,
+    **options: Unpack[IndicatorOptions],
 ) -> SystemicIndicators:
     """Systemic indicators of ``book`` (a :class:`~liqcascade.book.PositionBook` of one
     underlying, any number of venues) at ``price`` (quote per base).
@@ -289,7 +301,7 @@ def systemic_indicators(
     :func:`aggregate_impact`) is needed for the depth ratio and the critical shock; without it
     those fields are ``None``. The critical shock pools every venue's liquidation prices into
     one static cascade (arbitrage keeps the venues' prices together). Collateral: isolated
-    margins plus each cross account's collateral once.
+    margins plus each cross account's collateral once. ``options``: :class:`IndicatorOptions`.
     """
     n = len(book)
     if n == 0:
@@ -318,8 +330,6 @@ def systemic_indicators(
         collateral_quote=coll,
         price=price,
         impact=impact,
-        multiplier_threshold=multiplier_threshold,
-        ladder=ladder,
-        band_frac=band_frac,
         notes=notes,
+        **options,
     )

@@ -310,7 +310,6 @@ class _Prepared:
 
 def _prepare(lab: PolicyLab) -> _Prepared:
     from liqcascade import sweep
-    from liqcascade.impact import parse_impact
     from liqcascade.scenarios import load_scenario
     from liqcascade.scenarios import schema as S
     from liqcascade.scenarios.shocks import build_shock, read_klines
@@ -343,13 +342,8 @@ def _prepare(lab: PolicyLab) -> _Prepared:
     book, _pop = sweep._load_book(sc, venues, seed)
     vidx = sweep._venue_codes(sc, book, venues)
     impacts = {}
-    for i, v in enumerate(sc.venues):
-        spec = (
-            v.impact
-            if not v.impact.startswith("depth:")
-            else sweep._abs_depth(v.impact, sc.base_dir)
-        )
-        impacts[venues[i].name] = parse_impact(spec)
+    for i in range(len(sc.venues)):
+        impacts[venues[i].name] = sweep.venue_impact(sc, i)
     notes = []
     active = [
         k

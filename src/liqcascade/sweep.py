@@ -456,16 +456,9 @@ def prepare(scenario: S.Scenario, seed: int | None = None) -> StressRunner:
     venues = _resolve_venues(sc, default_price)
     book, pop = _load_book(sc, venues, seed)
     vcode = _venue_codes(sc, book, venues)
-    from liqcascade.impact import parse_impact
-
     impacts = []
-    for i, v in enumerate(sc.venues):
-        try:
-            m = parse_impact(
-                v.impact if not v.impact.startswith("depth:") else _abs_depth(v.impact, sc.base_dir)
-            )
-        except InputError as exc:
-            raise ConfigError(f"{_src(sc)}: [venues[{i}]].impact: {exc}") from None
+    for i in range(len(sc.venues)):
+        m = venue_impact(sc, i)
         bid = m.for_side("bid") if hasattr(m, "for_side") else m
         ask = m.for_side("ask") if hasattr(m, "for_side") else m
         impacts.append((bid, ask))
@@ -588,16 +581,14 @@ def _dynamic_setup(
     )
 
 
-def _abs_depth(spec: str, base: Path) -> str:
-    body = spec[len("depth:") :]
-    file, sep, at = body.rpartition("@") if "@" in body else (body, "", "")
-    if file.startswith("sample:"):
-        from importlib.resources import files
+def venue_impact(sc: S.Scenario, i: int) -> Any:
+    """The impact model of the scenario's venue ``i`` (files relative to the scenario's folder)."""
+    from liqcascade.impact_config import build_impact
 
-        file = str(files("liqcascade") / "sample_data" / file[len("sample:") :])
-    elif not Path(file).is_absolute():
-        file = str(base / file)
-    return f"depth:{file}{sep}{at}"
+    try:
+        return build_impact(sc.venues[i].impact, base_dir=sc.base_dir)
+    except InputError as exc:
+        raise ConfigError(f"{_src(sc)}: [venues[{i}]].impact: {exc}") from None
 
 
 @dataclass

@@ -181,13 +181,8 @@ class EventReplay:
     ensemble: Ensemble | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "file": self.file,
-            "observed": self.observed,
-            "replay": self.replay,
-            "impact_only": self.impact_only,
-            "seed": self.seed,
-        }
+        """The replay as written to ``validation.json`` (without bar indices and ensemble)."""
+        return jsonutil.fields_dict(self, omit={"first", "origin", "ensemble"})
 
 
 def ensemble_low_summary(mt: ModelTape, ens: Ensemble, first: int, origin: int) -> dict[str, Any]:
@@ -457,10 +452,12 @@ class ValidationResult:
     seconds: float
 
     def to_json(self) -> dict[str, Any]:
+        """The run as written to ``validation.json``: its settings, then per-file results."""
+        settings = jsonutil.fields_dict(
+            self, omit={"files", "seconds"}, rename={"params_source": "params"}
+        )
         return {
-            "params": self.params_source,
-            "seed": self.seed,
-            "n_paths": self.n_paths,
+            **settings,
             "events": [f.event.to_json() for f in self.files if f.event is not None],
             "forecast_scores": {f.file: f.scores for f in self.files if f.scores},
             "map_scores": {f.file: f.map for f in self.files if f.map},

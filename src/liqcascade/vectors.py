@@ -365,12 +365,14 @@ def _binance_lp(inp: Inputs, mode: str) -> float:
     if inp.has(*MMR):
         return float(
             margin.liquidation_price_at_rate(
-                s,
-                q,
-                ep,
-                wb - tmm + upnl,
-                inp.num(*MMR),
-                inp.num(*CUM, default=0.0),
+                margin.PositionsAtRate(
+                    side=s,
+                    size_base=q,
+                    entry_price=ep,
+                    margin_quote=wb - tmm + upnl,
+                    mmr=inp.num(*MMR),
+                    cum_quote=inp.num(*CUM, default=0.0),
+                ),
                 nonpositive_as_nan=False,
             )
         )

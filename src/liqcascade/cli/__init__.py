@@ -35,9 +35,9 @@ def package_version() -> str:
 def _build_app() -> Any:
     import typer
 
-    from liqcascade.cli._common import TYPER_KW, configure_logging
+    from liqcascade.cli._common import TYPER_KW, App, configure_logging
 
-    root = typer.Typer(
+    root = App(
         name="liqcascade",
         help="Liquidation cascades in crypto perpetual futures: margin rules, cascades, replay, "
         "stress.",

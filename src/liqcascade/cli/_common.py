@@ -15,10 +15,14 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
+import functools
+import inspect
 import json
 import logging
 import math
 import sys
+import typing
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -33,9 +37,17 @@ import typer
 TYPER_KW: dict[str, Any] = {"rich_markup_mode": None}
 
 
+class App(typer.Typer):
+    """A Typer app whose commands may take option groups (:func:`option_group`)."""
+
+    def command(self, *args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], Any]:
+        register = super().command(*args, **kwargs)
+        return lambda func: register(takes_option_groups(func))
+
+
 def sub_app(parent: typer.Typer, name: str, help: str) -> typer.Typer:
     """A command group ``liqcascade NAME ...`` added to ``parent`` (its bare name prints help)."""
-    group = typer.Typer(help=help, no_args_is_help=True, **TYPER_KW)
+    group = App(help=help, no_args_is_help=True, **TYPER_KW)
     parent.add_typer(group, name=name)
     return group
 
@@ -76,6 +88,88 @@ def output_format(fmt: OutputFormat | str, as_json: bool = False) -> str:
     if as_json:
         return "json"
     return fmt.value if isinstance(fmt, OutputFormat) else str(fmt)
+
+
+# --------------------------------------------------------------------------- option groups
+
+_T = typing.TypeVar("_T")
+
+
+def option_group(cls: type[_T]) -> type[_T]:
+    """Make the dataclass ``cls`` a group of options that several commands take as one parameter.
+
+    Each field is an ``Annotated[TYPE, typer.Option(...)]`` with its default, the same as an
+    option in a command's signature. A command decorated with
+    :func:`takes_option_groups` (every command of an :class:`App`) and a parameter annotated
+    with ``cls`` gets the group's options
+    in its ``--help`` and command line, and one ``cls`` instance when it runs.
+    """
+    if not dataclasses.is_dataclass(cls):
+        raise TypeError(f"option_group: {cls.__qualname__} is not a dataclass")
+    cls.__option_group__ = True  # type: ignore[attr-defined]
+    return cls
+
+
+def takes_option_groups(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The command ``func`` with each parameter annotated with an :func:`option_group` class
+    replaced, at its place, by that group's options; the command receives the group instance.
+
+    Typer reads the command's options from ``__signature__``, so ``--help`` lists the group's
+    options where the parameter stands, in field order.
+    """
+    kw_only = inspect.Parameter.KEYWORD_ONLY
+    hints = typing.get_type_hints(func, include_extras=True)
+    params: list[inspect.Parameter] = []
+    groups: dict[str, tuple[type, tuple[str, ...]]] = {}
+    for p in inspect.signature(func).parameters.values():
+        ann = hints.get(p.name, p.annotation)
+        if not getattr(ann, "__option_group__", False):
+            params.append(p.replace(annotation=ann, kind=kw_only))
+            continue
+        fields = dataclasses.fields(ann)
+        field_hints = typing.get_type_hints(ann, include_extras=True)
+        groups[p.name] = (ann, tuple(f.name for f in fields))
+        params += [
+            inspect.Parameter(f.name, kw_only, default=f.default, annotation=field_hints[f.name])
+            for f in fields
+        ]
+    if not groups:
+        return func
+    names = [p.name for p in params]
+    clash = sorted({n for n in names if names.count(n) > 1})
+    if clash:
+        raise TypeError(f"{func.__qualname__}: option groups repeat parameters {clash}")
+
+    @functools.wraps(func)
+    def command(**kwargs: Any) -> Any:
+        for name, (group, keys) in groups.items():
+            kwargs[name] = group(**{k: kwargs.pop(k) for k in keys})
+        return func(**kwargs)
+
+    command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    command.__annotations__ = {p.name: p.annotation for p in params}
+    return command
+
+
+@option_group
+@dataclasses.dataclass(frozen=True)
+class Output:
+    """``--format table|csv|json`` and its short form ``--json``, as one option group."""
+
+    fmt: FormatOpt = OutputFormat.table
+    as_json: JsonOpt = False
+
+    @property
+    def format(self) -> str:
+        """table, csv or json (:func:`output_format`)."""
+        return output_format(self.fmt, self.as_json)
+
+    def printed_json(self, doc: Any) -> bool:
+        """With json output, print ``doc`` (the command's whole result) and return True."""
+        if self.format != "json":
+            return False
+        print_json(doc)
+        return True
 
 
 # --------------------------------------------------------------------------- global options
@@ -464,6 +558,17 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
     err_console.print(Text.assemble(("error:", "red"), " ", message), highlight=False)
     raise SystemExit(code)
+
+
+def load_book(path: Path, venue: str | None = None, symbol: str | None = None) -> Any:
+    """The :class:`~liqcascade.book.PositionBook` of a positions file, kept to ``venue`` and/or
+    ``symbol`` when given (``--venue``/``--symbol`` of the cascade commands)."""
+    from liqcascade.book import PositionBook
+
+    book = PositionBook.from_file(path)
+    if venue is not None or symbol is not None:
+        book = book.filter(venue=venue, symbol=symbol)
+    return book
 
 
 def quote_unit(venue: str | None, symbol: str | None) -> str | None:

@@ -12,6 +12,7 @@ from liqcascade.cli._common import (
     FormatOpt,
     OutputFormat,
     emit,
+    load_book,
     output_format,
     progress,
     quote_unit,
@@ -31,28 +32,20 @@ _COLUMNS = (
 
 
 def run_cascade(
-    positions: Path,
+    book: Any,
     price: float,
-    shock: str,
-    impact: str,
-    venue: str | None = None,
-    symbol: str | None = None,
+    shocks: list[float],
+    model: Any,
     mode: str = "static",
     progress: Any = None,
 ) -> list[dict[str, Any]]:
-    """Load, filter, solve every shock; one summary dict per shock (the CLI's JSON rows).
+    """Solve every shock of ``shocks`` on ``book`` with the impact ``model``; one summary dict
+    per shock (the CLI's JSON rows).
 
     ``progress(done, total)`` is called after each shock of a dynamic-mode ladder."""
-    from liqcascade.book import PositionBook
-    from liqcascade.engine.static import StaticCascade, parse_shocks
+    from liqcascade.engine.static import StaticCascade
     from liqcascade.errors import InputError
-    from liqcascade.impact import parse_impact
 
-    shocks = parse_shocks(shock)
-    model = parse_impact(impact)
-    book = PositionBook.from_file(positions)
-    if venue is not None or symbol is not None:
-        book = book.filter(venue=venue, symbol=symbol)
     if mode == "static":
         idx = StaticCascade(book, model, price)  # indexed once for the whole ladder
         pair = idx.venue_symbol or (None, None)
@@ -65,8 +58,7 @@ def run_cascade(
             raise InputError(f"--mode dynamic is not available in this build ({exc})") from exc
         out = []
         for i, s in enumerate(shocks):
-            res = simulate_shock(book, price, s, model, venue=venue, symbol=symbol)
-            out.append(dict(res.summary()))
+            out.append(dict(simulate_shock(book, price, s, model).summary()))
             if progress is not None:
                 progress(i + 1, len(shocks))
         return out
@@ -104,9 +96,14 @@ def register(app: typer.Typer) -> None:
         liquidates more, until it stops. One row per shock."""
         from dataclasses import replace
 
+        from liqcascade.engine.static import parse_shocks
+        from liqcascade.impact import parse_impact
+
         fmt_ = output_format(fmt, as_json)
+        shocks, model = parse_shocks(shock), parse_impact(impact)
+        book = load_book(positions, venue, symbol)
         with progress(f"{mode} cascade", enabled=fmt_ == "table" and mode == "dynamic") as bar:
-            rows = run_cascade(positions, price, shock, impact, venue, symbol, mode, bar)
+            rows = run_cascade(book, price, shocks, model, mode, bar)
         unit = quote_unit(rows[0].get("venue"), rows[0].get("symbol")) if rows else None
         cols = [replace(c, unit=unit) if c.kind == "money" else c for c in _COLUMNS]
         emit(

@@ -14,12 +14,10 @@ import typer
 
 from liqcascade.cli._common import (
     Col,
-    FormatOpt,
-    JsonOpt,
-    OutputFormat,
+    Output,
     emit,
     fail,
-    output_format,
+    load_book,
     progress,
 )
 
@@ -76,7 +74,6 @@ def run_dynamic(
     """Load the book, build the config, run :func:`simulate`; returns the DynamicResult.
 
     ``progress(step, steps)`` is passed to :func:`simulate`."""
-    from liqcascade.book import PositionBook
     from liqcascade.config import read as read_config
     from liqcascade.engine.dynamic import DynamicConfig, simulate
     from liqcascade.errors import InputError
@@ -91,9 +88,7 @@ def run_dynamic(
     base.setdefault("quiet_stop_s", 60.0)
     name = Path(config).name if config is not None else "dynamic config"
     cfg = DynamicConfig.from_dict(parse_sets(sets or [], base), name=name)
-    book = PositionBook.from_file(positions)
-    if venue is not None or symbol is not None:
-        book = book.filter(venue=venue, symbol=symbol)
+    book = load_book(positions, venue, symbol)
     if shock is not None:
         exo: Any = float(shock)
     else:
@@ -146,14 +141,13 @@ def register(app: typer.Typer) -> None:
         ledger_out: Path = typer.Option(
             None, "--ledger-out", help="Write the per-event ledger (.csv/.parquet)."
         ),
-        fmt: FormatOpt = OutputFormat.table,
-        as_json: JsonOpt = False,
+        output: Output = Output(),
     ) -> None:
         """Time-stepped cascade: venue liquidation processes, insurance funds, vaults, ADL."""
         from liqcascade.errors import LiqcascadeError
         from liqcascade.funds import LOSS_FIELDS
 
-        fmt_ = output_format(fmt, as_json)
+        fmt_ = output.format
         try:
             with progress("dynamic cascade", enabled=fmt_ == "table", unit="steps") as bar:
                 res = run_dynamic(

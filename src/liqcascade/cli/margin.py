@@ -12,6 +12,7 @@ from liqcascade.cli._common import (
     Col,
     FormatOpt,
     JsonOpt,
+    Output,
     OutputFormat,
     emit,
     fail,
@@ -137,8 +138,7 @@ def register(app: typer.Typer) -> None:
                 "--tiers-file", help="Own tier table (JSON/TOML/CSV or leverageBracket JSON)"
             ),
         ] = None,
-        fmt: FormatOpt = OutputFormat.table,
-        json_out: JsonOpt = False,
+        output: Output = Output(),
     ) -> None:
         """Liquidation price, bankruptcy price, maintenance margin and tier of one position."""
         from liqcascade import margin
@@ -222,7 +222,7 @@ def register(app: typer.Typer) -> None:
             "mmr_at_liquidation": float(rules.tiers.mmr[int(tier)]),
             "liquidation_fee_rate": rules.liquidation_fee_rate,
         }
-        fmt_ = output_format(fmt, json_out)
+        fmt_ = output.format
         shown = {k: v for k, v in out.items() if k != "source_url"}
         emit(
             kv_rows(shown),

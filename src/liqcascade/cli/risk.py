@@ -5,27 +5,28 @@ The commands parse arguments, call :mod:`liqcascade.risk` and print; no logic li
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
 from liqcascade.cli._common import (
-    FORMAT_HELP,
     TYPER_KW,
+    App,
     Col,
-    OutputFormat,
+    Output,
     console,
     emit,
     kind_for,
     kv_cols,
     kv_rows,
     note,
-    output_format,
+    option_group,
     print_json,
 )
 
-risk_app = typer.Typer(
+risk_app = App(
     **TYPER_KW,
     name="risk",
     help="Risk tools for traders: liquidation price and distance, P(liquidation), safe size, stops.",
@@ -33,21 +34,16 @@ risk_app = typer.Typer(
 )
 
 
-def _show_kv(
-    title: str, d: dict[str, Any], fmt: OutputFormat | str, unit: str | None = None
-) -> None:
+def _show_kv(title: str, d: dict[str, Any], fmt: str, unit: str | None = None) -> None:
     """A field/value table (csv: ``field,value`` rows with raw values); money in ``unit``."""
-    emit(kv_rows(d), kv_cols(unit), fmt=output_format(fmt), title=title, show_header=False)
+    emit(kv_rows(d), kv_cols(unit), fmt=fmt, title=title, show_header=False)
 
 
-def _show_frame(
-    title: str, df: Any, cols: list[str], fmt: OutputFormat | str, primary: bool = True
-) -> None:
+def _show_frame(title: str, df: Any, cols: list[str], fmt: str, primary: bool = True) -> None:
     """The columns ``cols`` of the polars frame ``df``; with csv only the primary table prints."""
-    fmt_ = output_format(fmt)
-    if fmt_ == "csv" and not primary:
+    if fmt == "csv" and not primary:
         return
-    emit(df.select(cols).to_dicts(), [Col(c, kind=_kind(c)) for c in cols], fmt=fmt_, title=title)
+    emit(df.select(cols).to_dicts(), [Col(c, kind=_kind(c)) for c in cols], fmt=fmt, title=title)
 
 
 def _kind(name: str) -> str:
@@ -62,13 +58,11 @@ def _vol_and_jumps(
     vol: float | None,
     klines: list[Path] | None,
     model: str,
-    jump_intensity: float | None,
-    jump_mean: float | None,
-    jump_std: float | None,
+    jumps: _Jumps | None = None,
     store: dict[str, Any] | None = None,
 ) -> tuple[float, dict[str, Any], dict[str, Any] | None]:
-    """Volatility and jump parameters: given on the command line, or fitted to kline files or
-    to klines from the market-data store."""
+    """Volatility and jump parameters: given on the command line (``jumps``), or fitted to kline
+    files or to klines from the market-data store."""
     from liqcascade import risk
     from liqcascade.errors import InputError
 
@@ -96,9 +90,9 @@ def _vol_and_jumps(
             "--vol is required (annualised, e.g. 0.6) unless --klines or --store is given"
         )
     for key, val in (
-        ("jump_intensity_annual", jump_intensity),
-        ("jump_mean_log", jump_mean),
-        ("jump_std_log", jump_std),
+        ("jump_intensity_annual", jumps.jump_intensity if jumps else None),
+        ("jump_mean_log", jumps.jump_mean if jumps else None),
+        ("jump_std_log", jumps.jump_std if jumps else None),
     ):
         if val is not None:
             if model != "jump":
@@ -127,25 +121,93 @@ _START = typer.Option(None, "--start", help="store klines from (ISO time, UTC)")
 _END = typer.Option(None, "--end", help="store klines until (ISO time, UTC, exclusive)")
 _DB = typer.Option(None, "--db", help="store file (default: the standard location)")
 _SIDE = typer.Option(..., "--side", help="long or short")
-_VOL = typer.Option(None, "--vol", help="annualised volatility (365-day year), e.g. 0.6")
-_HORIZON = typer.Option(1.0, "--horizon-days", help="horizon in days")
-_DRIFT = typer.Option(0.0, "--drift", help="annualised drift of the price itself (mu)")
+_HORIZON_HELP = "horizon in days"
 _MODEL = typer.Option(
     "gbm",
     "--model",
     help="gbm (closed form), jump (Merton, simulated) or ensemble (calibrated market model with "
     "book and liquidity state from --klines, printed beside GBM and Merton)",
 )
-_KLINES = typer.Option(None, "--klines", help="kline file(s) (.csv/.zip) to fit vol and jumps")
-_JI = typer.Option(None, "--jump-intensity", help="jumps per year (lambda)")
-_JM = typer.Option(None, "--jump-mean", help="mean jump in log-price, e.g. -0.05")
-_JS = typer.Option(None, "--jump-std", help="std of a jump in log-price")
-_PATHS = typer.Option(100_000, "--paths", help="simulated paths (jump model)")
-_SEED = typer.Option(20251010, "--seed", help="Monte Carlo seed (stored in the output)")
-_JSON = typer.Option(False, "--json", help="same as --format json")
-_FMT = typer.Option(OutputFormat.table, "--format", case_sensitive=False, help=FORMAT_HELP)
-_VENUE = typer.Option("binance_usdm", "--venue", help="venue rules (see `liqcascade venues`)")
-_SYMBOL = typer.Option("BTCUSDT", "--symbol", help="venue symbol")
+_Vol = Annotated[
+    float | None, typer.Option("--vol", help="annualised volatility (365-day year), e.g. 0.6")
+]
+_Horizon = Annotated[float, typer.Option("--horizon-days", help=_HORIZON_HELP)]
+_Klines = Annotated[
+    list[Path] | None,
+    typer.Option("--klines", help="kline file(s) (.csv/.zip) to fit vol and jumps"),
+]
+
+
+@option_group
+@dataclasses.dataclass(frozen=True)
+class _Rules:
+    """``--venue``/``--symbol``: whose margin rules apply."""
+
+    venue: Annotated[str, typer.Option("--venue", help="venue rules (see `liqcascade venues`)")] = (
+        "binance_usdm"
+    )
+    symbol: Annotated[str, typer.Option("--symbol", help="venue symbol")] = "BTCUSDT"
+
+    def load(self) -> Any:
+        """The venue's rules for the symbol (:func:`liqcascade.venues.load_venue`)."""
+        from liqcascade.venues import load_venue
+
+        return load_venue(self.venue, self.symbol)
+
+
+@option_group
+@dataclasses.dataclass(frozen=True)
+class _Diffusion:
+    """The diffusion of the price over the horizon: volatility given or fitted to klines."""
+
+    vol: _Vol = None
+    klines: _Klines = None
+    horizon_days: _Horizon = 1.0
+    drift: Annotated[
+        float, typer.Option("--drift", help="annualised drift of the price itself (mu)")
+    ] = 0.0
+
+
+@option_group
+@dataclasses.dataclass(frozen=True)
+class _Jumps:
+    """Merton jumps (given, or fitted with --klines) and the simulation that prices them."""
+
+    jump_intensity: Annotated[
+        float | None, typer.Option("--jump-intensity", help="jumps per year (lambda)")
+    ] = None
+    jump_mean: Annotated[
+        float | None, typer.Option("--jump-mean", help="mean jump in log-price, e.g. -0.05")
+    ] = None
+    jump_std: Annotated[
+        float | None, typer.Option("--jump-std", help="std of a jump in log-price")
+    ] = None
+    paths: Annotated[int, typer.Option("--paths", help="simulated paths (jump model)")] = 100_000
+    seed: Annotated[int, typer.Option("--seed", help="Monte Carlo seed (stored in the output)")] = (
+        20251010
+    )
+
+
+@option_group
+@dataclasses.dataclass(frozen=True)
+class _Output(Output):
+    """``--format`` and its short form ``--json``."""
+
+    as_json: Annotated[bool, typer.Option("--json", help="same as --format json")] = False
+
+
+def _price_model(diffusion: _Diffusion, model: str, jumps: _Jumps) -> dict[str, Any]:
+    """The price-model keywords of the risk functions (``vol_annual``, ``horizon_days``,
+    ``drift_annual``, ``jump``, ``n_paths``, ``seed``) from the command's options."""
+    vol, jump, _ = _vol_and_jumps(diffusion.vol, diffusion.klines, model, jumps)
+    return {
+        "vol_annual": vol,
+        "horizon_days": diffusion.horizon_days,
+        "drift_annual": diffusion.drift,
+        "jump": jump,
+        "n_paths": jumps.paths,
+        "seed": jumps.seed,
+    }
 
 
 @risk_app.command("prob")
@@ -153,33 +215,27 @@ def prob_cmd(
     price: float = typer.Option(..., "--price", help="current (mark) price, quote per base"),
     liq: float = typer.Option(..., "--liq", help="liquidation price, quote per base"),
     side: str = _SIDE,
-    vol: float | None = _VOL,
-    horizon_days: float = typer.Option(..., "--horizon-days", help="horizon in days"),
-    drift: float = _DRIFT,
+    vol: _Vol = None,
+    horizon_days: float = typer.Option(..., "--horizon-days", help=_HORIZON_HELP),
+    drift: float = typer.Option(0.0, "--drift", help="annualised drift of the price itself (mu)"),
     model: str = _MODEL,
-    klines: list[Path] | None = _KLINES,
+    klines: _Klines = None,
     store: str | None = _STORE,
     start: str | None = _START,
     end: str | None = _END,
     db: Path | None = _DB,
-    jump_intensity: float | None = _JI,
-    jump_mean: float | None = _JM,
-    jump_std: float | None = _JS,
-    paths: int = _PATHS,
-    seed: int = _SEED,
-    fmt: OutputFormat = _FMT,
-    as_json: bool = _JSON,
+    jumps: _Jumps = _Jumps(),
+    output: _Output = _Output(),
 ) -> None:
     """Probability that the price touches the liquidation price within the horizon."""
     from liqcascade import risk
 
     if model == "ensemble":
-        fmt_ = output_format(fmt, as_json)
-        _prob_ensemble(price, liq, side, horizon_days, klines, db, paths, seed, fmt_)
+        _prob_ensemble(price, liq, side, horizon_days, klines, db, jumps, output.format)
         return
 
     vol_, jump, fitted = _vol_and_jumps(
-        vol, klines, model, jump_intensity, jump_mean, jump_std, _store_spec(store, start, end, db)
+        vol, klines, model, jumps, _store_spec(store, start, end, db)
     )
     res = risk.prob_liquidation(
         price,
@@ -189,17 +245,16 @@ def prob_cmd(
         horizon_days,
         drift_annual=drift,
         model=model,
-        n_paths=paths,
-        seed=seed,
+        n_paths=jumps.paths,
+        seed=jumps.seed,
         **jump,
     )
     out = res.as_dict()
     if fitted is not None:
         out["fitted_from_klines"] = fitted
-    if output_format(fmt, as_json) == "json":
-        print_json(out)
+    if output.printed_json(out):
         return
-    _show_kv("Probability of liquidation", out, fmt)
+    _show_kv("Probability of liquidation", out, output.format)
 
 
 def _prob_ensemble(
@@ -209,8 +264,7 @@ def _prob_ensemble(
     horizon_days: float,
     klines: list[Path] | None,
     db: Path | None,
-    paths: int,
-    seed: int,
+    jumps: _Jumps,
     fmt: str,
 ) -> None:
     """The calibrated ensemble beside GBM and Merton fitted to the same kline file."""
@@ -228,9 +282,9 @@ def _prob_ensemble(
         side,
         horizon_days,
         db=db,
-        ensemble_paths=min(paths, 5000),
-        jump_paths=paths,
-        seed=seed,
+        ensemble_paths=min(jumps.paths, 5000),
+        jump_paths=jumps.paths,
+        seed=jumps.seed,
     )
     rows: dict[str, Any] = {r["label"]: r["probability"] for r in cmp.rows()}
     ens = cmp.ensemble
@@ -256,32 +310,26 @@ def position_cmd(
         None, "--leverage", help="initial leverage (margin = N/lev)"
     ),
     mark: float | None = typer.Option(None, "--mark", help="mark price (default: entry)"),
-    venue: str = _VENUE,
-    symbol: str = _SYMBOL,
-    vol: float | None = _VOL,
-    klines: list[Path] | None = _KLINES,
-    horizon_days: float = _HORIZON,
-    drift: float = _DRIFT,
+    venue_rules: _Rules = _Rules(),
+    diffusion: _Diffusion = _Diffusion(),
     move: list[float] | None = typer.Option(
         None, "--move", help="what-if relative move, e.g. -0.1 (repeatable)"
     ),
-    fmt: OutputFormat = _FMT,
-    as_json: bool = _JSON,
+    output: _Output = _Output(),
 ) -> None:
     """Liquidation price, distance (% and vol units), margin ratio and what a move does."""
     from liqcascade import margin as margin_mod
     from liqcascade import risk
     from liqcascade.errors import InputError
-    from liqcascade.venues import load_venue
 
-    rules = load_venue(venue, symbol)
+    rules = venue_rules.load()
     if (margin is None) == (leverage is None):
         raise InputError("give exactly one of --margin (quote) or --leverage")
     if margin is None:
         margin = float(margin_mod.initial_margin(rules, size * entry, leverage))
     vol_ = None
-    if vol is not None or klines:
-        vol_, _, _ = _vol_and_jumps(vol, klines, "gbm", None, None, None)
+    if diffusion.vol is not None or diffusion.klines:
+        vol_, _, _ = _vol_and_jumps(diffusion.vol, diffusion.klines, "gbm")
     r = risk.position_risk(
         rules,
         side,
@@ -290,17 +338,16 @@ def position_cmd(
         margin,
         mark_price=mark,
         vol_annual=vol_,
-        horizon_days=horizon_days,
-        drift_annual=drift,
+        horizon_days=diffusion.horizon_days,
+        drift_annual=diffusion.drift,
     )
     moves = [
         risk.move_what_if(rules, side, size, entry, margin, m, mark_price=mark) for m in move or []
     ]
-    if output_format(fmt, as_json) == "json":
-        print_json({**r.as_dict(), "moves": [m.as_dict() for m in moves]})
+    if output.printed_json({**r.as_dict(), "moves": [m.as_dict() for m in moves]}):
         return
-    _show_kv(f"Position on {rules.venue} {rules.symbol}", r.as_dict(), fmt, rules.quote)
-    if moves and output_format(fmt) == "table":
+    _show_kv(f"Position on {rules.venue} {rules.symbol}", r.as_dict(), output.format, rules.quote)
+    if moves and output.format == "table":
         q = rules.quote
         emit(
             [m.as_dict() for m in moves],
@@ -327,10 +374,9 @@ def account_cmd(
     ),
     mark: list[str] | None = typer.Option(None, "--mark", help="SYMBOL=PRICE (repeatable)"),
     move: float | None = typer.Option(None, "--move", help="common relative move of every mark"),
-    vol: float | None = _VOL,
-    horizon_days: float = _HORIZON,
-    fmt: OutputFormat = _FMT,
-    as_json: bool = _JSON,
+    vol: _Vol = None,
+    horizon_days: _Horizon = 1.0,
+    output: _Output = _Output(),
 ) -> None:
     """Risk of every position and margin pool in a positions file."""
     from liqcascade import risk
@@ -350,8 +396,7 @@ def account_cmd(
     res = risk.account_risk(
         book, marks=marks, move_frac=move, vol_annual=vol, horizon_days=horizon_days
     )
-    if output_format(fmt, as_json) == "json":
-        print_json(res.as_dict())
+    if output.printed_json(res.as_dict()):
         return
     cols = [
         "account_id",
@@ -367,7 +412,7 @@ def account_cmd(
         cols += ["distance_sigma", "liquidation_probability_gbm"]
     if move is not None:
         cols += ["pnl_change_quote", "liquidated"]
-    _show_frame(f"Positions ({path.name})", res.positions, cols, fmt)
+    _show_frame(f"Positions ({path.name})", res.positions, cols, output.format)
     acols = [
         "pool",
         "margin_mode",
@@ -380,7 +425,11 @@ def account_cmd(
     if move is not None:
         acols += ["new_equity_quote", "new_margin_ratio", "liquidated"]
     _show_frame(
-        "Margin pools (cross account or isolated position)", res.accounts, acols, fmt, False
+        "Margin pools (cross account or isolated position)",
+        res.accounts,
+        acols,
+        output.format,
+        False,
     )
 
 
@@ -393,37 +442,18 @@ def size_cmd(
     size: float | None = typer.Option(
         None, "--size", help="size in base units (solve for leverage)"
     ),
-    venue: str = _VENUE,
-    symbol: str = _SYMBOL,
-    vol: float | None = _VOL,
-    klines: list[Path] | None = _KLINES,
-    horizon_days: float = _HORIZON,
-    drift: float = _DRIFT,
+    venue_rules: _Rules = _Rules(),
+    diffusion: _Diffusion = _Diffusion(),
     model: str = _MODEL,
-    jump_intensity: float | None = _JI,
-    jump_mean: float | None = _JM,
-    jump_std: float | None = _JS,
-    paths: int = _PATHS,
-    seed: int = _SEED,
-    fmt: OutputFormat = _FMT,
-    as_json: bool = _JSON,
+    jumps: _Jumps = _Jumps(),
+    output: _Output = _Output(),
 ) -> None:
     """Largest size (given margin) or leverage (given size) keeping P(liq) under --target."""
     from liqcascade import risk
     from liqcascade.errors import InputError
-    from liqcascade.venues import load_venue
 
-    rules = load_venue(venue, symbol)
-    vol_, jump, _ = _vol_and_jumps(vol, klines, model, jump_intensity, jump_mean, jump_std)
-    kw: dict[str, Any] = dict(
-        vol_annual=vol_,
-        horizon_days=horizon_days,
-        drift_annual=drift,
-        model=model,
-        jump=jump,
-        n_paths=paths,
-        seed=seed,
-    )
+    rules = venue_rules.load()
+    kw = {**_price_model(diffusion, model, jumps), "model": model}
     if (margin is None) == (size is None):
         raise InputError(
             "give exactly one of --margin (solve for size) or --size (solve for leverage)"
@@ -433,10 +463,11 @@ def size_cmd(
     else:
         assert size is not None  # exactly one of --margin / --size, checked above
         res = risk.safe_leverage(rules, side, price, size, target, **kw)
-    if output_format(fmt, as_json) == "json":
-        print_json(res.as_dict())
+    if output.printed_json(res.as_dict()):
         return
-    _show_kv(f"Safe size on {rules.venue} {rules.symbol}", res.as_dict(), fmt, rules.quote)
+    _show_kv(
+        f"Safe size on {rules.venue} {rules.symbol}", res.as_dict(), output.format, rules.quote
+    )
 
 
 @risk_app.command("stop")
@@ -451,45 +482,28 @@ def stop_cmd(
     ),
     mark: float | None = typer.Option(None, "--mark", help="current price (default entry)"),
     slippage: float = typer.Option(0.0, "--slippage", help="stop fill slippage, fraction"),
-    venue: str = _VENUE,
-    symbol: str = _SYMBOL,
-    vol: float | None = _VOL,
-    klines: list[Path] | None = _KLINES,
-    horizon_days: float = _HORIZON,
-    drift: float = _DRIFT,
-    jump_intensity: float | None = _JI,
-    jump_mean: float | None = _JM,
-    jump_std: float | None = _JS,
-    paths: int = _PATHS,
-    seed: int = _SEED,
-    fmt: OutputFormat = _FMT,
-    as_json: bool = _JSON,
+    venue_rules: _Rules = _Rules(),
+    diffusion: _Diffusion = _Diffusion(),
+    jumps: _Jumps = _Jumps(),
+    output: _Output = _Output(),
 ) -> None:
     """What a protective stop, a hedge or a size cut changes (with fees), same paths."""
     from liqcascade import risk
-    from liqcascade.venues import load_venue
 
-    rules = load_venue(venue, symbol)
-    vol_, jump, _ = _vol_and_jumps(vol, klines, "jump", jump_intensity, jump_mean, jump_std)
+    rules = venue_rules.load()
     res = risk.stop_analysis(
         rules,
         side,
         size,
         entry,
         margin,
-        vol_annual=vol_,
-        horizon_days=horizon_days,
         stop_price=stop,
         hedge_ratio=hedge,
         mark_price=mark,
-        drift_annual=drift,
-        jump=jump,
         stop_slippage_frac=slippage,
-        n_paths=paths,
-        seed=seed,
+        **_price_model(diffusion, "jump", jumps),
     )
-    if output_format(fmt, as_json) == "json":
-        print_json(res.as_dict())
+    if output.printed_json(res.as_dict()):
         return
     from dataclasses import asdict
 
@@ -507,8 +521,8 @@ def stop_cmd(
             Col("loss_given_liquidation_quote", "loss | liq", kind="money", unit=q),
             Col("liquidation_price", "liq price", kind="price"),
         ],
-        fmt=output_format(fmt),
-        title=f"Stop / hedge over {horizon_days:g} d ({res.n_paths:,} paths, seed {res.seed})",
+        fmt=output.format,
+        title=f"Stop / hedge over {diffusion.horizon_days:g} d ({res.n_paths:,} paths, seed {res.seed})",
     )
 
 
@@ -520,16 +534,15 @@ def cluster_cmd(
     ),
     band: float = typer.Option(0.01, "--band", help="band width, fraction of price"),
     search: float = typer.Option(0.10, "--search", help="look this far from the price (fraction)"),
-    vol: float | None = _VOL,
-    horizon_days: float = _HORIZON,
+    vol: _Vol = None,
+    horizon_days: _Horizon = 1.0,
     position_side: str | None = typer.Option(
         None, "--position-side", help="your side (long/short)"
     ),
     position_liq: float | None = typer.Option(
         None, "--position-liq", help="your liquidation price"
     ),
-    fmt: OutputFormat = _FMT,
-    as_json: bool = _JSON,
+    output: _Output = _Output(),
 ) -> None:
     """Warn when the price is near a dense band of the estimated liquidation map."""
     import polars as pl
@@ -557,10 +570,9 @@ def cluster_cmd(
         position_side=position_side,
         position_liq_price=position_liq,
     )
-    if output_format(fmt, as_json) == "json":
-        print_json(res.as_dict())
+    if output.printed_json(res.as_dict()):
         return
-    if output_format(fmt) == "csv":
+    if output.format == "csv":
         from dataclasses import asdict
 
         rows = [asdict(b) for b in res.bands]
@@ -582,8 +594,7 @@ def fit_cmd(
     end: str | None = _END,
     db: Path | None = _DB,
     threshold: float = typer.Option(4.0, "--threshold", help="jump threshold, robust sigmas"),
-    fmt: OutputFormat = _FMT,
-    as_json: bool = _JSON,
+    output: _Output = _Output(),
 ) -> None:
     """Fit diffusion volatility and Merton jumps to kline closes (annualised, 365 days)."""
     from liqcascade import risk
@@ -598,11 +609,10 @@ def fit_cmd(
         assert klines  # one of the two is given, checked above
         f = risk.fit_from_klines(klines, threshold_sigmas=threshold)
     d = f.as_dict()
-    if output_format(fmt, as_json) == "json":
-        print_json(d)
+    if output.printed_json(d):
         return
     flat = {**d["model"], **{k: v for k, v in d.items() if k != "model"}}
-    _show_kv("Fitted jump-diffusion", flat, fmt)
+    _show_kv("Fitted jump-diffusion", flat, output.format)
 
 
 @risk_app.command("systemic")
@@ -615,8 +625,7 @@ def systemic_cmd(
         help="impact of the pooled book: linear:DEPTH_1PCT, depth:FILE[@TIME], sqrt:Y,SIGMA,ADV",
     ),
     threshold: float = typer.Option(2.0, "--multiplier", help="cascade multiplier threshold"),
-    fmt: OutputFormat = _FMT,
-    as_json: bool = _JSON,
+    output: _Output = _Output(),
 ) -> None:
     """Systemic indicators: leverage ratio, OI/1% depth, liquidation density, HHI, critical shock."""
     from liqcascade import metrics
@@ -626,14 +635,13 @@ def systemic_cmd(
     book = PositionBook.from_file(path)
     imp = parse_impact(impact) if impact else None
     res = metrics.systemic_indicators(book, price, imp, multiplier_threshold=threshold)
-    if output_format(fmt, as_json) == "json":
-        print_json(res.as_dict())
+    if output.printed_json(res.as_dict()):
         return
     d = res.as_dict()
     shares = d.pop("venue_shares")
     notes = d.pop("notes")
-    _show_kv(f"Systemic indicators ({path.name})", d, fmt)
-    if output_format(fmt) != "table":
+    _show_kv(f"Systemic indicators ({path.name})", d, output.format)
+    if output.format != "table":
         return
     from liqcascade.fmt import frac
 

@@ -2,26 +2,51 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
 from liqcascade.cli._common import (
-    Col as _Col,
-)
-from liqcascade.cli._common import (
+    Col,
     DbOpt,
-    FormatOpt,
-    JsonOpt,
-    OutputFormat,
+    Output,
     emit,
     make_table,
     note,
-    output_format,
+    option_group,
     print_table,
     progress,
     status,
 )
+
+
+@option_group
+@dataclasses.dataclass(frozen=True)
+class Backend:
+    """Where the paths run (:func:`liqcascade.sweep.run_stress`); results do not depend on it."""
+
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            "-w",
+            help="Local worker processes (0 = in process; default: CPU count).",
+        ),
+    ] = None
+    dask_local: Annotated[
+        int | None,
+        typer.Option("--dask-local", help="Start a Dask LocalCluster with N workers."),
+    ] = None
+    scheduler: Annotated[
+        str | None,
+        typer.Option("--scheduler", help="Run on an existing Dask cluster (tcp://HOST:PORT)."),
+    ] = None
+    chunk_size: Annotated[
+        int | None,
+        typer.Option("--chunk-size", help="Paths per task (results do not depend on it)."),
+    ] = None
 
 
 def _value_cell(row: dict) -> str:
@@ -45,35 +70,20 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(
             None, "--out", "-o", help="Write per-path results as Parquet here."
         ),
-        workers: int = typer.Option(
-            None,
-            "--workers",
-            "-w",
-            help="Local worker processes (0 = in process; default: CPU count).",
-        ),
-        dask_local: int = typer.Option(
-            None, "--dask-local", help="Start a Dask LocalCluster with N workers."
-        ),
-        scheduler: str = typer.Option(
-            None, "--scheduler", help="Run on an existing Dask cluster (tcp://HOST:PORT)."
-        ),
-        chunk_size: int = typer.Option(
-            None, "--chunk-size", help="Paths per task (results do not depend on it)."
-        ),
+        backend: Backend = Backend(),
         store: bool = typer.Option(
             False,
             "--store",
             help="Also append the run to the DuckDB store (stress_runs, stress_results).",
         ),
         db: DbOpt = None,
-        fmt: FormatOpt = OutputFormat.table,
-        as_json: JsonOpt = False,
+        output: Output = Output(),
     ) -> None:
         """Monte Carlo stress test: liquidations, bad debt, insurance fund and ADL over many paths."""
         from liqcascade.scenarios import load_scenario
         from liqcascade.sweep import prepare, run_stress, store_results
 
-        fmt_ = output_format(fmt, as_json)
+        fmt_ = output.format
         sc = load_scenario(scenario)
         with status("preparing scenario (book, fit, index)..."):
             runner = prepare(sc, seed)
@@ -82,10 +92,7 @@ def register(app: typer.Typer) -> None:
             res = run_stress(
                 runner,
                 paths=n,
-                workers=workers,
-                dask_local=dask_local,
-                scheduler=scheduler,
-                chunk_size=chunk_size,
+                **dataclasses.asdict(backend),
                 progress=lambda done, total: bar(done, total),
             )
         if out is not None:
@@ -118,12 +125,10 @@ def register(app: typer.Typer) -> None:
         table = make_table(
             rows,
             [
-                _Col("metric", kind="text"),
-                _Col("stat", kind="text"),
-                _Col("value_cell", "value", kind="text", justify="right"),
-                _Col(
-                    "ci_cell", f"{sc.monte_carlo.confidence:.0%} CI", kind="text", justify="right"
-                ),
+                Col("metric", kind="text"),
+                Col("stat", kind="text"),
+                Col("value_cell", "value", kind="text", justify="right"),
+                Col("ci_cell", f"{sc.monte_carlo.confidence:.0%} CI", kind="text", justify="right"),
             ],
             title=f"{sc.scenario.name}: {n:,} paths, seed {m['seed']}, {m['n_positions']:,} positions, "
             f"shock {m['shock_kind']}, behaviours {', '.join(m['behaviours']) or 'none'}",

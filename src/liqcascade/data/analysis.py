@@ -21,9 +21,11 @@ from typing import Any
 
 import polars as pl
 
-from liqcascade.data.formats import Plan, frame, load_json, open_text, time_field
+from liqcascade.data.formats import FormatTable, Plan, frame, load_json, open_text, time_field
 from liqcascade.errors import DataError
 
+#: The formats this module reads.
+FILE_FORMATS = FormatTable()
 _TIME_KEYS = ("t_start_ms", "t_start", "time", "timestamp")
 
 
@@ -42,6 +44,9 @@ def _value(text: str) -> Any:
     return int(v) if v.is_integer() and "." not in text and "e" not in text.lower() else v
 
 
+@FILE_FORMATS.reader(
+    "analysis", "analysis", "generic research table (CSV with header, or a JSON object)"
+)
 def read_analysis(path: Path, plan: Plan) -> dict[str, pl.DataFrame]:
     """CSV (with header) or JSON object -> ``analysis`` rows (see module doc)."""
     dataset = path.name.split(".")[0]

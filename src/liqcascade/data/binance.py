@@ -23,7 +23,7 @@ from pathlib import Path
 
 import polars as pl
 
-from liqcascade.data.formats import Col, CsvSpec, Plan, frame, load_json, time_field
+from liqcascade.data.formats import Col, CsvSpec, FormatTable, Plan, frame, load_json, time_field
 from liqcascade.errors import DataError
 from liqcascade.venues.binance_brackets import is_leverage_brackets as is_leverage_brackets
 from liqcascade.venues.binance_brackets import parse_leverage_brackets
@@ -201,18 +201,17 @@ BY_NAME_TOKEN: dict[str, tuple[CsvSpec, ...]] = {
     "fundingrate": (FUNDING,),
     "liquidationsnapshot": (LIQUIDATIONS,),
 }
-ALL_SPECS: tuple[CsvSpec, ...] = (
-    KLINES,
-    AGG_TRADES,
-    AGG_TRADES_SPOT,
-    TRADES,
-    TRADES_SPOT,
-    BOOK_DEPTH,
-    BOOK_DEPTH_WAP,
-    METRICS,
-    FUNDING,
-    LIQUIDATIONS,
+#: The formats this module reads.
+FILE_FORMATS = FormatTable(prefix="binance_")
+FILE_FORMATS.csv(
+    "Binance klines / markPriceKlines / indexPriceKlines / premiumIndexKlines CSV", KLINES
 )
+FILE_FORMATS.csv("Binance aggTrades CSV (futures 7 columns, spot 8)", AGG_TRADES, AGG_TRADES_SPOT)
+FILE_FORMATS.csv("Binance trades CSV (futures 6 columns, spot 7)", TRADES, TRADES_SPOT)
+FILE_FORMATS.csv("Binance bookDepth CSV (depth bands +-1..5 %)", BOOK_DEPTH, BOOK_DEPTH_WAP)
+FILE_FORMATS.csv("Binance metrics CSV (open interest, long/short ratios)", METRICS)
+FILE_FORMATS.csv("Binance fundingRate CSV", FUNDING)
+FILE_FORMATS.csv("Binance liquidationSnapshot CSV (forced orders)", LIQUIDATIONS)
 _INTERVAL_RE = re.compile(r"^\d+[smhdwM]$")
 _KLINE_DIRS = {
     "markpriceklines": "mark",
@@ -275,6 +274,9 @@ def interval_from_ms(ms: int) -> str:
 # --------------------------------------------------------------------------------------------
 # leverage brackets (GET /fapi/v1/leverageBracket)
 # --------------------------------------------------------------------------------------------
+@FILE_FORMATS.reader(
+    "leverage_brackets", "leverage_brackets", "Binance GET /fapi/v1/leverageBracket JSON"
+)
 def read_leverage_brackets(path: Path, plan: Plan) -> dict[str, pl.DataFrame]:
     """Binance ``/fapi/v1/leverageBracket`` JSON (a list of ``{symbol, brackets}``, optionally
     wrapped in ``{"data": [...]}``), read by :mod:`liqcascade.venues.binance_brackets`; values

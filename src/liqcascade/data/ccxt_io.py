@@ -28,10 +28,13 @@ from typing import Any
 
 import polars as pl
 
-from liqcascade.data.formats import Plan, frame, load_json, num, time_field
+from liqcascade.data.formats import FormatTable, Plan, frame, load_json, num, time_field
 from liqcascade.errors import DataError
 
 #: ccxt exchange id -> liqcascade venue name.
+#: The formats this module reads.
+FILE_FORMATS = FormatTable(prefix="ccxt_")
+
 CCXT_VENUES = {
     "binanceusdm": "binance_usdm",
     "binancecoinm": "binance_coinm",
@@ -142,6 +145,7 @@ def _symbol(
     raise DataError(f"{path}: {where}: no symbol in the data; pass --symbol")
 
 
+@FILE_FORMATS.reader("ohlcv", "klines", "ccxt OHLCV lists")
 def read_ohlcv(path: Path, plan: Plan) -> dict[str, pl.DataFrame]:
     """ccxt OHLCV lists -> ``klines`` (kind from the envelope's ``price_kind``, default trade)."""
     data, env = _unwrap(path, plan)
@@ -180,6 +184,7 @@ def _records(data: Any) -> list[Any]:
     return data if isinstance(data, list) else [data]
 
 
+@FILE_FORMATS.reader("funding", "funding", "ccxt funding rate(s)")
 def read_funding(path: Path, plan: Plan) -> dict[str, pl.DataFrame]:
     """ccxt funding rate / funding-rate history -> ``funding`` (rate: fraction per interval)."""
     data, env = _unwrap(path, plan)
@@ -206,6 +211,7 @@ def read_funding(path: Path, plan: Plan) -> dict[str, pl.DataFrame]:
     return {"funding": frame(rows, "funding")}
 
 
+@FILE_FORMATS.reader("open_interest", "open_interest", "ccxt open interest")
 def read_open_interest(path: Path, plan: Plan) -> dict[str, pl.DataFrame]:
     """ccxt open interest (one or a history) -> ``open_interest``.
 
@@ -236,6 +242,7 @@ def read_open_interest(path: Path, plan: Plan) -> dict[str, pl.DataFrame]:
     return {"open_interest": frame(rows, "open_interest")}
 
 
+@FILE_FORMATS.reader("leverage_tiers", "leverage_brackets", "ccxt leverage tiers")
 def read_leverage_tiers(path: Path, plan: Plan) -> dict[str, pl.DataFrame]:
     """ccxt leverage tiers -> ``leverage_brackets`` (see the module doc for ``cum``)."""
     data, env = _unwrap(path, plan)
@@ -294,6 +301,7 @@ def _account(file_account: str | None, rec: dict[str, Any], path: Path) -> str:
     return path.name
 
 
+@FILE_FORMATS.reader("positions", "positions", "ccxt positions")
 def read_positions(path: Path, plan: Plan) -> dict[str, pl.DataFrame]:
     """ccxt unified positions -> ``positions`` (side +1 long / -1 short; size_base =
     contracts * contractSize).

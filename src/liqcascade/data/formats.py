@@ -116,9 +116,62 @@ class Plan:
     header: bool = False
     time_unit: str | None = None
     spec: CsvSpec | None = None
-    reader: Callable[[Path, Plan], dict[str, pl.DataFrame]] | None = None
+    reader: Reader | None = None
     member: str | None = None  # zip member holding the CSV
     options: dict[str, Any] = field(default_factory=dict)
+
+
+#: A Python reader: the file and its plan -> frames by table name.
+Reader = Callable[[Path, Plan], dict[str, pl.DataFrame]]
+
+
+@dataclass(frozen=True)
+class FileFormat:
+    """One file format, as ``--format`` names it and ``liqcascade data formats`` lists it.
+
+    A CSV format has its ``specs`` (the layouts DuckDB reads, e.g. futures and spot); a format
+    read in Python has its ``read`` function and the ``table`` its rows mainly go to.
+    """
+
+    name: str
+    description: str
+    specs: tuple[CsvSpec, ...] = ()
+    table: str | None = None
+    read: Reader | None = None
+
+
+class FormatTable:
+    """The formats one source module reads, in the order they are declared.
+
+    ``prefix`` starts the name of every format read in Python (``hyperliquid_``), so a reader is
+    declared by the rest of its name (``fills`` -> ``hyperliquid_fills``).
+    """
+
+    def __init__(self, prefix: str = "") -> None:
+        self.prefix = prefix
+        self.formats: dict[str, FileFormat] = {}
+
+    def _add(self, fmt: FileFormat) -> None:
+        if fmt.name in self.formats:
+            raise ValueError(f"format {fmt.name!r} is declared twice")
+        self.formats[fmt.name] = fmt
+
+    def csv(self, description: str, *specs: CsvSpec) -> None:
+        """Declare a CSV format by its layouts (all of one ``format`` name)."""
+        names = {s.format for s in specs}
+        if len(names) != 1:
+            raise ValueError(f"CSV layouts of one format expected, got {sorted(names)}")
+        self._add(FileFormat(names.pop(), description, specs=specs))
+
+    def reader(self, name: str, table: str, description: str) -> Callable[[Reader], Reader]:
+        """Decorator declaring ``read`` as the reader of format ``prefix + name`` (rows into
+        ``table``)."""
+
+        def declare(read: Reader) -> Reader:
+            self._add(FileFormat(self.prefix + name, description, table=table, read=read))
+            return read
+
+        return declare
 
 
 # --------------------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ from typing import Any
 import polars as pl
 
 from liqcascade.data.formats import (
+    FormatTable,
     Plan,
     frame,
     iter_records,
@@ -45,6 +46,8 @@ from liqcascade.errors import DataError
 from liqcascade.log import logger
 
 VENUE = "hyperliquid"
+#: The formats this module reads.
+FILE_FORMATS = FormatTable(prefix="hyperliquid_")
 
 
 def _side(value: Any, path: Path, where: str) -> int:
@@ -99,6 +102,7 @@ def classify(data: Any) -> str | None:
 
 
 # -- readers --------------------------------------------------------------------------------
+@FILE_FORMATS.reader("trades", "trades", "Hyperliquid trades (API JSON or node_trades JSON lines)")
 def read_trades(path: Path, plan: Plan) -> dict[str, pl.DataFrame]:
     """Hyperliquid public trades (API list or ``node_trades`` JSON lines) -> ``trades``."""
     data = load_json(path)
@@ -159,6 +163,11 @@ def _fill_events(data: Any, path: Path) -> list[tuple[str, str | None, dict[str,
     return out
 
 
+@FILE_FORMATS.reader(
+    "fills",
+    "trades",
+    "Hyperliquid user fills incl. liquidation fills (API JSON, node_fills lines)",
+)
 def read_fills(path: Path, plan: Plan) -> dict[str, pl.DataFrame]:
     """Hyperliquid user fills -> ``trades`` (all) and ``liquidations`` (fills with ``liquidation``).
 
@@ -242,6 +251,9 @@ def read_fills(path: Path, plan: Plan) -> dict[str, pl.DataFrame]:
     return out
 
 
+@FILE_FORMATS.reader(
+    "asset_ctxs", "asset_ctx", "Hyperliquid metaAndAssetCtxs JSON or asset_ctxs archive CSV"
+)
 def read_asset_ctxs(path: Path, plan: Plan) -> dict[str, pl.DataFrame]:
     """``metaAndAssetCtxs`` response (JSON) or the archive ``asset_ctxs`` CSV -> ``asset_ctx``."""
     if path.name.lower().endswith((".csv", ".csv.gz")):
@@ -326,6 +338,7 @@ def _read_ctx_csv(path: Path) -> pl.DataFrame:
     return frame(rows, "asset_ctx")
 
 
+@FILE_FORMATS.reader("funding", "funding", "Hyperliquid fundingHistory JSON")
 def read_funding(path: Path, plan: Plan) -> dict[str, pl.DataFrame]:
     """``fundingHistory`` -> ``funding`` (rate per 1-hour interval, premium as delivered)."""
     rows = [
@@ -343,6 +356,7 @@ def read_funding(path: Path, plan: Plan) -> dict[str, pl.DataFrame]:
     return {"funding": frame(rows, "funding")}
 
 
+@FILE_FORMATS.reader("candles", "klines", "Hyperliquid candleSnapshot JSON")
 def read_candles(path: Path, plan: Plan) -> dict[str, pl.DataFrame]:
     """``candleSnapshot`` -> ``klines`` (kind ``trade``; volume ``v`` in base units)."""
     data = load_json(path)

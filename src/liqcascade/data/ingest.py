@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import polars as pl
 
 from liqcascade.data import analysis, binance, ccxt_io, hyperliquid, tardis
 from liqcascade.data.formats import (
@@ -38,6 +37,7 @@ from liqcascade.data.formats import (
     TIME_MAX,
     TIME_MIN,
     CsvSpec,
+    FileFormat,
     Plan,
     diagnose_csv,
     epoch_unit,
@@ -50,45 +50,18 @@ from liqcascade.data.store import TIME_COLUMN, Store
 from liqcascade.errors import DataError, InputError
 from liqcascade.log import logger
 
+#: Every format, from the source modules that read them.
+_FILE_FORMATS: dict[str, FileFormat] = {
+    f.name: f
+    for source in (binance, tardis, hyperliquid, ccxt_io, analysis)
+    for f in source.FILE_FORMATS.formats.values()
+}
 #: Every format name with a one-line description (``liqcascade data formats``).
-FORMATS: dict[str, str] = {
-    "binance_klines": "Binance klines / markPriceKlines / indexPriceKlines / premiumIndexKlines CSV",
-    "binance_agg_trades": "Binance aggTrades CSV (futures 7 columns, spot 8)",
-    "binance_trades": "Binance trades CSV (futures 6 columns, spot 7)",
-    "binance_book_depth": "Binance bookDepth CSV (depth bands +-1..5 %)",
-    "binance_metrics": "Binance metrics CSV (open interest, long/short ratios)",
-    "binance_funding_rate": "Binance fundingRate CSV",
-    "binance_liquidation_snapshot": "Binance liquidationSnapshot CSV (forced orders)",
-    "binance_leverage_brackets": "Binance GET /fapi/v1/leverageBracket JSON",
-    "tardis_trades": "Tardis trades CSV (exchange,symbol,timestamp,local_timestamp,id,side,price,amount)",
-    "hyperliquid_trades": "Hyperliquid trades (API JSON or node_trades JSON lines)",
-    "hyperliquid_fills": "Hyperliquid user fills incl. liquidation fills (API JSON, node_fills lines)",
-    "hyperliquid_asset_ctxs": "Hyperliquid metaAndAssetCtxs JSON or asset_ctxs archive CSV",
-    "hyperliquid_funding": "Hyperliquid fundingHistory JSON",
-    "hyperliquid_candles": "Hyperliquid candleSnapshot JSON",
-    "ccxt_ohlcv": "ccxt OHLCV lists",
-    "ccxt_funding": "ccxt funding rate(s)",
-    "ccxt_open_interest": "ccxt open interest",
-    "ccxt_leverage_tiers": "ccxt leverage tiers",
-    "ccxt_positions": "ccxt positions",
-    "analysis": "generic research table (CSV with header, or a JSON object)",
-}
-
-_PY_READERS: dict[str, tuple[str, Callable[[Path, Plan], dict[str, pl.DataFrame]]]] = {
-    "binance_leverage_brackets": ("leverage_brackets", binance.read_leverage_brackets),
-    "hyperliquid_trades": ("trades", hyperliquid.read_trades),
-    "hyperliquid_fills": ("trades", hyperliquid.read_fills),
-    "hyperliquid_asset_ctxs": ("asset_ctx", hyperliquid.read_asset_ctxs),
-    "hyperliquid_funding": ("funding", hyperliquid.read_funding),
-    "hyperliquid_candles": ("klines", hyperliquid.read_candles),
-    "ccxt_ohlcv": ("klines", ccxt_io.read_ohlcv),
-    "ccxt_funding": ("funding", ccxt_io.read_funding),
-    "ccxt_open_interest": ("open_interest", ccxt_io.read_open_interest),
-    "ccxt_leverage_tiers": ("leverage_brackets", ccxt_io.read_leverage_tiers),
-    "ccxt_positions": ("positions", ccxt_io.read_positions),
-    "analysis": ("analysis", analysis.read_analysis),
-}
-_CSV_SPECS: tuple[CsvSpec, ...] = (*binance.ALL_SPECS, tardis.TRADES)
+FORMATS: dict[str, str] = {name: f.description for name, f in _FILE_FORMATS.items()}
+#: Formats read in Python (JSON payloads, analysis tables).
+_PY_READERS: dict[str, FileFormat] = {n: f for n, f in _FILE_FORMATS.items() if f.read}
+#: Every CSV layout, in the order detection tries them.
+_CSV_SPECS: tuple[CsvSpec, ...] = tuple(s for f in _FILE_FORMATS.values() for s in f.specs)
 _JSON_SUFFIXES = (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz", ".ndjson.gz")
 _UNSUPPORTED = (".lz4", ".zst", ".parquet", ".7z", ".rar", ".xz", ".bz2", ".tar")
 
@@ -98,23 +71,30 @@ _UNSUPPORTED = (".lz4", ".zst", ".parquet", ".7z", ".rar", ".xz", ".bz2", ".tar"
 # --------------------------------------------------------------------------------------------
 @dataclass
 class FileResult:
-    """Outcome of one file: ``status`` is ingested, duplicate, skipped or failed.
-
-    ``rows`` counts the source rows/records stored in ``table``; ``table_rows`` counts the rows
-    per table (Hyperliquid liquidation fills land in ``trades`` and ``liquidations``).
-    """
+    """Outcome of one file (one entry of ``liqcascade data ingest --format json``)."""
 
     path: str
+    """The file as it was given."""
     status: str
+    """``ingested``, ``duplicate`` (its SHA-256 is already stored), ``skipped`` or ``failed``."""
     format: str | None = None
+    """The format it was read as (``liqcascade data formats``); None when not detected."""
     table: str | None = None
+    """The store table its rows went to."""
     venue: str | None = None
+    """Venue of its rows (given, or from the path and content)."""
     symbol: str | None = None
+    """Symbol of its rows, when one symbol (None when rows carry their own)."""
     kind: str | None = None
+    """Kline kind (``trade``, ``mark``, ``index``, ``premium``, ``price``) for kline files."""
     rows: int = 0
+    """Source rows/records stored in ``table``."""
     table_rows: dict[str, int] = field(default_factory=dict)
+    """Rows per table (Hyperliquid liquidation fills land in ``trades`` and ``liquidations``)."""
     seconds: float = 0.0
+    """Wall time to detect, read and store the file."""
     error: str | None = None
+    """Why it failed (names the file, line or record and what was expected)."""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -229,7 +209,8 @@ def _detect_json(path: Path, format: str | None, venue: str | None, symbol: str 
                 "expected Binance leverage brackets, Hyperliquid trades/fills/asset contexts/"
                 "funding/candles or a ccxt structure (or pass --format)"
             )
-    table = _PY_READERS[fmt][0]
+    table = _PY_READERS[fmt].table
+    assert table is not None
     if venue is None:
         if fmt.startswith("hyperliquid"):
             venue = "hyperliquid"
@@ -250,7 +231,7 @@ def _detect_json(path: Path, format: str | None, venue: str | None, symbol: str 
         venue=venue,
         symbol=symbol,
         interval=interval,
-        reader=_PY_READERS[fmt][1],
+        reader=_PY_READERS[fmt].read,
     )
 
 
@@ -324,7 +305,7 @@ def _detect_csv(path: Path, format: str | None, venue: str | None, symbol: str |
             )
         candidates: tuple[CsvSpec, ...] = ()
         if format is not None:
-            candidates = tuple(s for s in _CSV_SPECS if s.format == format)
+            candidates = _FILE_FORMATS[format].specs
         elif token_specs:
             candidates = token_specs
         if not candidates:

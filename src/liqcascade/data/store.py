@@ -12,7 +12,7 @@ import contextlib
 import os
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -136,14 +136,55 @@ _PL_TYPES = {
 }
 
 
-def polars_schema(table: str) -> dict[str, Any]:
-    """The polars schema of a table's data columns (provenance columns excluded), from its DDL."""
-    out: dict[str, Any] = {}
+def _sql_columns(table: str) -> dict[str, str]:
+    """Name -> DuckDB type of a table's data columns (provenance columns excluded), from its DDL."""
+    out: dict[str, str] = {}
     for part in TABLES[table].split(","):
         name, dtype = part.split()[:2]
         if name not in ("file_id", "source_file"):
-            out[name] = _PL_TYPES[dtype]
+            out[name] = dtype
     return out
+
+
+def polars_schema(table: str) -> dict[str, Any]:
+    """The polars schema of a table's data columns (provenance columns excluded), from its DDL."""
+    return {name: _PL_TYPES[dtype] for name, dtype in _sql_columns(table).items()}
+
+
+def _query_columns(
+    table: str,
+    *,
+    drop: Sequence[str] = (),
+    after: Mapping[str, Sequence[str]] | None = None,
+    expr: Mapping[str, str] | None = None,
+) -> str:
+    """The SELECT list a query returns: the table's data columns in registry order, then
+    ``source_file``. ``drop`` leaves columns out, ``after`` adds computed columns (``"SQL AS
+    name"``) after the named column, and ``expr`` gives a column by an SQL expression."""
+    after, expr = after or {}, expr or {}
+    out: list[str] = []
+    for name in _sql_columns(table):
+        if name not in drop:
+            out.append(f"{expr[name]} AS {name}" if name in expr else name)
+        out.extend(after.get(name, ()))
+    return ", ".join([*out, "source_file"])
+
+
+def _query_columns_as(table: str, source: str, expr: Mapping[str, str]) -> str:
+    """The SELECT list of :func:`_query_columns` for ``table`` read from the ``source`` table:
+    a column ``source`` has is read as it is, one in ``expr`` is computed, any other is NULL."""
+    have = _sql_columns(source)
+    nulls = {
+        name: f"CAST(NULL AS {dtype})"
+        for name, dtype in _sql_columns(table).items()
+        if name not in have and name not in expr
+    }
+    return _query_columns(table, expr={**nulls, **expr})
+
+
+#: Computed columns of the trade queries.
+_NOTIONAL = "price * size_base AS notional_quote"
+_AGGRESSOR_SIDE = "CAST(CASE WHEN is_buyer_maker THEN -1 ELSE 1 END AS TINYINT) AS side"
 
 
 def default_db_path() -> Path:
@@ -383,11 +424,7 @@ class Store:
                 )
         else:
             extra.append(("interval = ?", interval))
-        cols = (
-            "venue, symbol, kind, interval, open_time, close_time, open, high, low, close, "
-            "volume, quote_volume, trade_count, taker_buy_volume, taker_buy_quote_volume, "
-            "source_file"
-        )
+        cols = _query_columns("klines")
         return self._select(
             "klines", cols, venue, symbol, start, end, extra, unique="interval, open_time"
         )
@@ -400,10 +437,8 @@ class Store:
         ``side`` is the aggressor: +1 buyer took liquidity, -1 seller, 0 unknown.
         ``notional_quote`` = price * size_base.
         """
-        cols = (
-            "venue, symbol, time, trade_id, price, size_base, price * size_base AS notional_quote, "
-            "side, is_buyer_maker, is_liquidation, buyer, seller, fee_quote, closed_pnl_quote, "
-            "start_position_base, direction, source_file"
+        cols = _query_columns(
+            "trades", drop=("quote_qty", "is_best_match"), after={"size_base": [_NOTIONAL]}
         )
         return self._select("trades", cols, venue, symbol, start, end, order="time, trade_id")
 
@@ -414,11 +449,8 @@ class Store:
 
         ``side`` = -1 when the buyer was the maker (a seller hit the bid), else +1.
         """
-        cols = (
-            "venue, symbol, time, agg_trade_id, price, size_base, "
-            "price * size_base AS notional_quote, first_trade_id, last_trade_id, "
-            "CAST(CASE WHEN is_buyer_maker THEN -1 ELSE 1 END AS TINYINT) AS side, "
-            "is_buyer_maker, is_best_match, source_file"
+        cols = _query_columns(
+            "agg_trades", after={"size_base": [_NOTIONAL], "last_trade_id": [_AGGRESSOR_SIDE]}
         )
         return self._select(
             "agg_trades", cols, venue, symbol, start, end, order="time, agg_trade_id"
@@ -428,13 +460,9 @@ class Store:
         self, venue: str, symbol: str, start: TimeLike = None, end: TimeLike = None
     ) -> pl.DataFrame:
         """Depth bands: cumulative size within ``percentage`` % of mid (negative = bids)."""
-        cols = (
-            "venue, symbol, time, percentage, depth_base, notional_quote, weighted_avg_price, "
-            "source_file"
-        )
         return self._select(
             "book_depth",
-            cols,
+            _query_columns("book_depth"),
             venue,
             symbol,
             start,
@@ -447,7 +475,7 @@ class Store:
         self, venue: str, symbol: str, start: TimeLike = None, end: TimeLike = None
     ) -> pl.DataFrame:
         """Funding settlements: ``funding_rate`` is a fraction per interval (0.0001 = 1 bp)."""
-        cols = "venue, symbol, time, funding_rate, interval_hours, mark_price, premium, source_file"
+        cols = _query_columns("funding")
         return self._select("funding", cols, venue, symbol, start, end, unique="time")
 
     def open_interest(
@@ -458,24 +486,12 @@ class Store:
         Hyperliquid asset contexts also carry open interest; they are included here with
         ``open_interest_quote`` = open interest * mark price.
         """
-        cols = (
-            "venue, symbol, time, open_interest_base, open_interest_quote, "
-            "top_trader_account_ls_ratio, top_trader_position_ls_ratio, account_ls_ratio, "
-            "taker_buy_sell_vol_ratio, source_file"
-        )
+        cols = _query_columns("open_interest")
         oi = self._select("open_interest", cols, venue, symbol, start, end, unique="time")
-        ctx = self._select(
-            "asset_ctx",
-            "venue, symbol, time, open_interest_base, open_interest_base * mark_price AS "
-            "open_interest_quote, CAST(NULL AS DOUBLE) AS top_trader_account_ls_ratio, "
-            "CAST(NULL AS DOUBLE) AS top_trader_position_ls_ratio, "
-            "CAST(NULL AS DOUBLE) AS account_ls_ratio, "
-            "CAST(NULL AS DOUBLE) AS taker_buy_sell_vol_ratio, source_file",
-            venue,
-            symbol,
-            start,
-            end,
+        ctx_cols = _query_columns_as(
+            "open_interest", "asset_ctx", {"open_interest_quote": "open_interest_base * mark_price"}
         )
+        ctx = self._select("asset_ctx", ctx_cols, venue, symbol, start, end)
         ctx = ctx.filter(pl.col("open_interest_base").is_not_null())
         if ctx.height == 0:
             return oi
@@ -485,22 +501,15 @@ class Store:
         self, venue: str, symbol: str, start: TimeLike = None, end: TimeLike = None
     ) -> pl.DataFrame:
         """Forced orders. ``order_side`` +1 = a buy order (a short was liquidated), -1 = a sell."""
-        cols = (
-            "venue, symbol, time, order_side, price, avg_price, size_base, filled_base, "
-            "last_fill_base, mark_price, status, order_type, time_in_force, method, "
-            "liquidated_user, trade_id, source_file"
+        return self._select(
+            "liquidations", _query_columns("liquidations"), venue, symbol, start, end
         )
-        return self._select("liquidations", cols, venue, symbol, start, end)
 
     def asset_contexts(
         self, venue: str, symbol: str, start: TimeLike = None, end: TimeLike = None
     ) -> pl.DataFrame:
         """Hyperliquid asset contexts (funding, open interest, mark/oracle/mid/impact prices)."""
-        cols = (
-            "venue, symbol, time, funding_rate, open_interest_base, mark_price, oracle_price, "
-            "mid_price, premium, impact_bid_price, impact_ask_price, prev_day_price, "
-            "day_notional_quote, day_base_volume, source_file"
-        )
+        cols = _query_columns("asset_ctx")
         return self._select("asset_ctx", cols, venue, symbol, start, end, unique="time")
 
     def leverage_brackets(self, venue: str, symbol: str, as_of: TimeLike = None) -> pl.DataFrame:
@@ -521,8 +530,7 @@ class Store:
                 SELECT b.file_id, max(b.snapshot_time) AS st FROM leverage_brackets b
                 WHERE b.venue = ? AND b.symbol = ?{cond} GROUP BY b.file_id),
             pick AS (SELECT file_id FROM cand ORDER BY st DESC NULLS FIRST, file_id DESC LIMIT 1)
-            SELECT venue, symbol, bracket, floor_quote, cap_quote, mmr, cum_quote, max_leverage,
-                   snapshot_time, source_file
+            SELECT {_query_columns("leverage_brackets")}
             FROM leverage_brackets WHERE venue = ? AND symbol = ?
               AND file_id IN (SELECT file_id FROM pick)
             ORDER BY bracket"""
@@ -541,7 +549,9 @@ class Store:
         extra = [("dataset = ?", dataset)] if dataset is not None else []
         df = self._select(
             "analysis",
-            "venue, dataset, row_number, time, CAST(record AS VARCHAR) AS record, source_file",
+            _query_columns(
+                "analysis", drop=("symbol",), expr={"record": "CAST(record AS VARCHAR)"}
+            ),
             None,
             None,
             None,

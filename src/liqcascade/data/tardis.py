@@ -10,7 +10,7 @@ Tardis id (``gemini``).
 
 from __future__ import annotations
 
-from liqcascade.data.formats import Col, CsvSpec
+from liqcascade.data.formats import Col, CsvSpec, FormatTable
 
 #: Tardis exchange id -> liqcascade venue name.
 TARDIS_VENUES = {
@@ -45,4 +45,10 @@ TRADES = CsvSpec(
         CASE lower(side) WHEN 'buy' THEN false WHEN 'sell' THEN true END AS is_buyer_maker""",
     time_column="timestamp",
     description="Tardis trades CSV (any exchange)",
+)
+
+#: The formats this module reads.
+FILE_FORMATS = FormatTable()
+FILE_FORMATS.csv(
+    "Tardis trades CSV (exchange,symbol,timestamp,local_timestamp,id,side,price,amount)", TRADES
 )

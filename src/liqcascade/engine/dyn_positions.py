@@ -12,7 +12,7 @@ from liqcascade.engine.dyn_config import DynamicConfig
 from liqcascade.engine.dyn_tiers import TierSet
 from liqcascade.errors import InputError
 from liqcascade.log import logger
-from liqcascade.margin import liquidation_price_at_rate
+from liqcascade.margin import PositionsAtRate, liquidation_price_at_rate
 from liqcascade.venues.base import VenueRules
 
 __all__ = ["PositionArrays"]
@@ -88,13 +88,8 @@ class PositionArrays:
     @classmethod
     def isolated(
         cls,
+        positions: PositionsAtRate,
         *,
-        side: Any,
-        size_base: Any,
-        entry_price: Any,
-        margin_quote: Any,
-        mmr: Any,
-        cum_quote: Any = 0.0,
         venue_code: Any = 0,
         venues: Sequence[str] = ("generic",),
         account_id: Any = None,
@@ -102,28 +97,29 @@ class PositionArrays:
         """Isolated positions with a fixed maintenance tier; liquidation prices from
         ``margin + side*size*(P - entry) = size*P*mmr - cum``
         (:func:`liqcascade.margin.liquidation_price_at_rate`), bankruptcy prices
-        ``entry - side*margin/size``."""
-        side = np.asarray(side, np.int8)
+        ``entry - side*margin/size`` (:meth:`liqcascade.margin.PositionsAtRate.bankruptcy_price`).
+        """
+        side = np.asarray(positions.side, np.int8)
         n = len(side)
-        size, entry, marg, mmr_a, cum = (
-            np.broadcast_to(np.asarray(x, np.float64), (n,)).copy()
-            for x in (size_base, entry_price, margin_quote, mmr, cum_quote)
+        # margin's inputs broadcast to one value per position: this struct's columns of the same name
+        at_rate = PositionsAtRate(
+            side=side,
+            **{
+                f.name: np.broadcast_to(
+                    np.asarray(getattr(positions, f.name), np.float64), (n,)
+                ).copy()
+                for f in fields(PositionsAtRate)
+                if f.name != "side"
+            },
         )
-        liq = liquidation_price_at_rate(side, size, entry, marg, mmr_a, cum)
-        bank = entry - side * marg / size
         acc = np.arange(n) if account_id is None else np.asarray(account_id)
         return cls(
             account_id=acc,
             venue_code=np.broadcast_to(np.asarray(venue_code, np.int64), (n,)).copy(),
             venues=tuple(venues),
-            side=side,
-            size_base=size,
-            entry_price=entry,
-            margin_quote=marg,
-            mmr=mmr_a,
-            cum_quote=cum,
-            liquidation_price=liq,
-            bankruptcy_price=bank,
+            liquidation_price=liquidation_price_at_rate(at_rate),
+            bankruptcy_price=at_rate.bankruptcy_price(),
+            **{f.name: getattr(at_rate, f.name) for f in fields(PositionsAtRate)},
         )
 
     @classmethod

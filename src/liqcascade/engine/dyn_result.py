@@ -12,6 +12,7 @@ import numpy as np
 import polars as pl
 
 from liqcascade.engine.dyn_config import DynamicConfig, encode_inf
+from liqcascade.errors import InputError
 from liqcascade.funds import LOSS_FIELDS
 from liqcascade.jsonutil import to_jsonable
 
@@ -73,12 +74,27 @@ class DynamicResult:
         (``step``, ``time_s``, ``venue``, ``price``, ``liquidated_notional_long`` ...)."""
         return self.timeline
 
-    def plot(self) -> Any:
-        """Price path of each venue (top) and liquidated notional per step, longs and shorts
-        stacked (bottom, quote)."""
+    def plot(self, kind: str = "path") -> Any:
+        """``kind="path"``: price path of each venue (top) and liquidated notional per step,
+        longs and shorts stacked (bottom, quote); ``kind="losses"``: each term of the loss
+        identity by venue (grouped bars, quote; :data:`liqcascade.funds.LOSS_FIELDS`)."""
         from liqcascade import plotting
 
         go = plotting.graph_objects("DynamicResult.plot")
+        if kind == "losses":
+            venues = self.losses["venue"].to_list()
+            fig = go.Figure(
+                [
+                    go.Bar(x=venues, y=self.losses[c].to_list(), name=c)
+                    for c in LOSS_FIELDS
+                    if c in self.losses.columns
+                ]
+            )
+            return plotting.styled(
+                fig, "Losses by venue (quote)", barmode="group", yaxis={"title": {"text": "quote"}}
+            )
+        if kind != "path":
+            raise InputError(f"kind {kind!r}: expected 'path' or 'losses'")
         titles = ("price (quote)", "liquidated notional per step (quote)")
         fig = plotting.stacked("DynamicResult.plot", titles, heights=(0.6, 0.4), spacing=0.08)
         tl = self.timeline

@@ -270,8 +270,9 @@ def simulate_shock(
     Examples
     --------
     >>> from liqcascade.impact import LinearImpact
-    >>> pos = PositionArrays.isolated(side=[1, 1, -1], size_base=[4.0, 4.0, 2.0],
-    ...     entry_price=[100.0, 100.0, 100.0], margin_quote=[10.0, 20.0, 50.0], mmr=0.01,
+    >>> from liqcascade.margin import PositionsAtRate
+    >>> pos = PositionArrays.isolated(PositionsAtRate(side=[1, 1, -1], size_base=[4.0, 4.0, 2.0],
+    ...     entry_price=[100.0, 100.0, 100.0], margin_quote=[10.0, 20.0, 50.0], mmr=0.01),
     ...     venues=("binance_usdm",))
     >>> res = simulate_shock(pos, 100.0, -0.03, LinearImpact(depth_1pct_base=2.0),
     ...                      insurance_fund_quote=1e6, clearance_fee_rate=0.0,

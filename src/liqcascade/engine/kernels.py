@@ -12,8 +12,9 @@ path kernel (:mod:`liqcascade.scenarios.cascade`) and the dynamic engine's trigg
 
 The static index of one side of a book adds ``cum_size_base``: ``cum_size_base[k]`` = total size
 of the first ``k`` keys (``cum_size_base[0] = 0``), so the forced volume at ``P`` is
-``cum_size_base[count(P)]``. The impact model arrives as ``(kind, knots_volume, knots_move, coef,
-scale)`` from ``ImpactModel.kernel_spec()`` and is evaluated by :func:`liqcascade.depth.move_for_volume`
+``cum_size_base[count(P)]``. The impact model arrives as one ``spec`` value, ``(kind, knots_volume,
+knots_move, coef, scale)`` from :func:`liqcascade.depth.depth_spec`, and is evaluated by
+:func:`liqcascade.depth.move_for_volume`
 (the plain twin by :func:`liqcascade.depth.move_for_volume_plain`, the models' own arithmetic).
 
 Twins: :func:`solve_many_nb` (compiled) has the plain twin :func:`solve_many_py` (the same code
@@ -29,7 +30,7 @@ import types
 import numpy as np
 from numba import njit
 
-from liqcascade.depth import move_for_volume, move_for_volume_plain
+from liqcascade.depth import DepthSpec, move_for_volume, move_for_volume_plain
 
 __all__ = ["crossed_count", "crossed_count_plain", "solve_many_nb", "solve_many_py"]
 
@@ -66,24 +67,19 @@ def crossed_count_plain(keys: np.ndarray, lo: int, hi: int, k: int, q: float) ->
     return max(int(k), int(np.searchsorted(keys[lo:hi], q, side="right")))
 
 
-def _move_plain(
-    kind: int, kv: np.ndarray, kx: np.ndarray, coef: float, scale: float, v: float
-) -> float:
-    return float(move_for_volume_plain(kind, kv, kx, coef, scale, v))
+def _move_plain(spec: DepthSpec, v: float) -> float:
+    return float(move_for_volume_plain(spec, v))
 
 
 def _solve_many(
     keys: np.ndarray,
     cum_size_base: np.ndarray,
-    kind: int,
-    knots_volume: np.ndarray,
-    knots_move: np.ndarray,
-    coef: float,
-    scale: float,
+    spec: DepthSpec,
     shocked_prices: np.ndarray,
     direction: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Static cascade for many shocked prices ``P1`` on one side.
+    """Static cascade for many shocked prices ``P1`` on one side, under the impact model's
+    kernel spec ``spec`` (:func:`liqcascade.depth.depth_spec`).
 
     Returns ``(final_price, liquidated_count, rounds, exhausted)`` per ``P1``. ``direction`` is
     -1 (downward shock, longs) or +1 (upward shock, shorts).
@@ -101,7 +97,7 @@ def _solve_many(
         r = 0
         while True:
             r += 1
-            x = _move_fn(kind, knots_volume, knots_move, coef, scale, cum_size_base[k])
+            x = _move_fn(spec, cum_size_base[k])
             if x >= 1.0:
                 p = 0.0 if direction < 0 else math.inf
                 k = _count_fn(keys, 0, m, k, d * p)

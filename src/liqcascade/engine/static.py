@@ -32,11 +32,13 @@ import numpy as np
 import polars as pl
 
 from liqcascade.book import PositionBook
+from liqcascade.depth import depth_spec
 from liqcascade.engine import kernels
 from liqcascade.errors import InputError
 from liqcascade.impact import ImpactModel
 
 __all__ = [
+    "CascadeLadder",
     "CascadeResult",
     "SideIndex",
     "StaticCascade",
@@ -110,6 +112,72 @@ class CascadeResult:
             f"{self.liquidated_notional:,.0f} quote, multiplier {self.cascade_multiplier:.3g}",
             yaxis={"title": {"text": "price (quote)"}},
         )
+
+
+@dataclass(frozen=True)
+class CascadeLadder:
+    """A shock ladder solved on one book: one row per shock, the columns of :class:`CascadeResult`
+    (:meth:`StaticCascade.ladder` gives the frame). ``label`` names the market and impact model
+    in the figures' titles."""
+
+    frame: pl.DataFrame
+    label: str = ""
+
+    def to_polars(self) -> pl.DataFrame:
+        """The ladder: one row per shock (``shock``, ``final_price``, ``liquidated_notional``, ...)."""
+        return self.frame
+
+    def plot(self, kind: str = "price") -> Any:
+        """``kind="price"``: final price by shock beside the shocked price without a cascade;
+        ``kind="liquidations"``: liquidated notional (bars, quote) and the cascade multiplier
+        (line, right axis) by shock."""
+        from liqcascade import plotting
+
+        go = plotting.graph_objects("CascadeLadder.plot")
+        f = self.frame
+        x = f["shock"].to_list()
+        shock_axis = {"title": {"text": "shock"}, "tickformat": ".0%"}
+        label = f" ({self.label})" if self.label else ""
+        if kind == "price":
+            lines = (
+                ("final_price", "final price", {"mode": "lines+markers"}),
+                (
+                    "shocked_price",
+                    "shocked price P1 (no cascade)",
+                    {"mode": "lines", "line": {"dash": "dot"}},
+                ),
+            )
+            fig = go.Figure(
+                [go.Scatter(x=x, y=f[c].to_list(), name=name, **kw) for c, name, kw in lines]
+            )
+            return plotting.styled(
+                fig,
+                f"Final price by shock{label}",
+                xaxis=shock_axis,
+                yaxis={"title": {"text": "price (quote)"}, "tickformat": ",.0f"},
+            )
+        if kind == "liquidations":
+            fig = go.Figure()
+            fig.add_trace(
+                go.Bar(x=x, y=f["liquidated_notional"].to_list(), name="liquidated notional")
+            )
+            fig.add_trace(
+                go.Scatter(
+                    x=x,
+                    y=f["cascade_multiplier"].to_list(),
+                    name="cascade multiplier",
+                    yaxis="y2",
+                    mode="lines+markers",
+                )
+            )
+            return plotting.styled(
+                fig,
+                "Liquidations and cascade multiplier by shock",
+                xaxis=shock_axis,
+                yaxis={"title": {"text": "liquidated notional (quote)"}, "tickformat": ",.3s"},
+                yaxis2={"title": {"text": "multiplier"}, "overlaying": "y", "side": "right"},
+            )
+        raise InputError(f"kind {kind!r}: expected 'price' or 'liquidations'")
 
 
 def _multiplier(p0: float, p1: float, pf: float) -> float:
@@ -333,15 +401,10 @@ class StaticCascade:
             if not len(sel):
                 continue
             index = self.down if d < 0 else self.up
-            kind, kv, kx, coef, scale = model.kernel_spec()
             f, c, r, e = solver(
                 index.keys,
                 index.cum_size_base,
-                kind,
-                np.ascontiguousarray(kv, dtype=np.float64),
-                np.ascontiguousarray(kx, dtype=np.float64),
-                float(coef),
-                float(scale),
+                depth_spec(model),
                 np.ascontiguousarray(p1[sel]),
                 d,
             )

@@ -20,24 +20,27 @@ from liqcascade.timeutil import ms_to_iso
 class ReplayParams:
     """Parameters of the replay's dynamic run (fitted by :func:`fit_replay`; units in names).
 
-    depth_scale: liquidity that market orders meet, as a multiple of the pre-event depth (the
-        bookDepth snapshot, or the square-root law's ADV without one).
-    stress_beta, stress_floor: the engine's stress rule: depth x max(stress_floor,
-        1 - stress_beta * |move over stress_window_s|) (``DynamicConfig``).
-    resilience_half_life_s: half-life of eaten depth (s); permanent_frac: share of impact that
-        stays when depth refills.
-    stress_window_s, step_s: engine window and time step (s), not fitted.
-    sqrt_y: prefactor Y of the square-root law used when no bookDepth is stored.
+    The engine's stress rule (``DynamicConfig``) is depth x max(``stress_floor``, 1 -
+    ``stress_beta`` x |move over ``stress_window_s``|).
     """
 
     depth_scale: float = 0.5
+    """Liquidity that market orders meet, as a multiple of the pre-event depth (the bookDepth
+    snapshot, or the square-root law's ADV without one)."""
     stress_beta: float = 50.0
+    """Slope of the stress rule: depth lost per unit of absolute move over the window."""
     stress_floor: float = 0.2
+    """Least depth the stress rule leaves, as a fraction of the unstressed depth."""
     resilience_half_life_s: float = 300.0
+    """Half-life of eaten depth (s)."""
     permanent_frac: float = 0.3
+    """Share of impact that stays when depth refills."""
     stress_window_s: float = 60.0
+    """Window of the stress rule's move (s); not fitted."""
     step_s: float = 5.0
+    """Engine time step (s); not fitted."""
     sqrt_y: float = 1.0
+    """Prefactor Y of the square-root law used when no bookDepth is stored."""
 
     def __post_init__(self) -> None:
         checks = {
@@ -104,6 +107,7 @@ def cohort_positions(lmap: LiquidationMap, rules: Any = None) -> Any:
     the positions it stands for).
     """
     from liqcascade.engine.dynamic import PositionArrays
+    from liqcascade.margin import PositionsAtRate
     from liqcascade.venues import load_venue
 
     rules = rules or load_venue(lmap.meta["venue"], lmap.meta["symbol"])
@@ -116,12 +120,14 @@ def cohort_positions(lmap: LiquidationMap, rules: Any = None) -> Any:
     cum = float(np.asarray(rules.tiers.cum_quote)[k])
     n_quote = (c["size_base"] * c["entry_price"]).to_numpy()
     return PositionArrays.isolated(
-        side=c["side"].to_numpy(),
-        size_base=c["size_base"].to_numpy(),
-        entry_price=c["entry_price"].to_numpy(),
-        margin_quote=c["margin_quote"].to_numpy(),
-        mmr=mmr,
-        cum_quote=cum * n_quote / rep,
+        PositionsAtRate(
+            side=c["side"].to_numpy(),
+            size_base=c["size_base"].to_numpy(),
+            entry_price=c["entry_price"].to_numpy(),
+            margin_quote=c["margin_quote"].to_numpy(),
+            mmr=mmr,
+            cum_quote=cum * n_quote / rep,
+        ),
         venues=(lmap.meta["venue"],),
     )
 

@@ -53,31 +53,43 @@ from liqcascade.risk.models import (
     DEFAULT_CONFIDENCE,
     DEFAULT_N_PATHS,
     DEFAULT_SEED,
+    JUMP_PARAMETERS,
     JumpDiffusion,
     default_n_steps,
+    price_model,
     prob_hit_gbm,
     simulate_log_extremes,
 )
 from liqcascade.risk.position import MoveOutcome, PositionRisk, move_what_if, position_risk
-from liqcascade.risk.probability import LiquidationProbability, prob_liquidation
-from liqcascade.risk.sizing import SafeSize, safe_leverage, safe_size
+from liqcascade.risk.probability import (
+    DEFAULT_HORIZONS_DAYS,
+    HorizonCurve,
+    LiquidationProbability,
+    prob_liquidation,
+    probability_by_horizon,
+)
+from liqcascade.risk.sizing import SafeSize, SizingModel, safe_leverage, safe_size
 from liqcascade.risk.stops import StopAnalysis, StopScenario, simulate_stop_paths, stop_analysis
 
 __all__ = [
     "DAYS_PER_YEAR",
+    "DEFAULT_HORIZONS_DAYS",
     "DEFAULT_CONFIDENCE",
     "DEFAULT_N_PATHS",
     "DEFAULT_SEED",
+    "JUMP_PARAMETERS",
     "SECONDS_PER_YEAR",
     "AccountRisk",
     "ClusterBand",
     "ClusterWarning",
     "FittedModel",
     "JumpDiffusion",
+    "HorizonCurve",
     "LiquidationProbability",
     "MoveOutcome",
     "PositionRisk",
     "SafeSize",
+    "SizingModel",
     "StopAnalysis",
     "StopScenario",
     "account_risk",
@@ -89,8 +101,10 @@ __all__ = [
     "move_what_if",
     "parse_side",
     "position_risk",
+    "price_model",
     "prob_hit_gbm",
     "prob_liquidation",
+    "probability_by_horizon",
     "read_klines",
     "safe_leverage",
     "safe_size",

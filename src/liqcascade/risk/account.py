@@ -11,6 +11,7 @@ import numpy as np
 import polars as pl
 
 from liqcascade.errors import DataError, InputError, RuleError
+from liqcascade.jsonutil import fields_dict
 from liqcascade.risk._checks import _finite, _positive
 from liqcascade.risk.models import gbm_touch
 from liqcascade.risk.position import _margin_module
@@ -20,28 +21,27 @@ from liqcascade.risk.position import _margin_module
 class AccountRisk:
     """Per-position and per-account risk of a book at given marks (quote currency).
 
-    ``positions`` has one row per position: liquidation price (the book's: isolated formula or
-    the cross formula with the other positions at their marks), distance in % and volatility
-    units, GBM probability, and the what-if columns when a move was given. ``accounts`` has
-    one row per margin pool (an account's cross wallet, or one isolated position): equity,
-    maintenance margin, margin ratio (MM/equity) and, after the move, whether it is
-    liquidated. The move is applied to every mark at once (one common relative move).
+    The move is applied to every mark at once (one common relative move).
     """
 
-    positions: pl.DataFrame
-    accounts: pl.DataFrame
     move_frac: float | None
+    """The relative move applied to every mark (``-0.1`` = 10% down), or ``None``."""
     vol_annual: float | None
+    """Annualised volatility of the distance and probability columns, or ``None``."""
     horizon_days: float
+    """Horizon of the distance in volatility units and of the GBM probability, days."""
+    positions: pl.DataFrame
+    """One row per position: liquidation price (the book's: isolated formula or the cross
+    formula with the other positions at their marks), distance in % and volatility units, GBM
+    probability, and the what-if columns when a move was given."""
+    accounts: pl.DataFrame
+    """One row per margin pool (an account's cross wallet, or one isolated position): equity,
+    maintenance margin, margin ratio (MM/equity) and, after the move, whether it is
+    liquidated."""
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "move_frac": self.move_frac,
-            "vol_annual": self.vol_annual,
-            "horizon_days": self.horizon_days,
-            "positions": self.positions.to_dicts(),
-            "accounts": self.accounts.to_dicts(),
-        }
+        """The fields in order, each frame as its list of row dicts."""
+        return fields_dict(self)
 
 
 def load_positions(

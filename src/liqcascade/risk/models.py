@@ -75,6 +75,35 @@ class JumpDiffusion:
         return math.sqrt(var)
 
 
+#: The jump parameters of :class:`JumpDiffusion`, the keys a ``jump`` mapping may hold.
+JUMP_PARAMETERS = ("jump_intensity_annual", "jump_mean_log", "jump_std_log")
+#: The price models of the risk tools: closed-form GBM and simulated Merton jump-diffusion.
+MODELS = ("gbm", "jump")
+
+
+def price_model(
+    model: str, vol_annual: float, drift_annual: float = 0.0, **jump: float
+) -> JumpDiffusion:
+    """The :class:`JumpDiffusion` of the risk model named ``model`` (``"gbm"`` or ``"jump"``).
+
+    ``jump`` holds the jump parameters (:data:`JUMP_PARAMETERS`); ``"gbm"`` takes none.
+
+    Examples
+    --------
+    >>> price_model("jump", 0.6, jump_intensity_annual=20, jump_mean_log=-0.05).kappa < 0
+    True
+    """
+    unknown = set(jump) - set(JUMP_PARAMETERS)
+    if unknown:
+        raise InputError(f"jump parameters {sorted(unknown)} unknown")
+    jd = JumpDiffusion(vol_annual=vol_annual, drift_annual=drift_annual, **jump)
+    if model == "gbm" and jd.has_jumps:
+        raise InputError("model='gbm' takes no jump parameters; use model='jump'")
+    if model not in MODELS:
+        raise InputError(f"model={model!r}: expected 'gbm' or 'jump'")
+    return jd
+
+
 def prob_hit_gbm(
     log_barrier: np.ndarray | float,
     log_drift_annual: np.ndarray | float,

@@ -59,9 +59,7 @@ def _loss_at_liquidation(
 class PositionRisk(AsDict):
     """Risk figures of one isolated position at ``mark_price`` (quote currency, fractions).
 
-    ``margin_ratio`` is maintenance margin over equity (Binance's convention: liquidation at
-    1.0 or above); ``distance_frac`` is ``side*(mark - liq)/mark`` (> 0 while safe);
-    ``distance_sigma`` is ``|ln(liq/mark)| / (vol*sqrt(horizon))``.
+    The last four fields are ``None`` unless :func:`position_risk` was given ``vol_annual``.
     """
 
     venue: str
@@ -76,15 +74,21 @@ class PositionRisk(AsDict):
     equity_quote: float
     maintenance_margin_quote: float
     margin_ratio: float
+    """Maintenance margin over equity (Binance's convention: liquidation at 1.0 or above)."""
     effective_leverage: float
     liquidation_price: float
+    """The venue's liquidation price, quote per base (<= 0: a long that cannot be liquidated)."""
     distance_frac: float
+    """``side*(mark - liq)/mark``: > 0 while safe (1.0 when there is no liquidation price)."""
     loss_at_liquidation_quote: float
+    """What the trader loses when liquidated exactly at the liquidation price (no slippage)."""
     liquidatable_now: bool
     vol_annual: float | None = None
     horizon_days: float | None = None
     distance_sigma: float | None = None
+    """``|ln(liq/mark)| / (vol*sqrt(horizon))``: the distance in volatility units."""
     liquidation_probability_gbm: float | None = None
+    """GBM probability of touching the liquidation price within ``horizon_days``."""
 
 
 def position_risk(

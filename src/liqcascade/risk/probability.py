@@ -18,6 +18,7 @@ from liqcascade.risk.models import (
     JumpDiffusion,
     _clopper_pearson,
     gbm_touch,
+    price_model,
     simulate_log_extremes,
     step_grid,
 )
@@ -27,9 +28,8 @@ from liqcascade.risk.models import (
 class LiquidationProbability(AsDict):
     """Probability that the price touches the liquidation price within the horizon.
 
-    ``ci_low``/``ci_high``/``standard_error`` are ``None`` for the closed-form GBM model;
-    for the simulated jump model they are the Clopper-Pearson interval at ``confidence`` and
-    ``sqrt(p(1-p)/n_paths)``.
+    The fields from ``ci_low`` on are ``None`` for the closed-form GBM model and describe the
+    simulation for the jump model.
     """
 
     probability: float
@@ -41,14 +41,19 @@ class LiquidationProbability(AsDict):
     vol_annual: float
     drift_annual: float
     log_drift_annual: float
+    """Drift of the log-price per year: ``mu - vol^2/2 - lambda*kappa``."""
     distance_frac: float
+    """``side*(price - liq_price)/price``, the distance to the liquidation price (> 0)."""
     distance_sigma: float
+    """``|ln(liq_price/price)| / (vol*sqrt(horizon))``: the distance in volatility units."""
     jump_intensity_annual: float = 0.0
     jump_mean_log: float = 0.0
     jump_std_log: float = 0.0
     ci_low: float | None = None
+    """Clopper-Pearson interval of ``probability`` at ``confidence``: lower end."""
     ci_high: float | None = None
     standard_error: float | None = None
+    """``sqrt(p(1-p)/n_paths)``."""
     confidence: float | None = None
     n_paths: int | None = None
     n_steps: int | None = None
@@ -93,9 +98,10 @@ def prob_liquidation(
     _check_barrier(price, liq_price, sd)
     if not 0.0 < confidence < 1.0:
         raise InputError(f"confidence={confidence!r}: expected a fraction in (0, 1)")
-    jd = JumpDiffusion(
-        vol_annual=vol_annual,
-        drift_annual=drift_annual,
+    jd = price_model(
+        model,
+        vol_annual,
+        drift_annual,
         jump_intensity_annual=jump_intensity_annual,
         jump_mean_log=jump_mean_log,
         jump_std_log=jump_std_log,
@@ -114,13 +120,116 @@ def prob_liquidation(
         distance_sigma=float(dist_sigma),
     )
     if model == "gbm":
-        if jd.has_jumps:
-            raise InputError("model='gbm' takes no jump parameters; use model='jump'")
         return LiquidationProbability(probability=float(p_gbm), model="gbm", **common)
-    if model != "jump":
-        raise InputError(f"model={model!r}: expected 'gbm' or 'jump'")
     jump = _simulated(jd, sd, c, horizon_days, n_paths, n_steps, seed, confidence)
     return LiquidationProbability(model="jump", **jump, **common)
+
+
+#: Horizons (days) of :func:`probability_by_horizon` by default: six hours to a year.
+DEFAULT_HORIZONS_DAYS: tuple[float, ...] = (
+    0.25,
+    0.5,
+    1,
+    2,
+    3,
+    5,
+    7,
+    10,
+    14,
+    21,
+    30,
+    45,
+    60,
+    90,
+    180,
+    365,
+)
+
+
+@dataclass(frozen=True)
+class HorizonCurve:
+    """The closed-form (GBM) probability of liquidation at each of several horizons."""
+
+    horizon_days: tuple[float, ...]
+    probability: tuple[float, ...]
+    price: float
+    liq_price: float
+    side: int
+    vol_annual: float
+    drift_annual: float
+
+    def to_polars(self) -> Any:
+        """One row per horizon: ``horizon_days``, ``probability``."""
+        import polars as pl
+
+        return pl.DataFrame(
+            {"horizon_days": list(self.horizon_days), "probability": list(self.probability)},
+            schema={"horizon_days": pl.Float64, "probability": pl.Float64},
+        )
+
+    def plot(self, chosen: LiquidationProbability | None = None, title: str = "") -> Any:
+        """The curve on a log horizon axis, with ``chosen`` (one horizon's result) marked."""
+        from liqcascade import plotting
+
+        go = plotting.graph_objects("HorizonCurve.plot")
+        fig = go.Figure(
+            go.Scatter(
+                x=list(self.horizon_days),
+                y=list(self.probability),
+                name="P(liquidation), GBM",
+                mode="lines+markers",
+            )
+        )
+        if chosen is not None:
+            fig.add_trace(
+                go.Scatter(
+                    x=[chosen.horizon_days],
+                    y=[chosen.probability],
+                    name="chosen horizon",
+                    mode="markers",
+                    marker={"size": 12},
+                )
+            )
+        return plotting.styled(
+            fig,
+            title or "Probability of liquidation by horizon",
+            xaxis={"title": {"text": "horizon (days)"}, "type": "log"},
+            yaxis={"title": {"text": "probability"}, "tickformat": ".1%", "range": [0, 1]},
+        )
+
+
+def probability_by_horizon(
+    price: float,
+    liq_price: float,
+    side: int | str,
+    vol_annual: float,
+    horizons_days: tuple[float, ...] = DEFAULT_HORIZONS_DAYS,
+    *,
+    drift_annual: float = 0.0,
+) -> HorizonCurve:
+    """:func:`prob_liquidation` (closed-form GBM) at each horizon of ``horizons_days``.
+
+    Examples
+    --------
+    >>> c = probability_by_horizon(100_000, 90_000, "long", 0.6, (1, 7, 30))
+    >>> [round(p, 4) for p in c.probability]
+    [0.0008, 0.2158, 0.5686]
+    """
+    probs = tuple(
+        prob_liquidation(
+            price, liq_price, side, vol_annual, h, drift_annual=drift_annual
+        ).probability
+        for h in horizons_days
+    )
+    return HorizonCurve(
+        horizon_days=tuple(float(h) for h in horizons_days),
+        probability=probs,
+        price=float(price),
+        liq_price=float(liq_price),
+        side=parse_side(side),
+        vol_annual=float(vol_annual),
+        drift_annual=float(drift_annual),
+    )
 
 
 def _simulated(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -17,7 +17,7 @@ from liqcascade.risk.models import (
     DAYS_PER_YEAR,
     DEFAULT_N_PATHS,
     DEFAULT_SEED,
-    JumpDiffusion,
+    price_model,
     prob_hit_gbm,
     simulate_log_extremes,
 )
@@ -50,31 +50,18 @@ def _max_leverage_at(rules: Any, notional_quote: float) -> float:
 class _BarrierLaw:
     """P(touch a barrier at log-distance c) as a function of c, for one model (one side)."""
 
-    def __init__(
-        self,
-        side: int,
-        model: JumpDiffusion,
-        horizon_days: float,
-        kind: str,
-        n_paths: int,
-        n_steps: int | None,
-        seed: int,
-    ) -> None:
+    def __init__(self, side: int, spec: SizingModel) -> None:
         self.side = side
-        self.model = model
-        self.t_years = horizon_days / DAYS_PER_YEAR
-        self.kind = kind
-        self.seed = seed
-        self.n_paths = n_paths
-        if kind == "jump":
-            rng = np.random.default_rng(seed)
+        self.model = price_model(spec.model, spec.vol_annual, spec.drift_annual, **spec.jump)
+        self.t_years = spec.horizon_days / DAYS_PER_YEAR
+        self.kind = spec.model
+        if spec.model == "jump":
+            rng = np.random.default_rng(spec.seed)
             mn, mx, _ = simulate_log_extremes(
-                model, horizon_days, n_paths=n_paths, n_steps=n_steps, rng=rng
+                self.model, spec.horizon_days, n_paths=spec.n_paths, n_steps=spec.n_steps, rng=rng
             )
             # extreme in the direction of the barrier, as a positive log-distance
             self.reach = np.sort(-mn if side == 1 else mx)
-        elif kind != "gbm":
-            raise InputError(f"model={kind!r}: expected 'gbm' or 'jump'")
 
     def prob(self, dist_log: float) -> float:
         """Probability of touching a barrier ``dist_log`` > 0 log-units away."""
@@ -122,25 +109,53 @@ class SafeSize(AsDict):
     leverage: float
     liquidation_price: float
     probability: float
+    """P(liquidation within the horizon) of the answer, at most ``target_probability``."""
     target_probability: float
     binding: str
+    """What limits the answer: ``"liquidation probability"`` or ``"venue tier leverage limit"``."""
     model: str
     horizon_days: float
     vol_annual: float
     max_distance_log: float
+    """The log-distance whose touch probability is the target: the liquidation price keeps at
+    least this far from ``price``."""
     seed: int | None = None
+    """Seed of the simulated paths (``None`` for closed-form GBM)."""
     n_paths: int | None = None
 
 
-def _make_law(side, vol_annual, horizon_days, drift_annual, model, jump, n_paths, n_steps, seed):
-    jump = dict(jump or {})
-    unknown = set(jump) - {"jump_intensity_annual", "jump_mean_log", "jump_std_log"}
-    if unknown:
-        raise InputError(f"jump parameters {sorted(unknown)} unknown")
-    jd = JumpDiffusion(vol_annual=vol_annual, drift_annual=drift_annual, **jump)
-    if model == "gbm" and jd.has_jumps:
-        raise InputError("model='gbm' takes no jump parameters; use model='jump'")
-    return jd, _BarrierLaw(side, jd, horizon_days, model, n_paths, n_steps, seed)
+@dataclass(frozen=True, kw_only=True)
+class SizingModel:
+    """The price model and horizon :func:`safe_size` and :func:`safe_leverage` invert; their
+    keywords are these fields.
+
+    Examples
+    --------
+    >>> SizingModel(vol_annual=0.6, horizon_days=7)
+    SizingModel(vol_annual=0.6, horizon_days=7.0, drift_annual=0.0, model='gbm', jump={}, \
+n_paths=100000, n_steps=None, seed=20251010)
+    """
+
+    vol_annual: float
+    """Diffusion volatility of the log-price, annualised over 365 days."""
+    horizon_days: float
+    """Days within which a touch of the liquidation price counts as a liquidation."""
+    drift_annual: float = 0.0
+    """Drift ``mu`` of the price, annualised: ``E[S_T] = S_0 exp(mu T)``."""
+    model: str = "gbm"
+    """``"gbm"`` (closed form) or ``"jump"`` (Merton jump-diffusion, simulated)."""
+    jump: Mapping[str, float] = field(default_factory=dict)
+    """The jump parameters of :class:`~liqcascade.risk.JumpDiffusion` (``model="jump"``)."""
+    n_paths: int = DEFAULT_N_PATHS
+    """Simulated paths of the jump model."""
+    n_steps: int | None = None
+    """Time steps of the jump simulation (``None``: one an hour, 16 to 2,000)."""
+    seed: int = DEFAULT_SEED
+    """Seed of the jump simulation's ``numpy.random.default_rng``."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "horizon_days", _positive("horizon_days", self.horizon_days))
+        object.__setattr__(self, "jump", dict(self.jump or {}))
 
 
 def _check_target(target_prob: float) -> float:
@@ -163,42 +178,28 @@ def _liq_log_distance(side: int, price: float, liq_price: float) -> float:
 @dataclass(frozen=True)
 class _Target:
     """What safe sizing aims at: the position's side and price, the target probability, the
-    model's barrier law and the log-distance ``d_star`` the liquidation price must keep."""
+    price model, its barrier law and the log-distance ``d_star`` the liquidation price must
+    keep."""
 
     side: int
     price: float
     target: float
-    model: str
-    horizon_days: float
-    jd: JumpDiffusion
+    spec: SizingModel
     law: _BarrierLaw
     d_star: float
-    seed: int
-    n_paths: int
 
 
 def _aim(
-    side: int | str,
-    price: float,
-    target_prob: float,
-    vol_annual: float,
-    horizon_days: float,
-    drift_annual: float,
-    model: str,
-    jump: Mapping[str, float] | None,
-    n_paths: int,
-    n_steps: int | None,
-    seed: int,
+    side: int | str, price: float, target_prob: float, sizing_model: Mapping[str, Any]
 ) -> _Target:
+    """The target of ``target_prob`` at ``price``; ``sizing_model`` holds the keywords of
+    :class:`SizingModel`."""
     sd = parse_side(side)
     price = _positive("price", price)
     target = _check_target(target_prob)
-    horizon_days = _positive("horizon_days", horizon_days)
-    jd, law = _make_law(
-        sd, vol_annual, horizon_days, drift_annual, model, jump, n_paths, n_steps, seed
-    )
-    d_star = law.distance_for(target)
-    return _Target(sd, price, target, model, horizon_days, jd, law, d_star, seed, n_paths)
+    spec = SizingModel(**sizing_model)
+    law = _BarrierLaw(sd, spec)
+    return _Target(sd, price, target, spec, law, law.distance_for(target))
 
 
 def _safe_result(
@@ -206,7 +207,7 @@ def _safe_result(
 ) -> SafeSize:
     """The :class:`SafeSize` answer shared by :func:`safe_size` and :func:`safe_leverage`."""
     liq = _liq_price(rules, t.side, size_base, t.price, margin_quote)
-    jump = t.model == "jump"
+    jump = t.spec.model == "jump"
     return SafeSize(
         venue=str(rules.venue),
         symbol=str(rules.symbol),
@@ -220,12 +221,12 @@ def _safe_result(
         probability=t.law.prob(_liq_log_distance(t.side, t.price, liq)),
         target_probability=t.target,
         binding=binding,
-        model=t.model,
-        horizon_days=t.horizon_days,
-        vol_annual=t.jd.vol_annual,
+        model=t.spec.model,
+        horizon_days=t.spec.horizon_days,
+        vol_annual=t.law.model.vol_annual,
         max_distance_log=t.d_star,
-        seed=t.seed if jump else None,
-        n_paths=t.n_paths if jump else None,
+        seed=t.spec.seed if jump else None,
+        n_paths=t.spec.n_paths if jump else None,
     )
 
 
@@ -235,15 +236,7 @@ def safe_size(
     price: float,
     margin_quote: float,
     target_prob: float,
-    *,
-    vol_annual: float,
-    horizon_days: float,
-    drift_annual: float = 0.0,
-    model: str = "gbm",
-    jump: Mapping[str, float] | None = None,
-    n_paths: int = DEFAULT_N_PATHS,
-    n_steps: int | None = None,
-    seed: int = DEFAULT_SEED,
+    **sizing_model: Any,
 ) -> SafeSize:
     """Largest position (base units) opened at ``price`` with ``margin_quote`` of isolated margin
     whose probability of liquidation within ``horizon_days`` stays at or below ``target_prob``.
@@ -254,6 +247,10 @@ def safe_size(
     (:func:`liqcascade.margin.liquidation_price`) sits at that distance (brentq). The result is
     capped by the venue's initial-margin tiers (size <= margin x max leverage of its tier).
 
+    ``sizing_model`` are the keywords of :class:`SizingModel`: ``vol_annual`` and
+    ``horizon_days`` (required), ``drift_annual``, ``model`` (``"gbm"`` or ``"jump"``), ``jump``
+    (a mapping of jump parameters), ``n_paths``, ``n_steps`` and ``seed``.
+
     Examples
     --------
     >>> from liqcascade.venues import load_venue
@@ -263,19 +260,7 @@ def safe_size(
     (6.4, 0.05, 'liquidation probability')
     """
     margin_quote = _positive("margin_quote", margin_quote)
-    t = _aim(
-        side,
-        price,
-        target_prob,
-        vol_annual,
-        horizon_days,
-        drift_annual,
-        model,
-        jump,
-        n_paths,
-        n_steps,
-        seed,
-    )
+    t = _aim(side, price, target_prob, sizing_model)
     sd, price, d_star = t.side, t.price, t.d_star
     n_cap, cap_reason = _max_notional_for_margin(rules, margin_quote)
     if n_cap <= 0:
@@ -310,37 +295,18 @@ def safe_leverage(
     price: float,
     size_base: float,
     target_prob: float,
-    *,
-    vol_annual: float,
-    horizon_days: float,
-    drift_annual: float = 0.0,
-    model: str = "gbm",
-    jump: Mapping[str, float] | None = None,
-    n_paths: int = DEFAULT_N_PATHS,
-    n_steps: int | None = None,
-    seed: int = DEFAULT_SEED,
+    **sizing_model: Any,
 ) -> SafeSize:
     """Highest leverage (least isolated margin) for ``size_base`` opened at ``price`` keeping the
     probability of liquidation within ``horizon_days`` at or below ``target_prob``.
 
-    Capped by the venue's maximum leverage for the position's notional tier.
+    Capped by the venue's maximum leverage for the position's notional tier. ``sizing_model``
+    are the keywords of :class:`SizingModel`, as for :func:`safe_size`.
     """
     size_base = _positive("size_base", size_base)
     notional = size_base * _positive("price", price)
     lev_cap = _max_leverage_at(rules, notional)
-    t = _aim(
-        side,
-        price,
-        target_prob,
-        vol_annual,
-        horizon_days,
-        drift_annual,
-        model,
-        jump,
-        n_paths,
-        n_steps,
-        seed,
-    )
+    t = _aim(side, price, target_prob, sizing_model)
     sd, price, d_star = t.side, t.price, t.d_star
 
     def dist_at(margin_q: float) -> float:

@@ -19,6 +19,7 @@ from liqcascade.risk.models import (
     DEFAULT_SEED,
     JumpDiffusion,
     _clopper_pearson,
+    price_model,
     step_grid,
 )
 from liqcascade.risk.position import PositionRisk, position_risk
@@ -184,7 +185,7 @@ def stop_analysis(
     price = base.mark_price
     horizon_days = _positive("horizon_days", horizon_days)
     ctx = _costs(rules, base, taker_fee_rate, stop_slippage_frac, confidence)
-    jd = JumpDiffusion(vol_annual=vol_annual, drift_annual=drift_annual, **dict(jump or {}))
+    jd = price_model("jump", vol_annual, drift_annual, **dict(jump or {}))
     if stop_price is not None:
         stop_price = _check_stop(sd, price, _positive("stop_price", stop_price), base)
     steps, _ = step_grid(horizon_days, n_steps)
@@ -269,11 +270,7 @@ class _Spec:
 class _Costs:
     """What every scenario shares: the position at the start, the fee and the stop slippage."""
 
-    side: int
-    price: float
-    entry_price: float
-    margin_quote: float
-    size_base: float
+    base: PositionRisk
     fee: float
     slip: float
     confidence: float
@@ -292,16 +289,7 @@ def _costs(
         if taker_fee_rate is None
         else _nonneg("taker_fee_rate", taker_fee_rate)
     )
-    return _Costs(
-        side=base.side,
-        price=base.mark_price,
-        entry_price=base.entry_price,
-        margin_quote=base.margin_quote,
-        size_base=base.size_base,
-        fee=fee,
-        slip=_nonneg("stop_slippage_frac", stop_slippage_frac),
-        confidence=confidence,
-    )
+    return _Costs(base, fee, _nonneg("stop_slippage_frac", stop_slippage_frac), confidence)
 
 
 def _liq_log(side: int, price: float, liq: float) -> float:
@@ -353,20 +341,27 @@ def _summarise(
     c: _Costs, x: _Spec, out: np.ndarray, exit_log: np.ndarray, end_log: np.ndarray
 ) -> StopScenario:
     """Probabilities and expected losses of one scenario over its simulated outcomes."""
-    n, sd, price, size, hedge = out.size, c.side, c.price, x.size_base, x.hedge_size_base
+    start = c.base
+    n, sd, price, size, hedge = (
+        out.size,
+        start.side,
+        start.mark_price,
+        x.size_base,
+        x.hedge_size_base,
+    )
     # price at exit or horizon (quote per base)
     end_price = price * np.exp(sd * end_log)
     stop_fill = price * np.exp(sd * exit_log) * (1.0 - sd * c.slip)
     liq_fill = np.full(n, x.liq_price if x.liq_price > 0 else 0.0)
     exit_price = np.where(out == 1, stop_fill, np.where(out == 2, liq_fill, end_price))
-    upnl_start = sd * size * (price - c.entry_price)
+    upnl_start = sd * size * (price - start.entry_price)
     pnl_main = np.where(
         out == 2,
-        -c.margin_quote + (c.margin_quote - x.loss_liq_quote) - upnl_start,
+        -start.margin_quote + (start.margin_quote - x.loss_liq_quote) - upnl_start,
         sd * size * (exit_price - price),
     )
     # the size cut pays the taker fee at the start
-    cut_fee = c.fee * (c.size_base - size) * price if x.name == "reduced" else 0.0
+    cut_fee = c.fee * (start.size_base - size) * price if x.name == "reduced" else 0.0
     fees = np.where(out == 1, c.fee * size * stop_fill, 0.0) + cut_fee
     hedge_pnl = -sd * hedge * (exit_price - price)
     fees = fees + c.fee * hedge * (price + exit_price)

@@ -48,13 +48,14 @@ from __future__ import annotations
 
 import math
 import types
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numba import njit
 
-from liqcascade.depth import move_for_volume, move_for_volume_plain
+from liqcascade.depth import DepthSpec, depth_spec, move_for_volume, move_for_volume_plain
 from liqcascade.engine.kernels import crossed_count, crossed_count_plain
 from liqcascade.ledger import clearance_fee_quote, position_equity_quote, waterfall
 from liqcascade.scenarios import behaviours as B
@@ -253,12 +254,12 @@ def _impact_tables(impacts: list[tuple[Any, Any]], n_venues: int) -> dict[str, n
     weight = np.zeros(n_venues)
     for v, (bid, ask) in enumerate(impacts):
         for model in (bid, ask):
-            kind, kv, kx, coef, scale = model.kernel_spec()
-            kinds.append(int(kind))
-            coefs.append(float(coef))
-            scales.append(float(scale))
-            kvs.append(np.asarray(kv, dtype=np.float64))
-            kxs.append(np.asarray(kx, dtype=np.float64))
+            kind, kv, kx, coef, scale = depth_spec(model)
+            kinds.append(kind)
+            coefs.append(coef)
+            scales.append(scale)
+            kvs.append(kv)
+            kxs.append(kx)
             ioff.append(ioff[-1] + len(kv))
         weight[v] = float(bid.volume_for_move(0.01))
     weight = weight / weight.sum() if weight.sum() > 0 else np.full(n_venues, 1.0 / n_venues)
@@ -348,15 +349,14 @@ def _price_py(
     dip_on: bool,
 ) -> tuple[float, bool]:
     """Venue price for exogenous price ``e`` and routed net flow ``r`` (base units)."""
+    j = 2 * v + 1 if r < 0.0 else 2 * v  # the ask side takes net buys, the bid side net sells
+    a, b = imp_off[j], imp_off[j + 1]
+    spec = (imp_kind[j], imp_kv[a:b], imp_kx[a:b], imp_coef[j], imp_scale[j])
     if r < 0.0:
-        j = 2 * v + 1
-        a, b = imp_off[j], imp_off[j + 1]
-        x = _move_fn(imp_kind[j], imp_kv[a:b], imp_kx[a:b], imp_coef[j], imp_scale[j], -r / depth)
+        x = _move_fn(spec, -r / depth)
         if x >= X_MAX:
             return e * (1.0 + X_MAX), True
         return e * (1.0 + x), False
-    j = 2 * v
-    a, b = imp_off[j], imp_off[j + 1]
     n_lv = dip_price.shape[1] if dip_on else 0
     absorbed = 0.0
     last_level = math.inf
@@ -364,9 +364,7 @@ def _price_py(
     while m < n_lv and dip_price[v, m] >= e:  # levels the exogenous move already traded through
         m += 1
     while True:
-        x = _move_fn(
-            imp_kind[j], imp_kv[a:b], imp_kx[a:b], imp_coef[j], imp_scale[j], (r - absorbed) / depth
-        )
+        x = _move_fn(spec, (r - absorbed) / depth)
         ex = x >= X_MAX
         p = e * (1.0 - (X_MAX if ex else x))
         if m >= n_lv or p > dip_price[v, m]:
@@ -381,10 +379,8 @@ def _price_py(
             return last_level, False
 
 
-def _move_plain(
-    kind: int, kv: np.ndarray, kx: np.ndarray, coef: float, scale: float, v: float
-) -> float:
-    return float(move_for_volume_plain(kind, kv, kx, coef, scale, v))
+def _move_plain(spec: DepthSpec, v: float) -> float:
+    return float(move_for_volume_plain(spec, v))
 
 
 _move_fn = move_for_volume
@@ -753,36 +749,39 @@ def _args(ix: StressIndex) -> tuple:
     )  # fmt: skip
 
 
-def _call(
-    run: Any,
-    ix: StressIndex,
-    price_ratio: np.ndarray,
-    coll_ratio: np.ndarray,
-    step_s: float,
-    bvec: np.ndarray,
-) -> np.ndarray:
-    coll = coll_ratio if coll_ratio.shape[0] else np.ones((1, len(price_ratio)))
-    ratio = np.ascontiguousarray(price_ratio, dtype=np.float64)
-    return run(ratio, coll, float(step_s), bvec, *_args(ix))
+#: ``(index, price_ratio, coll_ratio, step_s, bvec) -> out[venue, metric]``
+PathRunner = Callable[[StressIndex, np.ndarray, np.ndarray, float, np.ndarray], np.ndarray]
 
 
-def run_path_nb(
-    ix: StressIndex,
-    price_ratio: np.ndarray,
-    coll_ratio: np.ndarray,
-    step_s: float,
-    bvec: np.ndarray,
-) -> np.ndarray:
-    """Compiled path kernel on an index; ``out[venue, metric]`` (see :data:`METRICS`)."""
-    return _call(_run_nb, ix, price_ratio, coll_ratio, step_s, bvec)
+def _path_runner(run: Any, name: str, doc: str) -> PathRunner:
+    """The public entry point of the path kernel ``run`` (compiled or plain): it unpacks the
+    index, so :func:`run_path_nb` and its twin :func:`run_path_plain` differ only in ``run``."""
+
+    def runner(
+        ix: StressIndex,
+        price_ratio: np.ndarray,
+        coll_ratio: np.ndarray,
+        step_s: float,
+        bvec: np.ndarray,
+    ) -> np.ndarray:
+        coll = coll_ratio if coll_ratio.shape[0] else np.ones((1, len(price_ratio)))
+        ratio = np.ascontiguousarray(price_ratio, dtype=np.float64)
+        return run(ratio, coll, float(step_s), bvec, *_args(ix))
+
+    runner.__name__ = runner.__qualname__ = name
+    runner.__doc__ = doc
+    return runner
 
 
-def run_path_plain(
-    ix: StressIndex,
-    price_ratio: np.ndarray,
-    coll_ratio: np.ndarray,
-    step_s: float,
-    bvec: np.ndarray,
-) -> np.ndarray:
-    """Plain-Python twin of :func:`run_path_nb` (slow; used by the agreement test)."""
-    return _call(_run_plain, ix, price_ratio, coll_ratio, step_s, bvec)
+#: ``run_path_nb(ix, price_ratio, coll_ratio, step_s, bvec)``: the compiled path kernel.
+run_path_nb = _path_runner(
+    _run_nb,
+    "run_path_nb",
+    "Compiled path kernel on an index; ``out[venue, metric]`` (see :data:`METRICS`).",
+)
+#: ``run_path_plain(ix, price_ratio, coll_ratio, step_s, bvec)``: its plain twin.
+run_path_plain = _path_runner(
+    _run_plain,
+    "run_path_plain",
+    "Plain-Python twin of :func:`run_path_nb` (slow; used by the agreement test).",
+)

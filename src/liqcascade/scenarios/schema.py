@@ -17,6 +17,7 @@ crypto trades every day).
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Annotated, Any, Union
 
@@ -24,6 +25,8 @@ import msgspec
 
 from liqcascade.config import Config, convert, load
 from liqcascade.errors import ConfigError
+from liqcascade.impact_config import ImpactConfig
+from liqcascade.resources import package_path
 
 __all__ = [
     "Scenario",
@@ -123,16 +126,17 @@ Dist = Union[ParetoDist, LognormalDist, UniformDist, FixedDist]  # noqa: UP007
 class VenueConfig(_Cfg, frozen=True, kw_only=True):
     """One perpetual market on one venue.
 
-    ``name`` and ``symbol`` are looked up in :mod:`liqcascade.venues`. ``impact`` is a
-    :func:`liqcascade.impact.parse_impact` spec (``linear:DEPTH``, ``sqrt:...``,
-    ``depth:FILE@TIME``). ``max_leverage`` lowers (never raises) the venue's own cap; on the
+    ``name`` and ``symbol`` are looked up in :mod:`liqcascade.venues`. ``impact`` is an impact
+    config of :mod:`liqcascade.impact_config`: a table (``{model = "linear", depth_1pct_base =
+    500}``) or its short form (``linear:DEPTH``, ``sqrt:...``, ``depth:FILE@TIME``,
+    ``market``); files are relative to the scenario's folder. ``max_leverage`` lowers (never raises) the venue's own cap; on the
     ``generic`` venue it may be up to 1001.
     """
 
     name: str
     symbol: str
     initial_price: Pos | None = None
-    impact: str
+    impact: str | ImpactConfig
     share: Frac = 1.0
     insurance_fund_quote: NonNeg = 0.0
     max_leverage: Annotated[float, msgspec.Meta(ge=1.0, le=1001.0)] | None = None
@@ -158,32 +162,18 @@ class SegmentConfig(_Cfg, frozen=True, kw_only=True):
     cross_excess: NonNeg = 0.5
 
 
+#: The segments of a synthetic population when a scenario gives none (shipped data file).
+DEFAULT_SEGMENTS_FILE = "scenarios/default_segments.toml"
+
+
+@functools.cache
+def _shipped_segments() -> dict[str, SegmentConfig]:
+    path = package_path(*DEFAULT_SEGMENTS_FILE.split("/"))
+    return load(path, dict[str, SegmentConfig], what="default trader segments")
+
+
 def _default_segments() -> dict[str, SegmentConfig]:
-    return {
-        "retail": SegmentConfig(
-            share=0.9,
-            leverage=ParetoDist(alpha=1.2, x_min=2.0, x_max=1001.0),
-            size=LognormalDist(median=2_000.0, sigma=1.6, x_max=5e6),
-            long_fraction=0.7,
-            cross_fraction=0.4,
-        ),
-        "institutional": SegmentConfig(
-            share=0.08,
-            leverage=LognormalDist(median=5.0, sigma=0.6, x_min=1.0, x_max=50.0),
-            size=ParetoDist(alpha=1.3, x_min=100_000.0, x_max=5e7),
-            long_fraction=0.55,
-            cross_fraction=0.9,
-            cross_excess=1.5,
-        ),
-        "market_maker": SegmentConfig(
-            share=0.02,
-            leverage=LognormalDist(median=3.0, sigma=0.4, x_min=1.0, x_max=20.0),
-            size=LognormalDist(median=500_000.0, sigma=1.0, x_max=5e7),
-            long_fraction=0.5,
-            cross_fraction=1.0,
-            cross_excess=2.0,
-        ),
-    }
+    return dict(_shipped_segments())
 
 
 SEGMENTS = ("retail", "institutional", "market_maker")

@@ -117,9 +117,9 @@ def render_page(
 ) -> HTMLResponse:
     """Wrap a page body in the shared layout (navigation lists only the pages that exist)."""
     nav = "\n".join(
-        f'<a href="{p.PATH}" class="{"active" if p.PATH == active else ""}" '
-        f'data-testid="nav-{p.SLUG}">{html.escape(p.TITLE)}</a>'
-        for p in state.pages
+        f'<a href="{p.path}" class="{"active" if p.path == active else ""}" '
+        f'data-testid="nav-{p.slug}">{html.escape(p.title)}</a>'
+        for p in (mod.PAGE for mod in state.pages)
     )
     scripts = ""
     if script:
@@ -135,9 +135,32 @@ def render_page(
     )
 
 
+#: The status line and progress bar under a page's form (app.js writes to both by test id).
+RUN_STATUS = (
+    '<div class="status" data-testid="status"></div>\n'
+    '<div class="progress" data-testid="progress"><div></div></div>'
+)
+
+
+def _page_route(state: AppState, mod: Any) -> Any:
+    """The HTML route of page module ``mod``: its body in the shared layout, with its script."""
+    info = mod.PAGE
+
+    def page() -> HTMLResponse:
+        body_of = getattr(mod, "page_body", None)
+        body = body_of(state) if body_of else read_template(f"{info.slug}.html")
+        return render_page(
+            state, title=info.title, body=body, script=f"{info.slug}.js", active=info.path
+        )
+
+    return page
+
+
 def read_template(name: str, **values: str) -> str:
-    """A page fragment from ``templates/`` with ``$name`` placeholders filled (values are HTML)."""
-    return Template((TEMPLATE_DIR / name).read_text(encoding="utf-8")).substitute(values)
+    """A page fragment from ``templates/`` with ``$name`` placeholders filled (values are HTML;
+    ``$run_status`` is the shared status line and progress bar)."""
+    text = (TEMPLATE_DIR / name).read_text(encoding="utf-8")
+    return Template(text).substitute({"run_status": RUN_STATUS, **values})
 
 
 def _loc_to_field(loc: tuple[Any, ...] | list[Any]) -> str:
@@ -203,7 +226,9 @@ def create_app(config: WebConfig | None = None, **overrides: Any) -> FastAPI:
         except ImportError as exc:
             logger.info("web page %s left out: %s", modname, exc)
             continue
-        reason = mod.missing_capability() if hasattr(mod, "missing_capability") else None
+        reason = mod.PAGE.missing()
+        if reason is None and hasattr(mod, "missing_capability"):
+            reason = mod.missing_capability()
         if reason:
             logger.info("web page %s left out: %s", modname, reason)
             continue
@@ -336,7 +361,7 @@ def create_app(config: WebConfig | None = None, **overrides: Any) -> FastAPI:
         return {
             "status": "ok",
             "version": __version__,
-            "pages": [p.SLUG for p in state.pages],
+            "pages": [p.PAGE.slug for p in state.pages],
             "data_dir": str(state.data_dir),
         }
 
@@ -367,13 +392,16 @@ def create_app(config: WebConfig | None = None, **overrides: Any) -> FastAPI:
 
     for page in pages:
         page.register(app, state)
+        app.get(page.PAGE.path, response_class=HTMLResponse, include_in_schema=False)(
+            _page_route(state, page)
+        )
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index() -> HTMLResponse:
         cards = "\n".join(
-            f'<li><a href="{p.PATH}" data-testid="index-{p.SLUG}">{html.escape(p.TITLE)}</a>'
-            f" &mdash; {html.escape(p.BLURB)}</li>"
-            for p in pages
+            f'<li><a href="{p.path}" data-testid="index-{p.slug}">{html.escape(p.title)}</a>'
+            f" &mdash; {html.escape(p.blurb)}</li>"
+            for p in (mod.PAGE for mod in pages)
         )
         body = read_template(
             "index.html", cards=cards or "<li>No pages: the library capabilities are missing.</li>"

@@ -2,13 +2,53 @@
 
 from __future__ import annotations
 
+import html
+import importlib
 import math
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from liqcascade.jsonutil import dumps
 from liqcascade.jsonutil import to_jsonable as clean_json
+
+
+def options_html(values: Any, selected: str | None = None) -> str:
+    """``<option>`` elements for ``values`` (``(value, label)`` pairs or plain values), escaped."""
+    out = []
+    for item in values:
+        value, label = item if isinstance(item, tuple) else (item, item)
+        sel = " selected" if selected is not None and value == selected else ""
+        out.append(f'<option value="{html.escape(value)}"{sel}>{html.escape(label)}</option>')
+    return "".join(out)
+
+
+@dataclass(frozen=True)
+class PageInfo:
+    """What a page module declares: its URL, navigation name, title, index blurb and the library
+    names it needs (``"module"`` or ``"module:name"``); the app leaves a page out, with the reason
+    in the log, when one of them cannot be imported. The page is ``templates/<slug>.html`` (or the
+    module's ``page_body(state)``) with ``static/<slug>.js``."""
+
+    path: str
+    slug: str
+    title: str
+    blurb: str
+    needs: tuple[str, ...]
+    capability: str
+
+    def missing(self) -> str | None:
+        """None when every name in ``needs`` imports, else why the page is left out."""
+        for need in self.needs:
+            module, _, name = need.partition(":")
+            try:
+                mod = importlib.import_module(module)
+                if name:
+                    getattr(mod, name)
+            except (ImportError, AttributeError) as exc:
+                return f"{self.capability} not installed ({exc})"
+        return None
 
 
 class ApiError(Exception):

@@ -8,39 +8,59 @@ a 100k-position book cost microseconds (the load benchmark measures this path).
 
 from __future__ import annotations
 
-import html
-import importlib.resources
 import threading
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+import msgspec
 from fastapi import FastAPI
-from fastapi.responses import HTMLResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from fastapi.responses import Response
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    model_validator,
+)
 from starlette.concurrency import run_in_threadpool
 
-from liqcascade.errors import InputError
+from liqcascade.config import json_schema
+from liqcascade.errors import ConfigError, InputError
 from liqcascade.funds import LOSS_FIELDS
+from liqcascade.impact_config import (
+    DepthImpactConfig,
+    ImpactConfig,
+    impact_config,
+    sample_bookdepth_files,
+)
+from liqcascade.impact_config import build_impact as build_library_impact
 from liqcascade.web.books import BookRef
-from liqcascade.web.common import arrays_to_lists, clean_json, frame_records, json_response
+from liqcascade.web.common import (
+    ApiError,
+    PageInfo,
+    arrays_to_lists,
+    clean_json,
+    frame_records,
+    json_response,
+    options_html,
+)
 from liqcascade.web.safety import safe_path
 
-PATH = "/cascade"
-SLUG = "cascade"
-TITLE = "Cascade simulator"
-BLURB = "shock a position book: final price, liquidations, cascade multiplier, shock ladder."
-
-
-def missing_capability() -> str | None:
-    """None when the static engine, book and impact modules are importable."""
-    try:
-        from liqcascade.book import PositionBook  # noqa: F401
-        from liqcascade.engine.static import StaticCascade  # noqa: F401
-        from liqcascade.impact import DepthCurveImpact, LinearImpact, SqrtImpact  # noqa: F401
-    except ImportError as exc:
-        return f"static cascade engine not installed ({exc})"
-    return None
+PAGE = PageInfo(
+    path="/cascade",
+    slug="cascade",
+    title="Cascade simulator",
+    blurb="shock a position book: final price, liquidations, cascade multiplier, shock ladder.",
+    needs=(
+        "liqcascade.book:PositionBook",
+        "liqcascade.engine.static:StaticCascade",
+        "liqcascade.impact_config:build_impact",
+    ),
+    capability="static cascade engine",
+)
 
 
 def dynamic_available() -> bool:
@@ -51,83 +71,52 @@ def dynamic_available() -> bool:
     return True
 
 
-def sample_bookdepth_files() -> dict[str, Path]:
-    """Shipped Binance bookDepth snapshots by file name."""
-    root = Path(str(importlib.resources.files("liqcascade") / "sample_data"))
-    return {p.name: p for p in sorted(root.rglob("*bookDepth*.csv"))}
+def impact_from_body(raw: Any) -> ImpactConfig:
+    """The request's ``impact`` as the library's impact config (:mod:`liqcascade.impact_config`).
 
-
-class ImpactSpec(BaseModel):
-    """How forced orders move the price (``liqcascade.impact``).
-
-    * ``linear``: ``depth_1pct_base`` base units move the price 1%.
-    * ``sqrt``: ``x = y * sigma_daily * sqrt(V / adv_base)``.
-    * ``depth``: a Binance bookDepth snapshot: ``depth_file`` is a shipped sample name
-      (``depth_source="sample"``) or a data-directory relative path (``"data"``); ``depth_at`` the
-      snapshot time (``HH:MM`` or ISO), default the first.
+    The request uses the config's own field names (or the CLI's short form, ``"linear:500"``); an
+    error names the field inside ``impact``.
     """
-
-    model_config = ConfigDict(extra="forbid")
-    model: Literal["linear", "sqrt", "depth"] = "linear"
-    depth_1pct_base: float | None = Field(default=None, gt=0, allow_inf_nan=False)
-    y: float | None = Field(default=None, gt=0, allow_inf_nan=False)
-    sigma_daily: float | None = Field(default=None, gt=0, allow_inf_nan=False)
-    adv_base: float | None = Field(default=None, gt=0, allow_inf_nan=False)
-    depth_source: Literal["sample", "data"] = "sample"
-    depth_file: str | None = Field(default=None, max_length=400)
-    depth_at: str | None = Field(default=None, max_length=40)
-
-    @model_validator(mode="after")
-    def _needs(self) -> ImpactSpec:
-        need = {
-            "linear": ("depth_1pct_base",),
-            "sqrt": ("y", "sigma_daily", "adv_base"),
-            "depth": ("depth_file",),
-        }
-        for name in need[self.model]:
-            if getattr(self, name) is None:
-                raise ValueError(f"impact model {self.model!r} needs {name}")
-        return self
-
-    def key(self) -> tuple[Any, ...]:
-        return tuple(self.model_dump().values())
+    if isinstance(raw, msgspec.Struct):  # a config already (a request built in Python)
+        raw = msgspec.to_builtins(raw)
+    if not isinstance(raw, dict | str):
+        raise ApiError(422, f"impact: expected an object with 'model', got {raw!r}", "impact")
+    try:
+        return impact_config(raw, name="impact")
+    except ConfigError as exc:
+        where = str(exc).split(": ", 2)
+        field = "impact." + where[1] if len(where) == 3 else "impact"
+        raise ApiError(422, str(exc), field) from None
+    except InputError as exc:
+        raise ApiError(422, str(exc), "impact") from None
 
 
-def build_impact(spec: ImpactSpec, data_dir: Path) -> Any:
-    """The library impact model for ``spec`` (depth files resolved inside allowed folders only)."""
-    from liqcascade.impact import DepthCurveImpact, LinearImpact, SqrtImpact
+#: The request's ``impact``: validated by the library config, described in OpenAPI by its schema.
+ImpactField = Annotated[
+    Any,
+    BeforeValidator(impact_from_body),
+    PlainSerializer(lambda cfg: msgspec.to_builtins(cfg), return_type=dict),
+    WithJsonSchema(json_schema(ImpactConfig)),
+]
 
-    # ImpactSpec._needs has checked that the chosen model's fields are set
-    if spec.model == "linear":
-        assert spec.depth_1pct_base is not None
-        return LinearImpact(float(spec.depth_1pct_base))
-    if spec.model == "sqrt":
-        assert spec.y is not None and spec.sigma_daily is not None and spec.adv_base is not None
-        return SqrtImpact(
-            y=float(spec.y), sigma_daily=float(spec.sigma_daily), adv_base=float(spec.adv_base)
-        )
-    assert spec.depth_file is not None
-    if spec.depth_source == "sample":
-        files = sample_bookdepth_files()
-        if spec.depth_file not in files:
-            raise InputError(
-                f"impact.depth_file: no shipped bookDepth file {spec.depth_file!r} (expected one of {sorted(files)})"
-            )
-        path = files[spec.depth_file]
-    else:
-        path = safe_path(data_dir, spec.depth_file, field="impact.depth_file")
+
+def build_impact(spec: ImpactConfig, data_dir: Path) -> Any:
+    """The library impact model for ``spec``; ``depth_source="file"`` paths stay inside ``data_dir``."""
+
+    def inside_data_dir(name: str) -> Path:
+        path = safe_path(data_dir, name, field="impact.depth_file")
         if not path.is_file():
-            raise InputError(
-                f"impact.depth_file: no file {spec.depth_file!r} in the data directory"
-            )
-    return DepthCurveImpact.from_bookdepth(path, at=spec.depth_at or None)
+            raise InputError(f"impact.depth_file: no file {name!r} in the data directory")
+        return path
+
+    return build_library_impact(spec, resolve_file=inside_data_dir)
 
 
-def describe_impact(model: Any, spec: ImpactSpec) -> str:
+def describe_impact(model: Any, spec: ImpactConfig) -> str:
     """The model's own description, without server paths for depth files."""
-    if spec.model == "depth":
-        return f"depth:{Path(spec.depth_file or '').name}@{getattr(model, 'timestamp', '')}"
-    return model.describe() if hasattr(model, "describe") else spec.model
+    if isinstance(spec, DepthImpactConfig):
+        return f"depth:{Path(spec.depth_file).name}@{getattr(model, 'timestamp', '')}"
+    return str(model.describe())
 
 
 class CascadeRequest(BaseModel):
@@ -145,7 +134,7 @@ class CascadeRequest(BaseModel):
     shock: float = Field(
         gt=-1, le=10, allow_inf_nan=False, description="fraction: -0.1 is a 10% drop"
     )
-    impact: ImpactSpec
+    impact: ImpactField = Field(description="impact model config (liqcascade.impact_config)")
     ladder: bool = Field(
         default=False,
         description="also solve a shock ladder (21 shocks from 0 to twice ``shock``) for the chart",
@@ -201,7 +190,7 @@ class CascadeService:
             path = store.path_of(req.book)
         except Exception:
             return None
-        return (store.key_of(path), req.venue, req.symbol, req.impact.key())
+        return (store.key_of(path), req.venue, req.symbol, req.impact)
 
     def cached(self, req: CascadeRequest) -> Any | None:
         """The indexed book for ``req`` if it is already cached (no file parsing), else None."""
@@ -220,7 +209,7 @@ class CascadeService:
                 self._cache.move_to_end(key)
                 return hit
         book, book_key = self.state.cache["books"].load(req.book)
-        key = (book_key, req.venue, req.symbol, req.impact.key())
+        key = (book_key, req.venue, req.symbol, req.impact)
         with self._lock:
             build_lock = self._building.setdefault(key, threading.Lock())
         with build_lock:  # concurrent first requests index the book once
@@ -245,17 +234,28 @@ class CascadeService:
             shocks = req.ladder_shocks
         else:
             shocks = default_ladder(req.shock) if req.ladder else []
-        ladder = arrays_to_lists(idx.solve_arrays(shocks, req.initial_price)) if shocks else None
         venue, symbol = idx.venue_symbol if idx.venue_symbol else (req.venue, req.symbol)
-        return {
+        impact = describe_impact(idx.impact, req.impact)
+        out: dict[str, Any] = {
             "mode": "static",
             "venue": venue,
             "symbol": symbol,
             "positions": int(idx.n_positions),
-            "impact": describe_impact(idx.impact, req.impact),
+            "impact": impact,
             "result": clean_json(result.as_dict()),
-            "ladder": ladder,
+            "ladder": None,
         }
+        if shocks:
+            arrays = idx.solve_arrays(shocks, req.initial_price)
+            out["ladder"] = arrays_to_lists(arrays)
+            import polars as pl
+
+            from liqcascade.engine.static import CascadeLadder
+            from liqcascade.plotting import figure_json
+
+            lad = CascadeLadder(pl.DataFrame(arrays), label=f"{venue} {symbol}, {impact}")
+            out["figures"] = {k: figure_json(lad.plot(k)) for k in ("price", "liquidations")}
+        return out
 
 
 class CascadeResponse(BaseModel):
@@ -268,6 +268,11 @@ class CascadeResponse(BaseModel):
     impact: str
     result: dict[str, float | int | bool | None]
     ladder: dict[str, list[float | int | bool | None]] | None
+    figures: dict[str, dict[str, Any]] | None = Field(
+        default=None,
+        description="with a ladder: the library's figures (CascadeLadder.plot 'price' and "
+        "'liquidations') as plotly JSON",
+    )
 
 
 def run_dynamic(state: Any, req: DynamicRequest, progress: Any) -> dict[str, Any]:
@@ -290,6 +295,8 @@ def run_dynamic(state: Any, req: DynamicRequest, progress: Any) -> dict[str, Any
         seed=req.seed,
     )
     progress(0.95, "collecting results")
+    from liqcascade.plotting import figure_json
+
     losses = res.losses.select(["venue", *[c for c in LOSS_FIELDS if c in res.losses.columns]])
     tl = res.timeline.select(
         [
@@ -315,25 +322,24 @@ def run_dynamic(state: Any, req: DynamicRequest, progress: Any) -> dict[str, Any
         "summary": clean_json(res.summary()),
         "timeline": frame_records(tl),
         "losses": frame_records(losses),
+        "figures": {k: figure_json(res.plot(k)) for k in ("path", "losses")},
     }
 
 
-def page_body(dynamic_ok: bool) -> str:
+def page_body(state: Any) -> str:
     from liqcascade.web.app import read_template
 
-    depth_files = "".join(
-        f'<option value="{html.escape(n)}">{html.escape(n)}</option>'
-        for n in sample_bookdepth_files()
+    modes = [("static", "static (fixed point)")]
+    if dynamic_available():
+        modes.append(("dynamic", "dynamic (time steps, job)"))
+    return read_template(
+        "cascade.html",
+        depth_files=options_html(sorted(sample_bookdepth_files())),
+        mode_options=options_html(modes),
     )
-    mode_opts = '<option value="static">static (fixed point)</option>'
-    if dynamic_ok:
-        mode_opts += '<option value="dynamic">dynamic (time steps, job)</option>'
-    return read_template("cascade.html", depth_files=depth_files, mode_options=mode_opts)
 
 
 def register(app: FastAPI, state: Any) -> None:
-    from liqcascade.web.app import render_page
-
     service = CascadeService(state)
     state.cache["cascade"] = service
     dyn = dynamic_available()
@@ -384,9 +390,3 @@ def register(app: FastAPI, state: Any) -> None:
                 "cascade-dynamic", req.model_dump(), lambda p: run_dynamic(state, req, p)
             )
             return {"job_id": job.id, "status": job.status}
-
-    @app.get(PATH, response_class=HTMLResponse, include_in_schema=False)
-    def page() -> HTMLResponse:
-        return render_page(
-            state, title=TITLE, body=page_body(dyn), script="cascade.js", active=PATH
-        )

@@ -11,29 +11,28 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from liqcascade.errors import InputError
 from liqcascade.timeutil import ms_to_iso, to_ms
-from liqcascade.web.common import clean_json
+from liqcascade.web.common import PageInfo, clean_json
 
-PATH = "/map"
-SLUG = "map"
-TITLE = "Liquidation map"
-BLURB = "estimated liquidation levels by price and venue over time, with the price line."
+PAGE = PageInfo(
+    path="/map",
+    slug="map",
+    title="Liquidation map",
+    blurb="estimated liquidation levels by price and venue over time, with the price line.",
+    needs=(
+        "liqcascade.data:Store",
+        "liqcascade.estimate:estimate_map",
+        "liqcascade.estimate:list_priors",
+        "liqcascade.estimate:to_ms",
+    ),
+    capability="liquidation map or data store",
+)
 
 _HOUR_MS = 3_600_000
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2})?)?Z?$")
-
-
-def missing_capability() -> str | None:
-    try:
-        from liqcascade.data import Store  # noqa: F401
-        from liqcascade.estimate import estimate_map, list_priors, to_ms  # noqa: F401
-    except ImportError as exc:
-        return f"liquidation map or data store not installed ({exc})"
-    return None
 
 
 class Market(BaseModel):
@@ -148,7 +147,6 @@ def run_map(state: Any, req: MapRequest, progress: Any) -> dict[str, Any]:
 
 
 def register(app: FastAPI, state: Any) -> None:
-    from liqcascade.web.app import read_template, render_page
 
     @app.get("/api/map/options", tags=["map"])
     def map_options() -> dict[str, Any]:
@@ -188,9 +186,3 @@ def register(app: FastAPI, state: Any) -> None:
         """Start the liquidation-map snapshots as a background job; poll ``/api/jobs/{id}``."""
         job = state.jobs.submit("map", req.model_dump(), lambda p: run_map(state, req, p))
         return {"job_id": job.id, "status": job.status}
-
-    @app.get(PATH, response_class=HTMLResponse, include_in_schema=False)
-    def page() -> HTMLResponse:
-        return render_page(
-            state, title=TITLE, body=read_template("map.html"), script="map.js", active=PATH
-        )

@@ -14,18 +14,23 @@ from typing import Any
 
 import msgspec
 from fastapi import FastAPI
-from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from liqcascade.errors import InputError
 from liqcascade.resources import examples_dir
-from liqcascade.web.common import ApiError, clean_json, frame_records
+from liqcascade.web.common import ApiError, PageInfo, clean_json, frame_records, options_html
 
-PATH = "/policy"
-SLUG = "policy"
-TITLE = "Policy comparison"
-BLURB = (
-    "the same scenario and paths under leverage caps, tiers, fees, funds, ADL policies, breakers."
+PAGE = PageInfo(
+    path="/policy",
+    slug="policy",
+    title="Policy comparison",
+    blurb="the same scenario and paths under leverage caps, tiers, fees, funds, ADL policies, breakers.",
+    needs=(
+        "liqcascade.policy:load_policy",
+        "liqcascade.policy:parse_vary",
+        "liqcascade.policy:run_policy",
+    ),
+    capability="policy lab",
 )
 
 #: Columns drawn as bar charts (all columns are in the table).
@@ -42,10 +47,7 @@ CHART_COLUMNS: tuple[str, ...] = (
 
 
 def missing_capability() -> str | None:
-    try:
-        from liqcascade.policy import load_policy, parse_vary, run_policy  # noqa: F401
-    except ImportError as exc:
-        return f"policy lab not installed ({exc})"
+    """Why the page is left out beyond its imports (no shipped policy file), else None."""
     if not policy_files():
         return "no shipped policy or scenario file found"
     return None
@@ -108,6 +110,9 @@ def run_policy_job(req: PolicyRequest, progress: Any) -> dict[str, Any]:
     res = run_policy(
         lab, variants, progress=lambda done, total: progress(done / total, f"{done}/{total} runs")
     )
+    from liqcascade.plotting import figure_json
+
+    charts = [c for c in CHART_COLUMNS if c in res.table.columns]
     meta = clean_json(res.meta)
     if isinstance(meta.get("scenario"), str):
         meta["scenario"] = Path(meta["scenario"]).name
@@ -116,7 +121,8 @@ def run_policy_job(req: PolicyRequest, progress: Any) -> dict[str, Any]:
         "seed": res.seed,
         "paths": res.paths,
         "table": frame_records(res.table),
-        "chart_columns": [c for c in CHART_COLUMNS if c in res.table.columns],
+        "chart_columns": charts,
+        "figures": {c: figure_json(res.plot(c)) for c in charts},
         "reference_chitra_2025": frame_records(res.reference)
         if res.reference is not None
         else None,
@@ -124,9 +130,13 @@ def run_policy_job(req: PolicyRequest, progress: Any) -> dict[str, Any]:
     }
 
 
-def register(app: FastAPI, state: Any) -> None:
-    from liqcascade.web.app import read_template, render_page
+def page_body(state: Any) -> str:
+    from liqcascade.web.app import read_template
 
+    return read_template("policy.html", file_options=options_html(policy_files()))
+
+
+def register(app: FastAPI, state: Any) -> None:
     @app.get("/api/policy/options", tags=["policy"])
     def policy_options() -> dict[str, Any]:
         """Shipped policy and scenario files, and the keys ``vary`` accepts."""
@@ -151,18 +161,3 @@ def register(app: FastAPI, state: Any) -> None:
                 raise ApiError(422, f"vary[{i}]: {exc}", f"vary[{i}]") from exc
         job = state.jobs.submit("policy", req.model_dump(), lambda p: run_policy_job(req, p))
         return {"job_id": job.id, "status": job.status}
-
-    @app.get(PATH, response_class=HTMLResponse, include_in_schema=False)
-    def page() -> HTMLResponse:
-        import html
-
-        opts = "".join(
-            f'<option value="{html.escape(n)}">{html.escape(n)}</option>' for n in policy_files()
-        )
-        return render_page(
-            state,
-            title=TITLE,
-            body=read_template("policy.html", file_options=opts),
-            script="policy.js",
-            active=PATH,
-        )

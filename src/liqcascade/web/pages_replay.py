@@ -11,31 +11,27 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from liqcascade.errors import InputError
 from liqcascade.timeutil import ms_to_iso
-from liqcascade.web.common import ApiError, clean_json, frame_records
+from liqcascade.web.common import ApiError, PageInfo, clean_json, frame_records
 from liqcascade.web.safety import safe_path
 
-PATH = "/replay"
-SLUG = "replay"
-TITLE = "Replay"
-BLURB = "model against observed for a stored event (price path, depth, liquidated notional)."
-
-
-def missing_capability() -> str | None:
-    try:
-        from liqcascade.data import Store  # noqa: F401
-        from liqcascade.replay import (  # noqa: F401
-            list_events,
-            replay_day,  # noqa: F401
-            run_replay,
-        )
-    except ImportError as exc:
-        return f"replay not installed ({exc})"
-    return None
+PAGE = PageInfo(
+    path="/replay",
+    slug="replay",
+    title="Replay",
+    blurb="model against observed for a stored event (price path, depth, liquidated notional).",
+    needs=(
+        "liqcascade.data:Store",
+        "liqcascade.replay:list_events",
+        "liqcascade.replay:replay_day",
+        "liqcascade.replay:run_replay",
+    ),
+    capability="replay",
+)
 
 
 class ReplayRequest(BaseModel):
@@ -122,7 +118,6 @@ def run_replay_job(state: Any, req: ReplayRequest, progress: Any) -> dict[str, A
 
 
 def register(app: FastAPI, state: Any) -> None:
-    from liqcascade.web.app import read_template, render_page
 
     @app.get("/api/replay/events", tags=["replay"])
     def replay_events() -> dict[str, Any]:
@@ -152,9 +147,3 @@ def register(app: FastAPI, state: Any) -> None:
         if not path.is_file():
             raise ApiError(404, f"name: no report {name!r}", "name")
         return FileResponse(path, media_type="text/html")
-
-    @app.get(PATH, response_class=HTMLResponse, include_in_schema=False)
-    def page() -> HTMLResponse:
-        return render_page(
-            state, title=TITLE, body=read_template("replay.html"), script="replay.js", active=PATH
-        )

@@ -4,41 +4,29 @@ safe size for one isolated position, from ``liqcascade.risk`` on the venue's own
 
 from __future__ import annotations
 
-import html
 from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import FastAPI
-from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from liqcascade.errors import InputError
-from liqcascade.web.common import clean_json
+from liqcascade.web.common import PageInfo, clean_json, options_html
 from liqcascade.web.safety import safe_path
 
-PATH = "/risk"
-SLUG = "risk"
-TITLE = "Risk calculator"
-BLURB = "liquidation price, distance, probability of liquidation over a horizon, safe size."
-
-#: Horizons (days) of the probability-by-horizon curve drawn for the closed-form model.
-CURVE_HORIZONS_DAYS: tuple[float, ...] = (
-    0.25,
-    0.5,
-    1,
-    2,
-    3,
-    5,
-    7,
-    10,
-    14,
-    21,
-    30,
-    45,
-    60,
-    90,
-    180,
-    365,
+PAGE = PageInfo(
+    path="/risk",
+    slug="risk",
+    title="Risk calculator",
+    blurb="liquidation price, distance, probability of liquidation over a horizon, safe size.",
+    needs=(
+        "liqcascade.margin",
+        "liqcascade.venues:load_venue",
+        "liqcascade.risk:position_risk",
+        "liqcascade.risk:prob_liquidation",
+        "liqcascade.risk:safe_size",
+    ),
+    capability="risk tools",
 )
 
 
@@ -62,18 +50,6 @@ def ensemble_available() -> bool:
     except ImportError:
         return False
     return bool(sample_kline_files())
-
-
-def missing_capability() -> str | None:
-    try:
-        from liqcascade import margin, risk  # noqa: F401
-        from liqcascade.venues import load_venue  # noqa: F401
-
-        for name in ("position_risk", "prob_liquidation", "safe_size"):
-            getattr(risk, name)
-    except (ImportError, AttributeError) as exc:
-        return f"risk tools not installed ({exc})"
-    return None
 
 
 class RiskRequest(BaseModel):
@@ -142,7 +118,7 @@ def klines_path(req: RiskRequest, data_dir: Path) -> Path:
 
 def compare_models(
     req: RiskRequest, pos: Any, klines: Path, step: Any
-) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
+) -> tuple[dict[str, Any], list[Any], dict[str, Any]]:
     """The calibrated ensemble beside GBM and Merton fitted to the same klines
     (:func:`liqcascade.forecast.compare_models`, as ``liqcascade risk prob --model ensemble``
     prints them): the ensemble's figures, one row per model and the comparison's figure."""
@@ -205,6 +181,7 @@ def compute_risk(
         sim = {"n_paths": req.n_paths, "seed": req.seed}
     prob = None
     curve = None
+    curve_figure = None
     comparison = None
     comparison_figure = None
     liq_ok = pos.liquidation_price > 0 and pos.distance_frac > 0
@@ -214,7 +191,7 @@ def compute_risk(
             prob, comparison, comparison_figure = compare_models(req, pos, klines, step)
     elif liq_ok:
         step(0.15, "probability of liquidation")
-        prob = risk.prob_liquidation(
+        chosen = risk.prob_liquidation(
             pos.mark_price,
             pos.liquidation_price,
             req.side,
@@ -224,19 +201,21 @@ def compute_risk(
             model=req.model,
             **jump,
             **sim,
-        ).as_dict()
+        )
+        prob = chosen.as_dict()
         if req.model == "gbm":
-            curve = {"horizon_days": list(CURVE_HORIZONS_DAYS), "probability": []}
-            for h in CURVE_HORIZONS_DAYS:
-                p = risk.prob_liquidation(
-                    pos.mark_price,
-                    pos.liquidation_price,
-                    req.side,
-                    req.vol_annual,
-                    h,
-                    drift_annual=req.drift_annual,
-                )
-                curve["probability"].append(p.probability)
+            from liqcascade.plotting import figure_json
+
+            hc = risk.probability_by_horizon(
+                pos.mark_price,
+                pos.liquidation_price,
+                req.side,
+                req.vol_annual,
+                drift_annual=req.drift_annual,
+            )
+            curve = {"horizon_days": list(hc.horizon_days), "probability": list(hc.probability)}
+            title = f"Probability of liquidation by horizon ({rules.venue} {rules.symbol})"
+            curve_figure = figure_json(hc.plot(chosen=chosen, title=title))
     step(0.5, "safe size")
     safe = risk.safe_size(
         rules,
@@ -261,15 +240,34 @@ def compute_risk(
             "safe_size": safe,
             "safe_size_model": "gbm" if req.model == "ensemble" else req.model,
             "horizon_curve": curve,
+            "horizon_figure": curve_figure,
             "comparison": comparison,
             "comparison_figure": comparison_figure,
         }
     )
 
 
-def register(app: FastAPI, state: Any) -> None:
-    from liqcascade.web.app import read_template, render_page
+def page_body(state: Any) -> str:
+    from liqcascade.web.app import read_template
 
+    try:
+        from liqcascade.venues import list_venues
+
+        venues = list_venues()
+    except ImportError:  # pragma: no cover
+        venues = ["binance_usdm"]
+    models = [("gbm", "GBM (closed form)"), ("jump", "jump-diffusion (simulated, job)")]
+    if ensemble_available():
+        models.append(("ensemble", "calibrated ensemble, beside GBM and Merton (job)"))
+    return read_template(
+        "risk.html",
+        venue_options=options_html(venues),
+        kline_options=options_html(sample_kline_files(), selected=default_kline_file()),
+        model_options=options_html(models),
+    )
+
+
+def register(app: FastAPI, state: Any) -> None:
     @app.post("/api/risk", tags=["risk"])
     def risk_now(req: RiskRequest) -> dict[str, Any]:
         """Position risk, probability of liquidation and safe size, computed in the request.
@@ -290,36 +288,3 @@ def register(app: FastAPI, state: Any) -> None:
             "risk", req.model_dump(), lambda p: compute_risk(req, p, data_dir=state.data_dir)
         )
         return {"job_id": job.id, "status": job.status}
-
-    @app.get(PATH, response_class=HTMLResponse, include_in_schema=False)
-    def page() -> HTMLResponse:
-        try:
-            from liqcascade.venues import list_venues
-
-            venues = list_venues()
-        except ImportError:  # pragma: no cover
-            venues = ["binance_usdm"]
-        opts = "".join(f'<option value="{v}">{v}</option>' for v in venues)
-        default = default_kline_file()
-        klines = "".join(
-            f'<option value="{html.escape(n)}"{" selected" if n == default else ""}>'
-            f"{html.escape(n)}</option>"
-            for n in sample_kline_files()
-        )
-        model_opts = (
-            '<option value="gbm">GBM (closed form)</option>'
-            '<option value="jump">jump-diffusion (simulated, job)</option>'
-        )
-        if ensemble_available():
-            model_opts += (
-                '<option value="ensemble">calibrated ensemble, beside GBM and Merton (job)</option>'
-            )
-        return render_page(
-            state,
-            title=TITLE,
-            body=read_template(
-                "risk.html", venue_options=opts, kline_options=klines, model_options=model_opts
-            ),
-            script="risk.js",
-            active=PATH,
-        )

@@ -80,17 +80,9 @@ function drawStatic(res) {
   const r = res.result;
   for (const k of KPI_KEYS) LC.setValue("kpi-" + k, r[k], KPI_KINDS[k]);
   const lad = res.ladder;
-  LC.plot("chart-ladder-price", [
-    { x: lad.shock, y: lad.final_price, name: "final price", mode: "lines+markers" },
-    { x: lad.shock, y: lad.shocked_price, name: "shocked price P1 (no cascade)", mode: "lines", line: { dash: "dot" } },
-  ], { title: "Final price by shock (" + res.venue + " " + res.symbol + ", " + res.impact + ")",
-       xaxis: { title: "shock", tickformat: ".0%" }, yaxis: { title: "price (quote)", tickformat: ",.0f" } });
-  LC.plot("chart-ladder-liq", [
-    { x: lad.shock, y: lad.liquidated_notional, name: "liquidated notional", type: "bar" },
-    { x: lad.shock, y: lad.cascade_multiplier, name: "cascade multiplier", yaxis: "y2", mode: "lines+markers" },
-  ], { title: "Liquidations and cascade multiplier by shock", barmode: "group",
-       xaxis: { title: "shock", tickformat: ".0%" }, yaxis: { title: "liquidated notional (quote)", tickformat: ",.3s" },
-       yaxis2: { title: "multiplier", overlaying: "y", side: "right" } });
+  // the library's figures (liqcascade.engine.static.CascadeLadder.plot)
+  LC.plot("chart-ladder-price", res.figures.price.data, res.figures.price.layout);
+  LC.plot("chart-ladder-liq", res.figures.liquidations.data, res.figures.liquidations.layout);
   const rows = lad.shock.map((s, i) => ({ shock: s, final_price: lad.final_price[i],
     liquidated_count: lad.liquidated_count[i], liquidated_notional: lad.liquidated_notional[i],
     cascade_multiplier: lad.cascade_multiplier[i], book_exhausted: lad.book_exhausted[i] }));
@@ -106,23 +98,11 @@ function drawDynamic(res) {
   showResultKind(true);
   const s = res.summary;
   for (const k of KPI_KEYS) LC.setValue("kpi-" + k, s[k], KPI_KINDS[k]);
-  const t = res.timeline;
-  const venues = [...new Set(t.venue)];
-  const pathTraces = [], liqTraces = [];
-  for (const v of venues) {
-    const idx = t.venue.map((x, i) => (x === v ? i : -1)).filter((i) => i >= 0);
-    const pick = (col) => idx.map((i) => t[col][i]);
-    pathTraces.push({ x: pick("time_s"), y: pick("price"), name: v, mode: "lines" });
-    liqTraces.push({ x: pick("time_s"), y: pick("liquidated_notional_long"), name: v + " longs", type: "bar" });
-    liqTraces.push({ x: pick("time_s"), y: pick("liquidated_notional_short"), name: v + " shorts", type: "bar" });
-  }
-  LC.plot("chart-price-path", pathTraces, { title: "Price path (seed " + res.seed + ", " + res.impact + ")",
-    xaxis: { title: "time (s)" }, yaxis: { title: "price (quote)" } });
-  LC.plot("chart-liq-steps", liqTraces, { title: "Liquidated notional per step (quote)", barmode: "stack", xaxis: { title: "time (s)" } });
+  // the library's figures (liqcascade.engine.dynamic.DynamicResult.plot)
+  LC.plot("chart-price-path", res.figures.path.data, res.figures.path.layout);
+  LC.plot("chart-losses", res.figures.losses.data, res.figures.losses.layout);
   const l = res.losses;
   const cols = Object.keys(l).filter((k) => k !== "venue");
-  LC.plot("chart-losses", cols.map((c) => ({ x: l.venue, y: l[c], name: c, type: "bar" })),
-    { title: "Losses by venue (quote)", barmode: "group", yaxis: { title: "quote" } });
   const rows = l.venue.map((v, i) => Object.fromEntries([["venue", v], ...cols.map((c) => [c, l[c][i]])]));
   LC.table("table-losses", [{ key: "venue" }, ...cols.map((c) => ({ key: c, kind: "money" }))], rows);
 }

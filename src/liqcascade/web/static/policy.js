@@ -13,8 +13,8 @@ function drawPolicy(res) {
     div.className = "chart";
     div.dataset.testid = "chart-" + c;
     holder.appendChild(div);
-    LC.plot("chart-" + c, [{ x: t.variant, y: t[c], type: "bar", name: c }],
-      { title: c.replace(/_/g, " ") + " (seed " + res.seed + ", " + res.paths + " paths)", xaxis: { automargin: true } });
+    // the library's figure (liqcascade.policy.PolicyResult.plot), with intervals over paths
+    LC.plot("chart-" + c, res.figures[c].data, res.figures[c].layout);
   }
 }
 

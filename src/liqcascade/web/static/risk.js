@@ -48,13 +48,9 @@ function drawRisk(res) {
   b.dataset.value = safe.binding;
   drawComparison(res);
   const pct = { title: "probability", tickformat: ".1%" };
-  if (res.horizon_curve) {
-    const c = res.horizon_curve;
-    LC.plot("chart-horizon", [
-      { x: c.horizon_days, y: c.probability, name: "P(liquidation), GBM", mode: "lines+markers" },
-      { x: [pos.horizon_days], y: [prob.probability], name: "chosen horizon", mode: "markers", marker: { size: 12 } },
-    ], { title: "Probability of liquidation by horizon (" + res.venue + " " + res.symbol + ")",
-         xaxis: { title: "horizon (days)", type: "log" }, yaxis: Object.assign({ range: [0, 1] }, pct) });
+  if (res.horizon_figure) {
+    // the library's figure (liqcascade.risk.HorizonCurve.plot)
+    LC.plot("chart-horizon", res.horizon_figure.data, res.horizon_figure.layout);
   } else if (res.comparison_figure) {
     // the library's figure (liqcascade.forecast.ModelComparison.plot)
     LC.plot("chart-horizon", res.comparison_figure.data, res.comparison_figure.layout);
