@@ -68,7 +68,13 @@ from liqcascade.risk.probability import (
     prob_liquidation,
     probability_by_horizon,
 )
-from liqcascade.risk.sizing import SafeSize, SizingModel, safe_leverage, safe_size
+from liqcascade.risk.sizing import (
+    SafeSize,
+    SizingKeywords,
+    SizingModel,
+    safe_leverage,
+    safe_size,
+)
 from liqcascade.risk.stops import StopAnalysis, StopScenario, simulate_stop_paths, stop_analysis
 
 __all__ = [
@@ -89,6 +95,7 @@ __all__ = [
     "MoveOutcome",
     "PositionRisk",
     "SafeSize",
+    "SizingKeywords",
     "SizingModel",
     "StopAnalysis",
     "StopScenario",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Required, TypedDict, Unpack
 
 import numpy as np
 from scipy import optimize
@@ -52,7 +52,9 @@ class _BarrierLaw:
 
     def __init__(self, side: int, spec: SizingModel) -> None:
         self.side = side
-        self.model = price_model(spec.model, spec.vol_annual, spec.drift_annual, **spec.jump)
+        self.model = price_model(
+            spec.model, spec.vol_annual, spec.drift_annual, **(spec.jump or {})
+        )
         self.t_years = spec.horizon_days / DAYS_PER_YEAR
         self.kind = spec.model
         if spec.model == "jump":
@@ -144,7 +146,7 @@ n_paths=100000, n_steps=None, seed=20251010)
     """Drift ``mu`` of the price, annualised: ``E[S_T] = S_0 exp(mu T)``."""
     model: str = "gbm"
     """``"gbm"`` (closed form) or ``"jump"`` (Merton jump-diffusion, simulated)."""
-    jump: Mapping[str, float] = field(default_factory=dict)
+    jump: Mapping[str, float] | None = field(default_factory=dict)
     """The jump parameters of :class:`~liqcascade.risk.JumpDiffusion` (``model="jump"``)."""
     n_paths: int = DEFAULT_N_PATHS
     """Simulated paths of the jump model."""
@@ -156,6 +158,20 @@ n_paths=100000, n_steps=None, seed=20251010)
     def __post_init__(self) -> None:
         object.__setattr__(self, "horizon_days", _positive("horizon_days", self.horizon_days))
         object.__setattr__(self, "jump", dict(self.jump or {}))
+
+
+class SizingKeywords(TypedDict, total=False):
+    """The keywords :func:`safe_size` and :func:`safe_leverage` take: the fields of
+    :class:`SizingModel`, for type checkers and editors."""
+
+    vol_annual: Required[float]
+    horizon_days: Required[float]
+    drift_annual: float
+    model: str
+    jump: Mapping[str, float] | None
+    n_paths: int
+    n_steps: int | None
+    seed: int
 
 
 def _check_target(target_prob: float) -> float:
@@ -190,7 +206,7 @@ class _Target:
 
 
 def _aim(
-    side: int | str, price: float, target_prob: float, sizing_model: Mapping[str, Any]
+    side: int | str, price: float, target_prob: float, sizing_model: SizingKeywords
 ) -> _Target:
     """The target of ``target_prob`` at ``price``; ``sizing_model`` holds the keywords of
     :class:`SizingModel`."""
@@ -236,7 +252,7 @@ def safe_size(
     price: float,
     margin_quote: float,
     target_prob: float,
-    **sizing_model: Any,
+    **sizing_model: Unpack[SizingKeywords],
 ) -> SafeSize:
     """Largest position (base units) opened at ``price`` with ``margin_quote`` of isolated margin
     whose probability of liquidation within ``horizon_days`` stays at or below ``target_prob``.
@@ -295,7 +311,7 @@ def safe_leverage(
     price: float,
     size_base: float,
     target_prob: float,
-    **sizing_model: Any,
+    **sizing_model: Unpack[SizingKeywords],
 ) -> SafeSize:
     """Highest leverage (least isolated margin) for ``size_base`` opened at ``price`` keeping the
     probability of liquidation within ``horizon_days`` at or below ``target_prob``.

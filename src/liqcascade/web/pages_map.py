@@ -111,11 +111,10 @@ def run_map(state: Any, req: MapRequest, progress: Any) -> dict[str, Any]:
                 venue=m.venue,
                 symbol=m.symbol,
                 times_ms=times,
-                prior=req.prior,
-                lookback_hours=req.lookback_hours,
-                bin_width_quote=req.bin_width_quote,
                 source=f"store {m.venue} {m.symbol} 1m klines",
                 progress=step,
+                # the request's map settings, under the library's own names
+                **req.model_dump(include={"prior", "lookback_hours", "bin_width_quote"}),
             )
             meta = dict(snap.last.meta)
             if isinstance(meta.get("prior"), dict) and meta["prior"].get("path"):
