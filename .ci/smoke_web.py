@@ -109,7 +109,7 @@ def main() -> int:
     args.data_dir.mkdir(parents=True, exist_ok=True)
     # The page list is the app's own: a page left out of the navigation is a failure.
     app_mod = importlib.import_module("liqcascade.web.app")
-    paths = [importlib.import_module(m).PATH for m in app_mod.PAGE_MODULES]
+    paths = [importlib.import_module(m).PAGE.path for m in app_mod.PAGE_MODULES]
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
